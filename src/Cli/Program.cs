@@ -1,0 +1,2 @@
+// The cudann command.
+return Cuda.Nn.Cli.CliMain.Run(args);

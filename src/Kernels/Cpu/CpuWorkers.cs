@@ -1,0 +1,130 @@
+// A fixed pool of worker threads for CPU kernels. The calling thread always takes part, so a
+// parallel region on N threads uses N-1 pool workers; no Task allocation per call.
+namespace Cuda.Nn.Kernels.Cpu;
+
+public static class CpuWorkers
+{
+    private static readonly Lock Gate = new();
+    private static Worker[] _workers = [];
+    private static int _threadCount = Math.Max(1, Environment.ProcessorCount);
+    [ThreadStatic] private static bool _insideRegion;
+
+    /// <summary>Threads used by parallel kernels (the caller included). Defaults to the processor count.</summary>
+    public static int ThreadCount
+    {
+        get => _threadCount;
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), "thread count must be at least 1");
+            lock (Gate) _threadCount = value;
+        }
+    }
+
+    /// <summary>
+    /// Runs body(chunk) for chunk in [0, chunks), spreading chunks over ThreadCount threads. Nested calls
+    /// run serially on the calling thread, so kernels may call each other freely.
+    /// </summary>
+    public static void For(int chunks, Action<int> body)
+    {
+        if (chunks <= 0) return;
+        int threads = Math.Min(ThreadCount, chunks);
+        if (threads == 1 || _insideRegion)
+        {
+            for (int i = 0; i < chunks; i++) body(i);
+            return;
+        }
+        lock (Gate) // one parallel region at a time; concurrent callers queue here
+        {
+            EnsureWorkers(threads - 1);
+            var job = new Job(body, chunks, threads - 1);
+            for (int w = 0; w < threads - 1; w++) _workers[w].Start(job);
+            _insideRegion = true;
+            try { job.Run(); }
+            finally { _insideRegion = false; }
+            job.WaitAll();
+            if (job.Error is { } e) throw new AggregateException("a parallel CPU kernel failed", e);
+        }
+    }
+
+    /// <summary>Splits [0, count) into ranges of at least minChunk items and runs body(start, end) on each.</summary>
+    public static void ForRange(int count, int minChunk, Action<int, int> body)
+    {
+        if (count <= 0) return;
+        int chunks = Math.Max(1, Math.Min(ThreadCount, count / Math.Max(1, minChunk)));
+        if (chunks == 1) { body(0, count); return; }
+        int per = (count + chunks - 1) / chunks;
+        For(chunks, c =>
+        {
+            int s = c * per, e = Math.Min(count, s + per);
+            if (s < e) body(s, e);
+        });
+    }
+
+    private static void EnsureWorkers(int n)
+    {
+        if (_workers.Length >= n) return;
+        var w = new Worker[n];
+        Array.Copy(_workers, w, _workers.Length);
+        for (int i = _workers.Length; i < n; i++) w[i] = new Worker(i);
+        _workers = w;
+    }
+
+    private sealed class Job(Action<int> body, int chunks, int workers)
+    {
+        private int _next = -1;
+        private int _remainingWorkers = workers;
+        private readonly ManualResetEventSlim _finished = new(workers == 0);
+        public Exception? Error;
+
+        public void Run()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next)) < chunks)
+            {
+                try { body(i); }
+                catch (Exception e) { Interlocked.CompareExchange(ref Error, e, null); }
+            }
+        }
+
+        public void WorkerDone()
+        {
+            if (Interlocked.Decrement(ref _remainingWorkers) == 0) _finished.Set();
+        }
+
+        public void WaitAll()
+        {
+            _finished.Wait();
+            _finished.Dispose();
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _signal = new(0);
+        private Job? _job;
+
+        public Worker(int index)
+        {
+            var t = new Thread(Loop) { IsBackground = true, Name = $"cudann-cpu-{index}" };
+            t.Start();
+        }
+
+        public void Start(Job job)
+        {
+            _job = job;
+            _signal.Release();
+        }
+
+        private void Loop()
+        {
+            _insideRegion = true;
+            while (true)
+            {
+                _signal.Wait();
+                var job = Volatile.Read(ref _job)!;
+                job.Run();
+                job.WorkerDone();
+            }
+        }
+    }
+}

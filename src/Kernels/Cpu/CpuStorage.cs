@@ -1,12 +1,11 @@
 // CPU storage: 64-byte aligned native memory taken from CpuMemoryPool.
-using System.Runtime.CompilerServices;
-
 namespace Cuda.Nn.Kernels.Cpu;
 
 public sealed unsafe class CpuStorage : Storage
 {
     private byte* _ptr;
     private readonly long _capacityBytes;
+    private readonly bool _external;
 
     public override Device Device => Device.Cpu;
 
@@ -18,6 +17,15 @@ public sealed unsafe class CpuStorage : Storage
         if (zero) new Span<byte>(_ptr, checked((int)Math.Min(bytes, int.MaxValue))).Clear();
         if (zero && bytes > int.MaxValue) NativeClear(bytes);
     }
+
+    private CpuStorage(byte* external, DType dtype, int length) : base(dtype, length)
+    {
+        _ptr = external;
+        _external = true;
+    }
+
+    /// <summary>Wraps memory the caller owns and keeps alive (pinned arrays, memory-mapped files); never freed here.</summary>
+    public static CpuStorage Wrap(byte* pointer, DType dtype, int length) => new(pointer, dtype, length);
 
     private void NativeClear(long bytes)
     {
@@ -49,7 +57,7 @@ public sealed unsafe class CpuStorage : Storage
     {
         var p = _ptr;
         _ptr = null;
-        if (p != null) CpuMemoryPool.Return(p, _capacityBytes);
+        if (p != null && !_external) CpuMemoryPool.Return(p, _capacityBytes);
     }
 }
 

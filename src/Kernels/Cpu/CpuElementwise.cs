@@ -1,0 +1,185 @@
+// Elementwise kernels over contiguous spans. TensorPrimitives supplies the vectorised paths; the
+// remaining activations run a scalar loop over ScalarMath, the same formulas the tests use.
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Cuda.Nn.Kernels.Cpu;
+
+internal static unsafe class CpuElementwise
+{
+    /// <summary>Below this many elements a kernel runs on the calling thread only.</summary>
+    internal const int ParallelThreshold = 1 << 15;
+
+    public static void UnaryFloat<T>(UnaryOp op, T* x, T* y, int n, double alpha) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CpuWorkers.ForRange(n, ParallelThreshold, (s, e) => UnaryFloatRange(op, x + s, y + s, e - s, alpha));
+    }
+
+    private static void UnaryFloatRange<T>(UnaryOp op, T* x, T* y, int n, double alpha) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xs = new ReadOnlySpan<T>(x, n);
+        var ys = new Span<T>(y, n);
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Negate(xs, ys); return;
+            case UnaryOp.Abs: TensorPrimitives.Abs(xs, ys); return;
+            case UnaryOp.Exp: TensorPrimitives.Exp(xs, ys); return;
+            case UnaryOp.Log: TensorPrimitives.Log(xs, ys); return;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(xs, ys); return;
+            case UnaryOp.Rsqrt: TensorPrimitives.ReciprocalSqrt(xs, ys); return;
+            case UnaryOp.Square: TensorPrimitives.Multiply(xs, xs, ys); return;
+            case UnaryOp.Reciprocal: TensorPrimitives.Reciprocal(xs, ys); return;
+            case UnaryOp.Tanh: TensorPrimitives.Tanh(xs, ys); return;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); return;
+            case UnaryOp.Relu:
+                for (int i = 0; i < n; i++) { var v = xs[i]; ys[i] = v > T.Zero || T.IsNaN(v) ? v : T.Zero; }
+                return;
+            case UnaryOp.Silu:
+                TensorPrimitives.Sigmoid(xs, ys);
+                TensorPrimitives.Multiply(xs, ys, ys);
+                return;
+            case UnaryOp.PowScalar: TensorPrimitives.Pow(xs, T.CreateChecked(alpha), ys); return;
+            case UnaryOp.LeakyRelu:
+                {
+                    var a = T.CreateChecked(alpha);
+                    for (int i = 0; i < n; i++) { var v = xs[i]; ys[i] = v > T.Zero ? v : a * v; }
+                    return;
+                }
+            default:
+                for (int i = 0; i < n; i++) ys[i] = T.CreateTruncating(ScalarMath.Apply(op, double.CreateTruncating(xs[i]), alpha));
+                return;
+        }
+    }
+
+    public static void UnaryBackwardFloat<T>(UnaryOp op, T* x, T* gy, T* gx, int n, double alpha) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CpuWorkers.ForRange(n, ParallelThreshold, (s, e) => UnaryBackwardRange(op, x + s, gy + s, gx + s, e - s, alpha));
+    }
+
+    private static void UnaryBackwardRange<T>(UnaryOp op, T* x, T* gy, T* gx, int n, double alpha) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (op)
+        {
+            case UnaryOp.Relu:
+                for (int i = 0; i < n; i++) gx[i] = x[i] > T.Zero ? gy[i] : T.Zero;
+                return;
+            case UnaryOp.Neg:
+                TensorPrimitives.Negate(new ReadOnlySpan<T>(gy, n), new Span<T>(gx, n));
+                return;
+            case UnaryOp.Sigmoid:
+                for (int i = 0; i < n; i++)
+                {
+                    var s = T.One / (T.One + T.Exp(-x[i]));
+                    gx[i] = gy[i] * s * (T.One - s);
+                }
+                return;
+            case UnaryOp.Tanh:
+                for (int i = 0; i < n; i++) { var t = T.Tanh(x[i]); gx[i] = gy[i] * (T.One - t * t); }
+                return;
+            default:
+                for (int i = 0; i < n; i++)
+                    gx[i] = gy[i] * T.CreateTruncating(ScalarMath.Derivative(op, double.CreateTruncating(x[i]), alpha));
+                return;
+        }
+    }
+
+    public static void BinaryFloat<T>(BinaryOp op, T* a, T* b, T* d, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CpuWorkers.ForRange(n, ParallelThreshold, (s, e) =>
+        {
+            var xa = new ReadOnlySpan<T>(a + s, e - s);
+            var xb = new ReadOnlySpan<T>(b + s, e - s);
+            var y = new Span<T>(d + s, e - s);
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(xa, xb, y); break;
+                case BinaryOp.Sub: TensorPrimitives.Subtract(xa, xb, y); break;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(xa, xb, y); break;
+                case BinaryOp.Div: TensorPrimitives.Divide(xa, xb, y); break;
+                case BinaryOp.Pow: TensorPrimitives.Pow(xa, xb, y); break;
+                case BinaryOp.Maximum: TensorPrimitives.Max(xa, xb, y); break;
+                case BinaryOp.Minimum: TensorPrimitives.Min(xa, xb, y); break;
+                default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
+            }
+        });
+    }
+
+    /// <summary>a op s, or s op a when scalarFirst.</summary>
+    public static void BinaryScalarFloat<T>(BinaryOp op, T* a, T s, bool scalarFirst, T* d, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CpuWorkers.ForRange(n, ParallelThreshold, (st, e) =>
+        {
+            var x = new ReadOnlySpan<T>(a + st, e - st);
+            var y = new Span<T>(d + st, e - st);
+            switch (op)
+            {
+                case BinaryOp.Add: TensorPrimitives.Add(x, s, y); break;
+                case BinaryOp.Mul: TensorPrimitives.Multiply(x, s, y); break;
+                case BinaryOp.Sub: if (scalarFirst) TensorPrimitives.Subtract(s, x, y); else TensorPrimitives.Subtract(x, s, y); break;
+                case BinaryOp.Div: if (scalarFirst) TensorPrimitives.Divide(s, x, y); else TensorPrimitives.Divide(x, s, y); break;
+                case BinaryOp.Pow: if (scalarFirst) TensorPrimitives.Pow(s, x, y); else TensorPrimitives.Pow(x, s, y); break;
+                case BinaryOp.Maximum: TensorPrimitives.Max(x, s, y); break;
+                case BinaryOp.Minimum: TensorPrimitives.Min(x, s, y); break;
+                default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
+            }
+        });
+    }
+
+    /// <summary>Arithmetic on integer dtypes (no vectorisation needed: indices and counts are small).</summary>
+    public static void BinaryInt<T>(BinaryOp op, T* a, T* b, T* d, int n) where T : unmanaged, IBinaryInteger<T>
+    {
+        for (int i = 0; i < n; i++) d[i] = ApplyInt(op, a[i], b[i]);
+    }
+
+    public static void BinaryScalarInt<T>(BinaryOp op, T* a, T s, bool scalarFirst, T* d, int n) where T : unmanaged, IBinaryInteger<T>
+    {
+        for (int i = 0; i < n; i++) d[i] = scalarFirst ? ApplyInt(op, s, a[i]) : ApplyInt(op, a[i], s);
+    }
+
+    private static T ApplyInt<T>(BinaryOp op, T x, T y) where T : IBinaryInteger<T> => op switch
+    {
+        BinaryOp.Add => x + y,
+        BinaryOp.Sub => x - y,
+        BinaryOp.Mul => x * y,
+        BinaryOp.Div => y == T.Zero ? throw new DivideByZeroException("integer division by zero in a tensor op") : x / y,
+        BinaryOp.Maximum => T.Max(x, y),
+        BinaryOp.Minimum => T.Min(x, y),
+        BinaryOp.Pow => IntPow(x, y),
+        _ => throw new ArgumentException($"{op} is not arithmetic"),
+    };
+
+    private static T IntPow<T>(T x, T y) where T : IBinaryInteger<T>
+    {
+        if (y < T.Zero) throw new ArgumentException("integer tensors cannot be raised to negative integer powers");
+        T r = T.One;
+        for (T i = T.Zero; i < y; i++) r *= x;
+        return r;
+    }
+
+    /// <summary>Comparison of two contiguous runs, writing Bool bytes.</summary>
+    public static void Compare<T>(BinaryOp op, T* a, T* b, byte* d, int n) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < n; i++) d[i] = CompareOne(op, a[i], b[i]) ? (byte)1 : (byte)0;
+    }
+
+    public static void CompareScalar<T>(BinaryOp op, T* a, T s, bool scalarFirst, byte* d, int n) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < n; i++) d[i] = (scalarFirst ? CompareOne(op, s, a[i]) : CompareOne(op, a[i], s)) ? (byte)1 : (byte)0;
+    }
+
+    private static bool CompareOne<T>(BinaryOp op, T x, T y) where T : INumber<T> => op switch
+    {
+        BinaryOp.Eq => x == y,
+        BinaryOp.Ne => x != y,
+        BinaryOp.Lt => x < y,
+        BinaryOp.Le => x <= y,
+        BinaryOp.Gt => x > y,
+        BinaryOp.Ge => x >= y,
+        _ => throw new ArgumentException($"{op} is not a comparison"),
+    };
+
+    public static void Where<T>(byte* c, T* a, T* b, T* d, int n) where T : unmanaged
+    {
+        for (int i = 0; i < n; i++) d[i] = c[i] != 0 ? a[i] : b[i];
+    }
+}

@@ -31,9 +31,7 @@ internal static unsafe class CpuElementwise
             case UnaryOp.Reciprocal: TensorPrimitives.Reciprocal(xs, ys); return;
             case UnaryOp.Tanh: TensorPrimitives.Tanh(xs, ys); return;
             case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); return;
-            case UnaryOp.Relu:
-                for (int i = 0; i < n; i++) { var v = xs[i]; ys[i] = v > T.Zero || T.IsNaN(v) ? v : T.Zero; }
-                return;
+            case UnaryOp.Relu: TensorPrimitives.Max(xs, T.Zero, ys); return; // NaN propagates, like torch.relu
             case UnaryOp.Silu:
                 TensorPrimitives.Sigmoid(xs, ys);
                 TensorPrimitives.Multiply(xs, ys, ys);

@@ -1,0 +1,118 @@
+// Basic layers: Linear, LayerNorm, Dropout, Identity, Flatten, Sequential and the activation modules.
+using Cuda.Nn.Functional;
+
+namespace Cuda.Nn.Modules;
+
+/// <summary>y = x W^T + b; weight [out, in], PyTorch's default init.</summary>
+public sealed class Linear : Module
+{
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public Tensor Weight => Own("weight")!;
+    public Tensor? Bias => Own("bias");
+
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Generator? generator = null)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        var w = RegisterParameter("weight", Tensor.Empty([outFeatures, inFeatures]));
+        Init.DefaultUniform(w, generator);
+        if (bias)
+        {
+            var b = RegisterParameter("bias", Tensor.Empty([outFeatures]));
+            Init.Uniform(b, 1.0 / Math.Sqrt(inFeatures), generator);
+        }
+    }
+
+    public override Tensor Forward(Tensor input) => F.Linear(input, Weight, Bias);
+}
+
+/// <summary>Layer norm over the trailing normalizedShape dims, with elementwise affine weight 1 and bias 0.</summary>
+public sealed class LayerNorm : Module
+{
+    public int[] NormalizedShape { get; }
+    public double Eps { get; }
+    public Tensor? Weight => Own("weight");
+    public Tensor? Bias => Own("bias");
+
+    public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true)
+    {
+        NormalizedShape = normalizedShape;
+        Eps = eps;
+        if (elementwiseAffine)
+        {
+            RegisterParameter("weight", Tensor.Ones(normalizedShape));
+            RegisterParameter("bias", Tensor.Zeros(normalizedShape));
+        }
+    }
+
+    public LayerNorm(int dim, double eps = 1e-5) : this([dim], eps) { }
+
+    public override Tensor Forward(Tensor input) => F.LayerNorm(input, NormalizedShape, Weight, Bias, Eps);
+}
+
+public sealed class Dropout(double p = 0.5, Generator? generator = null) : Module
+{
+    public double P { get; } = p;
+    public override Tensor Forward(Tensor input) => F.Dropout(input, P, IsTraining, generator);
+}
+
+public sealed class Identity : Module
+{
+    public override Tensor Forward(Tensor input) => input.Share();
+}
+
+public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
+{
+    public override Tensor Forward(Tensor input) => input.Flatten(startDim, endDim);
+}
+
+/// <summary>Children named "0", "1", ... applied in order (torch.nn.Sequential's state-dict names).</summary>
+public sealed class Sequential : Module
+{
+    private readonly List<Module> _layers = new();
+
+    public Sequential(params Module[] layers)
+    {
+        foreach (var l in layers) Add(l);
+    }
+
+    public Sequential Add(Module layer)
+    {
+        RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        _layers.Add(layer);
+        return this;
+    }
+
+    public int Count => _layers.Count;
+    public Module this[int i] => _layers[i];
+
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input.Share();
+        foreach (var l in _layers)
+        {
+            var y = l.Forward(x);
+            x.Dispose();
+            x = y;
+        }
+        return x;
+    }
+}
+
+/// <summary>An elementwise activation as a module.</summary>
+public sealed class Activation(string name, Func<Tensor, Tensor> fn) : Module
+{
+    public string Name { get; } = name;
+    public override Tensor Forward(Tensor input) => fn(input);
+
+    public static Activation ReLU() => new("relu", x => x.Relu());
+    public static Activation LeakyReLU(double slope = 0.01) => new("leaky_relu", x => x.LeakyRelu(slope));
+    public static Activation GELU(bool approximateTanh = false) => new("gelu", x => x.Gelu(approximateTanh));
+    public static Activation SiLU() => new("silu", x => x.Silu());
+    public static Activation Sigmoid() => new("sigmoid", x => x.Sigmoid());
+    public static Activation Tanh() => new("tanh", x => x.Tanh());
+    public static Activation Hardswish() => new("hardswish", x => x.Hardswish());
+    public static Activation Hardsigmoid() => new("hardsigmoid", x => x.Hardsigmoid());
+    public static Activation Softplus() => new("softplus", x => x.Softplus());
+}

@@ -2,7 +2,7 @@
 // Outputs are always freshly allocated contiguous storages given by the caller; inputs may be any strided view.
 namespace Cuda.Nn.Kernels;
 
-public interface IBackend
+public partial interface IBackend
 {
     Device Device { get; }
     string Name { get; }

@@ -1,0 +1,164 @@
+// Batches from an in-memory image set: per-epoch shuffling from the seed, worker threads with a bounded
+// prefetch queue per worker (read round-robin, so batch order is deterministic), drop_last, and batch
+// tensors from the pooled allocator.
+using System.Collections.Concurrent;
+
+namespace Cuda.Nn.Data;
+
+/// <summary>One batch: images [B, C, H, W] F32 and labels [B] I64. Dispose it after use.</summary>
+public sealed class Batch(Tensor images, Tensor labels, int[] indices) : IDisposable
+{
+    public Tensor Images { get; } = images;
+    public Tensor Labels { get; } = labels;
+    /// <summary>Dataset indices of the samples, in batch order.</summary>
+    public int[] Indices { get; } = indices;
+    public int Size => Indices.Length;
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+    }
+}
+
+public sealed class DataLoader
+{
+    private readonly ImageClassificationSet _set;
+    private readonly int[]? _subset;
+
+    public int BatchSize { get; }
+    public bool Shuffle { get; }
+    public bool DropLast { get; }
+    public int Workers { get; }
+    public int Prefetch { get; }
+    public ulong Seed { get; }
+    public ITransform? Transform { get; }
+
+    /// <param name="subset">Dataset indices to draw from (a split); all samples when null.</param>
+    public DataLoader(ImageClassificationSet set, int batchSize, bool shuffle, ITransform? transform = null, bool dropLast = false,
+        int workers = 1, int prefetch = 2, ulong seed = 0, int[]? subset = null)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size must be positive");
+        if (workers < 0) throw new ArgumentOutOfRangeException(nameof(workers));
+        _set = set;
+        _subset = subset;
+        BatchSize = batchSize;
+        Shuffle = shuffle;
+        DropLast = dropLast;
+        Workers = workers;
+        Prefetch = Math.Max(1, prefetch);
+        Seed = seed;
+        Transform = transform;
+    }
+
+    public int SampleCount => _subset?.Length ?? _set.Count;
+    public int BatchCount => DropLast ? SampleCount / BatchSize : (SampleCount + BatchSize - 1) / BatchSize;
+
+    /// <summary>The sample order of an epoch: a Fisher-Yates shuffle from (seed, epoch) when shuffling.</summary>
+    public int[] Order(int epoch)
+    {
+        var order = _subset is null ? Enumerable.Range(0, _set.Count).ToArray() : (int[])_subset.Clone();
+        if (!Shuffle) return order;
+        var g = new Generator(Seed ^ 0x5DEECE66DUL);
+        g.Offset = (ulong)epoch << 40;
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = g.NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>The batches of one epoch. With workers &gt; 0 they are prepared ahead on background threads.</summary>
+    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancel = default)
+    {
+        var order = Order(epoch);
+        int batches = BatchCount;
+        if (Workers == 0)
+        {
+            for (int b = 0; b < batches; b++) yield return MakeBatch(order, b, epoch);
+            yield break;
+        }
+        int w = Math.Min(Workers, Math.Max(1, batches));
+        var queues = Enumerable.Range(0, w).Select(_ => new BlockingCollection<Batch>(Prefetch)).ToArray();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        Exception? failure = null;
+        var threads = new Thread[w];
+        for (int t = 0; t < w; t++)
+        {
+            int worker = t;
+            threads[t] = new Thread(() =>
+            {
+                try
+                {
+                    for (int b = worker; b < batches && !stop.IsCancellationRequested; b += w)
+                    {
+                        var batch = MakeBatch(order, b, epoch);
+                        try { queues[worker].Add(batch, stop.Token); }
+                        catch (OperationCanceledException) { batch.Dispose(); return; }
+                    }
+                }
+                catch (Exception e) { failure ??= e; stop.Cancel(); }
+                finally { queues[worker].CompleteAdding(); }
+            }) { IsBackground = true, Name = $"cudann-loader-{worker}" };
+            threads[t].Start();
+        }
+        try
+        {
+            for (int b = 0; b < batches; b++)
+            {
+                Batch? next = null;
+                try { next = queues[b % w].Take(stop.Token); }
+                catch (InvalidOperationException) { }
+                catch (OperationCanceledException) { }
+                if (next is null)
+                {
+                    if (failure is not null) throw new InvalidOperationException($"data loader worker failed: {failure.Message}", failure);
+                    cancel.ThrowIfCancellationRequested();
+                    yield break;
+                }
+                yield return next;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (var th in threads) th.Join();
+            foreach (var q in queues)
+            {
+                while (q.TryTake(out var left)) left.Dispose();
+                q.Dispose();
+            }
+        }
+    }
+
+    private Batch MakeBatch(int[] order, int b, int epoch)
+    {
+        int start = b * BatchSize, n = Math.Min(BatchSize, order.Length - start);
+        var idx = order.AsSpan(start, n).ToArray();
+        var img = new ImageBuffer(_set.Channels, _set.Height, _set.Width);
+        float[]? data = null;
+        int c = 0, h = 0, w = 0;
+        var labels = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            int k = idx[i];
+            img.Reset(_set.Channels, _set.Height, _set.Width);
+            var src = _set.Images.AsSpan(k * _set.ImageSize, _set.ImageSize);
+            for (int p = 0; p < src.Length; p++) img.Data[p] = src[p] * (1f / 255f);
+            Transform?.Apply(img, new SampleRandom(Seed, epoch, k));
+            if (data is null)
+            {
+                (c, h, w) = (img.Channels, img.Height, img.Width);
+                data = new float[n * img.Size];
+            }
+            else if (img.Channels != c || img.Height != h || img.Width != w)
+                throw new InvalidOperationException($"sample {k} became {img.Channels}x{img.Height}x{img.Width} after the transforms, but the batch is {c}x{h}x{w}: add a crop or resize");
+            img.Data.AsSpan(0, img.Size).CopyTo(data.AsSpan(i * img.Size));
+            labels[i] = _set.Labels[k];
+        }
+        var images = DisposeScope.Detach(Tensor.FromArray(data ?? [], n, c, h, w));
+        var lab = DisposeScope.Detach(Tensor.FromArray(labels, n));
+        return new Batch(images, lab, idx);
+    }
+}

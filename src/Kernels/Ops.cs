@@ -9,7 +9,7 @@ public enum UnaryOp : byte
     Sigmoid, Tanh, Relu, LeakyRelu, Silu, Gelu, GeluTanh, Softplus, Hardswish, Hardsigmoid,
     /// <summary>x ^ alpha.</summary>
     PowScalar,
-    /// <summary>Rounds through IEEE binary16 and back (fp16 emulation on the CPU).</summary>
+    /// <summary>Rounds through IEEE binary16 and back (fp16 emulation on the CPU); its backward rounds the gradient the same way.</summary>
     RoundToHalf,
 }
 

@@ -29,6 +29,14 @@ public sealed partial class Tensor
             using var r = MatMul(b);
             return r.Squeeze(-1);
         }
+        if (Amp.Autocast.IsActive && DType == DType.F32 && other.DType == DType.F32)
+        {
+            // F16 inputs, F16 output (emulated by rounding), as torch.autocast does for matmul.
+            using var a16 = Amp.Autocast.CastOperand(this);
+            using var b16 = Amp.Autocast.CastOperand(other);
+            using var r = MatMulNd(a16, b16);
+            return Amp.Autocast.CastOperand(r);
+        }
         var (x, w) = Promoted(this, other);
         try { return MatMulNd(x, w); }
         finally

@@ -113,7 +113,13 @@ public sealed unsafe partial class CpuBackend : IBackend
         using var xs = new Lease(DenseView(C(x), xLayout, ct, out var px));
         using var gs = new Lease(DenseView(C(gy), gyLayout, ct, out var pg));
         var y = Target(d, ct);
-        if (ct == DType.F32) CpuElementwise.UnaryBackwardFloat(op, (float*)px, (float*)pg, y.Ptr<float>(), n, alpha);
+        if (op == UnaryOp.RoundToHalf)
+        {
+            // The gradient of an F16 value is an F16 value: round gy through binary16 (overflow becomes inf).
+            if (ct == DType.F32) { var g = (float*)pg; var o = y.Ptr<float>(); for (int i = 0; i < n; i++) o[i] = (float)(Half)g[i]; }
+            else { var g = (double*)pg; var o = y.Ptr<double>(); for (int i = 0; i < n; i++) o[i] = (double)(Half)g[i]; }
+        }
+        else if (ct == DType.F32) CpuElementwise.UnaryBackwardFloat(op, (float*)px, (float*)pg, y.Ptr<float>(), n, alpha);
         else if (ct == DType.F64) CpuElementwise.UnaryBackwardFloat(op, (double*)px, (double*)pg, y.Ptr<double>(), n, alpha);
         else throw new NotSupportedException($"gradients of {op} for {d.DType}");
         Store(y, d, n);

@@ -129,7 +129,7 @@ public static class ScalarMath
         UnaryOp.Hardswish => HardswishGrad(x),
         UnaryOp.Hardsigmoid => HardsigmoidGrad(x),
         UnaryOp.PowScalar => alpha == 0 ? 0 : alpha * Math.Pow(x, alpha - 1),
-        UnaryOp.RoundToHalf => 1, // straight-through: rounding is treated as identity for gradients
+        UnaryOp.RoundToHalf => 1, // the backward kernel rounds gy through binary16 instead (see CpuBackend.UnaryBackward)
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 }

@@ -69,6 +69,9 @@ public static unsafe class Gemm
     // Zen 5: L1d 48 KiB holds the kc x NR B micro-panel (256 x 32 x 4 = 32 KiB) plus the streaming A
     // micro-panel; L2 1 MiB holds the MC x KC A block (336 x 256 x 4 = 336 KiB); the packed B block is
     // shared in L3.
+    /// <summary>Tuning hook for benchmarks: when set, replaces the ISA's kernel and blocking.</summary>
+    internal static Config? ConfigOverride;
+
     internal static Config ConfigFor(GemmIsa isa) => isa switch
     {
         GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_14x32, 14, 32, 256, 14 * 24, 4096),
@@ -90,7 +93,7 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        Config cfg = ConfigFor(Resolve(_forced));
+        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -237,7 +240,7 @@ public static unsafe class Gemm
             int row1 = Math.Min(_m, (int)((long)mPanels * (mi + 1) / _mChunks) * mr);
             int jr0 = (int)((long)_ncPanels * ni / _nChunks), jr1 = (int)((long)_ncPanels * (ni + 1) / _nChunks);
             if (row0 >= row1 || jr0 >= jr1) return;
-            float* pa = PackABuffer((nint)cfg.MC * cfg.KC);
+            float* pa = PackABuffer((nint)cfg.MC * cfg.KC + GemmPacking.PackASlack);
             float* tmp = stackalloc float[mr * nr];
             var kernel = cfg.Kernel;
             for (int pc = 0; pc < _kbLen; pc += cfg.KC)

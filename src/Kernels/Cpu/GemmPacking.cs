@@ -23,6 +23,8 @@ internal static unsafe class GemmPacking
                 float* src = a + (nint)p0 * lda + i0 + ip;
                 for (int p = 0; p < kc; p++, src += lda) CopyPad(dst + (nint)p * mr, src, rows, mr);
             }
+            else if (rows == mr && mr <= 16 && Vector256.IsHardwareAccelerated)
+                PackARowsVector(a + (nint)(i0 + ip) * lda + p0, lda, kc, mr, dst);
             else
             {
                 // A is [m, k]: read each row sequentially, write with stride mr.
@@ -36,6 +38,53 @@ internal static unsafe class GemmPacking
                     for (int p = 0; p < kc; p++) dst[(nint)p * mr + i] = 0f;
             }
         }
+    }
+
+    /// <summary>Floats a packed-A buffer needs past its end: PackARowsVector's 8-wide stores may overrun.</summary>
+    public const int PackASlack = 16;
+
+    /// <summary>
+    /// Full panel of a row-major A: 8x8 transposes of (up to) 8 rows x 8 k. Each transpose stores 8 floats
+    /// per k even when the row group is narrower; the overrun lands on the next k's first slots, which a
+    /// later store (the low row group, the next k block or the scalar tail) overwrites, or in the slack.
+    /// </summary>
+    private static void PackARowsVector(float* src, nint lda, int kc, int mr, float* dst)
+    {
+        int hi = mr > 8 ? 8 : 0; // first row of the upper group
+        int lo = Math.Min(mr, 8) - 1;
+        int p = 0;
+        // 16 k at a time so each source cache line is consumed at once: rows lda apart often share an
+        // L1 set (lda a multiple of 1024 floats), so a half-used line would be evicted before its reuse.
+        for (; p + 16 <= kc; p += 16)
+        {
+            float* d = dst + (nint)p * mr;
+            if (hi > 0)
+            {
+                Transpose8Rows(src + p, lda, hi, mr - 1, d + hi, mr);
+                Transpose8Rows(src + p + 8, lda, hi, mr - 1, d + 8 * mr + hi, mr);
+            }
+            Transpose8Rows(src + p, lda, 0, lo, d, mr);
+            Transpose8Rows(src + p + 8, lda, 0, lo, d + 8 * mr, mr);
+        }
+        for (; p + 8 <= kc; p += 8)
+        {
+            float* d = dst + (nint)p * mr;
+            if (hi > 0) Transpose8Rows(src + p, lda, hi, mr - 1, d + hi, mr);
+            Transpose8Rows(src + p, lda, 0, lo, d, mr);
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < mr; i++) dst[(nint)p * mr + i] = src[i * lda + p];
+    }
+
+    /// <summary>Transposes rows r0..r0+7 (rows past last repeat row last) x 8 columns into dst[col * ldd + row - r0].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8Rows(float* src, nint lds, int r0, int last, float* dst, nint ldd)
+    {
+        Vector256<float> v0 = Vector256.Load(src + Math.Min(r0, last) * lds), v1 = Vector256.Load(src + Math.Min(r0 + 1, last) * lds);
+        Vector256<float> v2 = Vector256.Load(src + Math.Min(r0 + 2, last) * lds), v3 = Vector256.Load(src + Math.Min(r0 + 3, last) * lds);
+        Vector256<float> v4 = Vector256.Load(src + Math.Min(r0 + 4, last) * lds), v5 = Vector256.Load(src + Math.Min(r0 + 5, last) * lds);
+        Vector256<float> v6 = Vector256.Load(src + Math.Min(r0 + 6, last) * lds), v7 = Vector256.Load(src + Math.Min(r0 + 7, last) * lds);
+        Transpose8x8(v0, v1, v2, v3, v4, v5, v6, v7, dst, ldd);
     }
 
     /// <summary>
@@ -85,12 +134,15 @@ internal static unsafe class GemmPacking
 
     /// <summary>dst[c * ldd + r] = src[r * lds + c] for an 8x8 block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint lds, float* dst, nint ldd)
+    private static void Transpose8x8(float* src, nint lds, float* dst, nint ldd) =>
+        Transpose8x8(Vector256.Load(src), Vector256.Load(src + lds), Vector256.Load(src + 2 * lds), Vector256.Load(src + 3 * lds),
+            Vector256.Load(src + 4 * lds), Vector256.Load(src + 5 * lds), Vector256.Load(src + 6 * lds), Vector256.Load(src + 7 * lds), dst, ldd);
+
+    /// <summary>Stores the transpose of the 8x8 block whose rows are r0..r7: dst[c * ldd + r] = r_r[c].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, nint ldd)
     {
-        Vector256<float> r0 = Vector256.Load(src), r1 = Vector256.Load(src + lds);
-        Vector256<float> r2 = Vector256.Load(src + 2 * lds), r3 = Vector256.Load(src + 3 * lds);
-        Vector256<float> r4 = Vector256.Load(src + 4 * lds), r5 = Vector256.Load(src + 5 * lds);
-        Vector256<float> r6 = Vector256.Load(src + 6 * lds), r7 = Vector256.Load(src + 7 * lds);
         // Interleave pairs, then quads, then swap 128-bit halves (the classic unpack/shuffle/permute2f128 transpose).
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
         Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);

@@ -1,34 +1,291 @@
-// TEMPORARY naive GEMM; replaced by the packed implementation on the gemm branch.
+// Row-major GEMM in the BLIS/GotoBLAS style. Loop nest (outermost first):
+//   jc: NC columns of C           -- B super-block packed once, shared by all threads (lives in L3)
+//   kb: up to KB depth            -- bounds the packed-B buffer
+//   [parallel: tasks = row ranges (or column ranges when that balances better)]
+//   pc: KC depth                  -- beta applies on the first slice only
+//   ic: MC rows                   -- A block packed per thread (lives in L2)
+//   jr / ir: NR / MR micro-panels -- micro-kernel; B micro-panel stays in L1 across ir
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace Cuda.Nn.Kernels.Cpu;
 
+/// <summary>Instruction set a GEMM micro-kernel uses.</summary>
 public enum GemmIsa { Auto, Avx512, Avx2, Scalar }
 
 public static unsafe class Gemm
 {
-    public static string ActiveKernel => "scalar";
-    public static GemmIsa ForcedIsa { get; set; }
+    /// <summary>Below this many multiply-adds a GEMM runs on the calling thread only (dispatch would cost more).</summary>
+    internal const long ParallelMinWork = 1L << 20;
 
-    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    /// <summary>Upper bound for the shared packed-B buffer (floats); limits KB for very wide C.</summary>
+    private const int MaxPackedB = 4 << 20;
+
+    private static GemmIsa _forced = GemmIsa.Auto;
+
+    /// <summary>Which micro-kernel Auto resolves to on this CPU ("avx512", "avx2" or "scalar").</summary>
+    public static string ActiveKernel => Name(Resolve(GemmIsa.Auto));
+
+    /// <summary>For tests and benchmarks: force a path (Auto = runtime dispatch). Throws if the CPU lacks the ISA.</summary>
+    public static GemmIsa ForcedIsa
     {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float acc = 0;
-                for (int p = 0; p < k; p++)
-                    acc += (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]) * (transB ? b[(long)j * ldb + p] : b[(long)p * ldb + j]);
-                c[(long)i * ldc + j] = beta == 0 ? alpha * acc : alpha * acc + beta * c[(long)i * ldc + j];
-            }
+        get => _forced;
+        set
+        {
+            if (!IsSupported(value)) throw new PlatformNotSupportedException($"this CPU cannot run the {value} GEMM kernel");
+            _forced = value;
+        }
     }
 
+    /// <summary>Whether this CPU can run the given kernel family.</summary>
+    public static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Auto or GemmIsa.Scalar => true,
+        GemmIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        GemmIsa.Avx512 => Avx512F.IsSupported,
+        _ => false,
+    };
+
+    private static GemmIsa Resolve(GemmIsa isa) => isa != GemmIsa.Auto ? isa
+        : IsSupported(GemmIsa.Avx512) ? GemmIsa.Avx512
+        : IsSupported(GemmIsa.Avx2) ? GemmIsa.Avx2
+        : GemmIsa.Scalar;
+
+    private static string Name(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Avx512 => "avx512",
+        GemmIsa.Avx2 => "avx2",
+        _ => "scalar",
+    };
+
+    /// <summary>Micro-kernel and cache blocking for one ISA. MC is a multiple of MR, NC of NR.</summary>
+    internal readonly struct Config(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr, int kc, int mc, int nc)
+    {
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
+        public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
+    }
+
+    // Zen 5: L1d 48 KiB holds the kc x NR B micro-panel (256 x 32 x 4 = 32 KiB) plus the streaming A
+    // micro-panel; L2 1 MiB holds the MC x KC A block (336 x 256 x 4 = 336 KiB); the packed B block is
+    // shared in L3.
+    /// <summary>Tuning hook for benchmarks: when set, replaces the ISA's kernel and blocking.</summary>
+    internal static Config? ConfigOverride;
+
+    internal static Config ConfigFor(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_14x32, 14, 32, 256, 14 * 24, 4096),
+        GemmIsa.Avx2 => new Config(&GemmMicroKernels.Avx2_6x16, 6, 16, 256, 6 * 48, 4096),
+        _ => new Config(&GemmMicroKernels.Scalar_4x8, 4, 8, 256, 4 * 32, 4096),
+    };
+
+    /// <summary>
+    /// Row-major C[m,n] = alpha * op(A) * op(B) + beta * C. op(A) is [m,k]: A is stored [m,k] with row
+    /// stride lda, or when transA [k,m] with row stride lda. Same for B ([k,n] or, when transB, [n,k]).
+    /// beta == 0 means C is overwritten (NaNs in C ignored).
+    /// </summary>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        CheckArgs(transA, transB, m, n, k, lda, ldb, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
+        int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
+        SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
+        ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>Same as Sgemm for float64 (simple blocked and vectorised; see GemmDouble.cs).</summary>
     public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha, double* a, int lda, double* b, int ldb, double beta, double* c, int ldc)
     {
+        CheckArgs(transA, transB, m, n, k, lda, ldb, ldc);
+        GemmDouble.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    internal static void CheckArgs(bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
+    {
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "must be non-negative");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "must be non-negative");
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "must be non-negative");
+        if (lda < (transA ? m : k)) throw new ArgumentOutOfRangeException(nameof(lda), lda, $"must be at least {(transA ? m : k)}");
+        if (ldb < (transB ? k : n)) throw new ArgumentOutOfRangeException(nameof(ldb), ldb, $"must be at least {(transB ? k : n)}");
+        if (ldc < n) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"must be at least {n}");
+    }
+
+    private static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        if (beta == 1f) return;
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
+        {
+            Span<float> row = new(c + (nint)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    /// <summary>64-byte aligned native buffer that grows on demand and is freed with its owner.</summary>
+    internal sealed class AlignedBuffer
+    {
+        public float* Ptr;
+        private nint _capacity;
+
+        public float* Get(nint floats)
+        {
+            if (floats > _capacity)
             {
-                double acc = 0;
-                for (int p = 0; p < k; p++)
-                    acc += (transA ? a[(long)p * lda + i] : a[(long)i * lda + p]) * (transB ? b[(long)j * ldb + p] : b[(long)p * ldb + j]);
-                c[(long)i * ldc + j] = beta == 0 ? alpha * acc : alpha * acc + beta * c[(long)i * ldc + j];
+                if (Ptr != null) NativeMemory.AlignedFree(Ptr);
+                Ptr = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+                _capacity = floats;
             }
+            return Ptr;
+        }
+
+        ~AlignedBuffer()
+        {
+            if (Ptr != null) NativeMemory.AlignedFree(Ptr);
+        }
+    }
+
+    /// <summary>Per-thread packed-A block, reused by every GEMM that thread works on.</summary>
+    [ThreadStatic] private static AlignedBuffer? _packA;
+
+    internal static float* PackABuffer(nint floats) => (_packA ??= new AlignedBuffer()).Get(floats);
+
+    /// <summary>
+    /// Arguments of one SGEMM call plus cached delegates, one instance per calling thread, so a call
+    /// allocates nothing after warm-up besides the worker pool's own bookkeeping.
+    /// </summary>
+    private sealed class SgemmContext
+    {
+        [ThreadStatic] public static SgemmContext? Current;
+
+        private readonly AlignedBuffer _packB = new();
+        private readonly Action<int> _packBody, _computeBody;
+        private Config _cfg;
+        private bool _transA, _transB;
+        private int _m, _k, _jc, _nc, _kb, _kbLen, _ncPanels, _packChunks, _mChunks, _nChunks;
+        private float _alpha, _beta;
+        private float* _a, _b, _c, _bp;
+        private nint _lda, _ldb, _ldc;
+
+        public SgemmContext()
+        {
+            _packBody = PackChunk;
+            _computeBody = Compute;
+        }
+
+        public void Run(in Config cfg, int threads, bool transA, bool transB, int m, int n, int k, float alpha,
+            float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        {
+            _cfg = cfg; _transA = transA; _transB = transB; _m = m; _k = k; _alpha = alpha; _beta = beta;
+            _a = a; _b = b; _c = c; _lda = lda; _ldb = ldb; _ldc = ldc;
+            int mPanels = (m + cfg.MR - 1) / cfg.MR;
+            for (int jc = 0; jc < n; jc += cfg.NC)
+            {
+                _jc = jc;
+                _nc = Math.Min(cfg.NC, n - jc);
+                _ncPanels = (_nc + cfg.NR - 1) / cfg.NR;
+                int kbMax = Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
+                ChooseSplit(threads, mPanels, _ncPanels);
+                for (int kb = 0; kb < k; kb += kbMax)
+                {
+                    _kb = kb;
+                    _kbLen = Math.Min(kbMax, k - kb);
+                    _bp = _packB.Get((nint)_ncPanels * cfg.NR * _kbLen);
+                    _packChunks = Math.Min(threads, _ncPanels);
+                    if (_packChunks > 1) CpuWorkers.For(_packChunks, _packBody); else PackChunk(0);
+                    int tasks = _mChunks * _nChunks;
+                    if (tasks > 1) CpuWorkers.For(tasks, _computeBody); else Compute(0);
+                }
+            }
+        }
+
+        /// <summary>Splits the work into threads tasks along M or N, whichever leaves less idle time.</summary>
+        private void ChooseSplit(int threads, int mPanels, int nPanels)
+        {
+            _mChunks = _nChunks = 1;
+            if (threads <= 1) return;
+            // Idle fraction of a split into `threads` equal panel ranges: 1 - panels / (threads * ceil(panels / threads)).
+            double mEff = (double)mPanels / (threads * ((mPanels + threads - 1) / threads));
+            double nEff = (double)nPanels / (threads * ((nPanels + threads - 1) / threads));
+            // Prefer M: the shared B block is packed once, while N splits repack A per task.
+            if (mEff >= nEff * 0.97 || nPanels < threads) _mChunks = Math.Min(threads, mPanels);
+            else _nChunks = Math.Min(threads, nPanels);
+        }
+
+        /// <summary>Packs this chunk's share of B micro-panels for every KC slice of the current super-block.</summary>
+        private void PackChunk(int chunk)
+        {
+            int p0 = (int)((long)_ncPanels * chunk / _packChunks), p1 = (int)((long)_ncPanels * (chunk + 1) / _packChunks);
+            int kc = _cfg.KC, nr = _cfg.NR;
+            for (int pc = 0; pc < _kbLen; pc += kc)
+            {
+                int kcLen = Math.Min(kc, _kbLen - pc);
+                float* dst = _bp + (nint)pc * _ncPanels * nr;
+                GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, _kb + pc, kcLen, nr, p0, p1, dst);
+            }
+        }
+
+        private void Compute(int task)
+        {
+            Config cfg = _cfg;
+            int mr = cfg.MR, nr = cfg.NR;
+            int mPanels = (_m + mr - 1) / mr;
+            int mi = task / _nChunks, ni = task % _nChunks;
+            int row0 = (int)((long)mPanels * mi / _mChunks) * mr;
+            int row1 = Math.Min(_m, (int)((long)mPanels * (mi + 1) / _mChunks) * mr);
+            int jr0 = (int)((long)_ncPanels * ni / _nChunks), jr1 = (int)((long)_ncPanels * (ni + 1) / _nChunks);
+            if (row0 >= row1 || jr0 >= jr1) return;
+            float* pa = PackABuffer((nint)cfg.MC * cfg.KC + GemmPacking.PackASlack);
+            float* tmp = stackalloc float[mr * nr];
+            var kernel = cfg.Kernel;
+            for (int pc = 0; pc < _kbLen; pc += cfg.KC)
+            {
+                int kcLen = Math.Min(cfg.KC, _kbLen - pc);
+                int kAbs = _kb + pc;
+                float beta = kAbs == 0 ? _beta : 1f;
+                float* bBlock = _bp + (nint)pc * _ncPanels * nr;
+                for (int ic = row0; ic < row1; ic += cfg.MC)
+                {
+                    int mc = Math.Min(cfg.MC, row1 - ic);
+                    GemmPacking.PackA(_transA, _a, _lda, ic, mc, kAbs, kcLen, mr, pa);
+                    for (int jr = jr0; jr < jr1; jr++)
+                    {
+                        float* bPanel = bBlock + (nint)jr * kcLen * nr;
+                        int cols = Math.Min(nr, _nc - jr * nr);
+                        float* cCol = _c + _jc + jr * nr;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            float* aPanel = pa + (nint)ir * kcLen;
+                            float* cp = cCol + (nint)(ic + ir) * _ldc;
+                            int rows = Math.Min(mr, mc - ir);
+                            if (rows == mr && cols == nr)
+                                kernel(kcLen, aPanel, bPanel, cp, _ldc, _alpha, beta);
+                            else
+                            {
+                                kernel(kcLen, aPanel, bPanel, tmp, nr, 1f, 0f);
+                                MergeEdge(tmp, nr, cp, _ldc, rows, cols, _alpha, beta);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void MergeEdge(float* tmp, int nr, float* c, nint ldc, int rows, int cols, float alpha, float beta)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* t = tmp + r * nr;
+                float* cr = c + r * ldc;
+                if (beta == 0f) for (int j = 0; j < cols; j++) cr[j] = alpha * t[j];
+                else for (int j = 0; j < cols; j++) cr[j] = alpha * t[j] + beta * cr[j];
+            }
+        }
     }
 }

@@ -77,9 +77,12 @@ public sealed class Sequential : Module
         foreach (var l in layers) Add(l);
     }
 
-    public Sequential Add(Module layer)
+    public Sequential Add(Module layer) => AddNamed(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+
+    /// <summary>Adds a layer under an explicit name (torchvision uses names like "encoder_layer_0" or "head").</summary>
+    public Sequential AddNamed(string name, Module layer)
     {
-        RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        RegisterModule(name, layer);
         _layers.Add(layer);
         return this;
     }

@@ -1,0 +1,72 @@
+// Everything that defines a training run; written back out as config.json so a run can be repeated.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Cuda.Nn.Training;
+
+public sealed record TrainConfig
+{
+    public string Model { get; init; } = "resnet20";
+    public string Data { get; init; } = Cuda.Nn.Data.ImageClassificationSet.DefaultFashionMnistDir;
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 128;
+    /// <summary>sgd or adamw.</summary>
+    public string Optimizer { get; init; } = "sgd";
+    public double Lr { get; init; } = 0.1;
+    public double Momentum { get; init; } = 0.9;
+    public bool Nesterov { get; init; } = true;
+    public double WeightDecay { get; init; } = 5e-4;
+    /// <summary>cosine, step or constant; stepped per iteration.</summary>
+    public string Schedule { get; init; } = "cosine";
+    public double WarmupEpochs { get; init; }
+    public double LabelSmoothing { get; init; }
+    public bool Amp { get; init; }
+    public ulong Seed { get; init; }
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Workers { get; init; } = 1;
+    public string? Out { get; init; }
+    public string? Resume { get; init; }
+    /// <summary>Use only the first N training samples (0 = all): for quick runs and tests.</summary>
+    public int TrainLimit { get; init; }
+    public int TestLimit { get; init; }
+    /// <summary>Stop after this many epochs without a test-accuracy gain of at least MinDelta (0 = never).</summary>
+    public int Patience { get; init; }
+    public double MinDelta { get; init; }
+    public bool Augment { get; init; } = true;
+    public double GradClip { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads a JSON config; unknown keys and wrong types are errors that name the file.</summary>
+    public static TrainConfig FromJsonFile(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: invalid config ({e.Message})", e);
+        }
+    }
+
+    /// <summary>Checks values and names the one at fault.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
+        if (BatchSize < 1) throw new ArgumentException($"batch_size must be at least 1, got {BatchSize}");
+        if (Lr <= 0) throw new ArgumentException($"lr must be positive, got {Lr}");
+        if (Optimizer is not ("sgd" or "adamw" or "adam")) throw new ArgumentException($"optimizer must be sgd, adam or adamw, got '{Optimizer}'");
+        if (Schedule is not ("cosine" or "step" or "constant")) throw new ArgumentException($"schedule must be cosine, step or constant, got '{Schedule}'");
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label_smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (Threads < 1) throw new ArgumentException($"threads must be at least 1, got {Threads}");
+    }
+}

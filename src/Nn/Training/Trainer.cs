@@ -1,0 +1,227 @@
+// The training loop: data, model, optimizer, schedule, mixed precision, evaluation, early stopping,
+// metrics.jsonl, report.json and exact-resume checkpoints.
+using System.Diagnostics;
+using System.Text.Json;
+using Cuda.Nn.Amp;
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Data;
+using Cuda.Nn.Functional;
+using Cuda.Nn.IO;
+using Cuda.Nn.Kernels.Cpu;
+using Cuda.Nn.Modules;
+using Cuda.Nn.Optim;
+
+namespace Cuda.Nn.Training;
+
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Lr, double TrainSeconds, double ImagesPerSecond, int SkippedSteps);
+
+public sealed record TrainReport(double TestAccuracy, int BestEpoch, double BestTestAccuracy, int Epochs, double TrainSeconds, double ImagesPerSecond, bool EarlyStopped, IReadOnlyList<EpochMetrics> History, TrainConfig Config);
+
+public sealed class Trainer
+{
+    public static readonly float[] FashionMnistMean = [0.2860f];
+    public static readonly float[] FashionMnistStd = [0.3530f];
+
+    private readonly TrainConfig _config;
+    private readonly Func<TrainConfig, int, int, Module> _modelFactory;
+    private readonly TextWriter _log;
+
+    /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
+    public Trainer(TrainConfig config, Func<TrainConfig, int, int, Module> modelFactory, TextWriter? log = null)
+    {
+        config.Validate();
+        _config = config;
+        _modelFactory = modelFactory;
+        _log = log ?? Console.Out;
+    }
+
+    public string OutDir { get; private set; } = "";
+
+    public TrainReport Run(CancellationToken cancel = default)
+    {
+        var c = _config;
+        CpuWorkers.ThreadCount = c.Threads;
+        OutDir = c.Out ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(OutDir);
+        AtomicFile.WriteAllText(Path.Combine(OutDir, "config.json"), c.ToJson());
+
+        var train = ImageClassificationSet.FromIdxDirectory(c.Data, train: true, ImageClassificationSet.FashionMnistClasses);
+        var test = ImageClassificationSet.FromIdxDirectory(c.Data, train: false, ImageClassificationSet.FashionMnistClasses);
+        int[]? trainSubset = c.TrainLimit > 0 ? Enumerable.Range(0, Math.Min(c.TrainLimit, train.Count)).ToArray() : null;
+        int[]? testSubset = c.TestLimit > 0 ? Enumerable.Range(0, Math.Min(c.TestLimit, test.Count)).ToArray() : null;
+        var normalize = new Normalize(FashionMnistMean, FashionMnistStd);
+        ITransform trainTransform = c.Augment ? new Compose(new RandomCrop(train.Height, padding: 2), new RandomHorizontalFlip(), normalize) : normalize;
+        var trainLoader = new DataLoader(train, c.BatchSize, shuffle: true, trainTransform, dropLast: false, workers: c.Workers, seed: c.Seed, subset: trainSubset);
+        var testLoader = new DataLoader(test, Math.Max(c.BatchSize, 256), shuffle: false, normalize, workers: c.Workers, seed: c.Seed, subset: testSubset);
+
+        Generator.ManualSeed(c.Seed);
+        using var model = _modelFactory(c, train.Channels, train.ClassNames.Length);
+        using var optimizer = BuildOptimizer(model, c);
+        int stepsPerEpoch = trainLoader.BatchCount;
+        int totalSteps = stepsPerEpoch * c.Epochs;
+        var scheduler = BuildScheduler(optimizer, c, stepsPerEpoch, totalSteps);
+        var scaler = new GradScaler(enabled: c.Amp);
+
+        var history = new List<EpochMetrics>();
+        int startEpoch = 0, bestEpoch = 0, sinceBest = 0;
+        double best = double.NegativeInfinity;
+        if (c.Resume is { } resume)
+        {
+            var state = Checkpoint.Load(resume, model, optimizer, scheduler, scaler);
+            startEpoch = state.Epoch;
+            best = state.BestAccuracy;
+            bestEpoch = state.BestEpoch;
+            history.AddRange(ReadHistory(Path.Combine(OutDir, "metrics.jsonl"), startEpoch));
+            _log.WriteLine($"resumed from {resume} after epoch {startEpoch}");
+        }
+        _log.WriteLine($"training {c.Model} ({model.ParameterCount():N0} parameters) on {trainLoader.SampleCount} images for {c.Epochs} epochs, batch {c.BatchSize}, {c.Optimizer} lr {c.Lr}, {c.Threads} threads{(c.Amp ? ", AMP" : "")}");
+        var total = Stopwatch.StartNew();
+        double trainSeconds = history.Sum(h => h.TrainSeconds);
+        bool stopped = false;
+        for (int epoch = startEpoch; epoch < c.Epochs; epoch++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var (loss, acc, secs, skipped) = TrainEpoch(model, optimizer, scheduler, scaler, trainLoader, epoch, cancel);
+            trainSeconds += secs;
+            var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
+            var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, secs, trainLoader.SampleCount / secs, skipped);
+            history.Add(m);
+            AppendLine(Path.Combine(OutDir, "metrics.jsonl"), JsonSerializer.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" "));
+            _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {secs:F1} s, {m.ImagesPerSecond:F0} img/s");
+            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model); }
+            else sinceBest++;
+            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch);
+            if (c.Patience > 0 && sinceBest >= c.Patience)
+            {
+                _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {bestEpoch})");
+                Checkpoint.LoadModel(Path.Combine(OutDir, "best.safetensors"), model);
+                stopped = true;
+                break;
+            }
+        }
+        var final = history.Count > 0 ? history[^1] : null;
+        double finalAcc = stopped ? best : final?.TestAccuracy ?? double.NaN;
+        var report = new TrainReport(finalAcc, bestEpoch, best, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c);
+        AtomicFile.WriteAllText(Path.Combine(OutDir, "report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
+        Curves.Write(Path.Combine(OutDir, "curves.png"), history);
+        _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {best * 100:F2}% at epoch {bestEpoch}); outputs in {OutDir}");
+        return report;
+    }
+
+    private (double Loss, double Acc, double Seconds, int Skipped) TrainEpoch(Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch, CancellationToken cancel)
+    {
+        model.Train();
+        var sw = Stopwatch.StartNew();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        int skippedBefore = scaler.SkippedSteps, step = 0, steps = loader.BatchCount;
+        var progress = new ProgressLine(_log);
+        foreach (var batch in loader.Epoch(epoch, cancel))
+        {
+            using (batch)
+            using (var scope = new DisposeScope())
+            {
+                Tensor logits;
+                using (new Autocast(_config.Amp)) logits = model.Forward(batch.Images);
+                var loss = F.CrossEntropy(logits, batch.Labels, labelSmoothing: _config.LabelSmoothing);
+                scaler.ScaleLoss(loss).Backward();
+                if (_config.GradClip > 0)
+                {
+                    scaler.Unscale(optimizer);
+                    Optimizer.ClipGradNorm(model.Parameters(), _config.GradClip);
+                }
+                scaler.Step(optimizer);
+                scaler.Update();
+                optimizer.ZeroGrad();
+                scheduler.Step();
+                lossSum += loss.Item() * batch.Size;
+                using (AutogradMode.NoGrad()) correct += (long)logits.ArgMax(1).Eq(batch.Labels).Sum().Item();
+                seen += batch.Size;
+            }
+            step++;
+            progress.Update($"epoch {epoch + 1} [{step}/{steps}] loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {optimizer.Groups[0].Lr:G4} {seen / sw.Elapsed.TotalSeconds:F0} img/s");
+        }
+        progress.Done();
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), sw.Elapsed.TotalSeconds, scaler.SkippedSteps - skippedBefore);
+    }
+
+    /// <summary>Mean loss and accuracy of the model in eval mode, without gradients.</summary>
+    public static (double Loss, double Accuracy) Evaluate(Module model, DataLoader loader, CancellationToken cancel = default)
+    {
+        model.Eval();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        using var noGrad = AutogradMode.NoGrad();
+        foreach (var batch in loader.Epoch(0, cancel))
+        {
+            using (batch)
+            using (var scope = new DisposeScope())
+            {
+                var logits = model.Forward(batch.Images);
+                lossSum += F.CrossEntropy(logits, batch.Labels).Item() * batch.Size;
+                correct += (long)logits.ArgMax(1).Eq(batch.Labels).Sum().Item();
+                seen += batch.Size;
+            }
+        }
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    private static Optimizer BuildOptimizer(Module model, TrainConfig c)
+    {
+        // No weight decay on biases and normalisation parameters (1-D tensors), the usual practice.
+        var decay = model.Parameters().Where(p => p.Rank > 1).ToList();
+        var noDecay = model.Parameters().Where(p => p.Rank <= 1).ToList();
+        var groups = new[] { new ParamGroup(decay, c.Lr) { WeightDecay = c.WeightDecay, Name = "decay" }, new ParamGroup(noDecay, c.Lr) { Name = "no_decay" } };
+        return c.Optimizer switch
+        {
+            "sgd" => new Sgd(groups, c.Momentum, 0, c.Nesterov),
+            "adam" => new Adam(groups),
+            _ => Adam.AdamW(groups),
+        };
+    }
+
+    private static LrScheduler BuildScheduler(Optimizer o, TrainConfig c, int stepsPerEpoch, int totalSteps)
+    {
+        int warmup = (int)Math.Round(c.WarmupEpochs * stepsPerEpoch);
+        return c.Schedule switch
+        {
+            "cosine" when warmup > 0 => SequentialLr.WarmupCosine(o, warmup, totalSteps),
+            "cosine" => new CosineAnnealingLr(o, totalSteps),
+            "step" => new StepLr(o, Math.Max(1, totalSteps / 3)),
+            _ => new LinearLr(o, 1, 1, 1),
+        };
+    }
+
+    private static void AppendLine(string path, string line)
+    {
+        using var f = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(line + "\n");
+        f.Write(bytes);
+        f.Flush(flushToDisk: true);
+    }
+
+    private static IEnumerable<EpochMetrics> ReadHistory(string path, int upToEpoch)
+    {
+        if (!File.Exists(path)) return [];
+        return File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<EpochMetrics>(l, TrainConfig.Json)!).Where(m => m.Epoch <= upToEpoch).ToList();
+    }
+}
+
+/// <summary>A single console line rewritten in place (a live progress bar) when the output is a terminal.</summary>
+internal sealed class ProgressLine(TextWriter log)
+{
+    private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected;
+    private readonly Stopwatch _since = Stopwatch.StartNew();
+
+    public void Update(string text)
+    {
+        if (!_interactive || _since.ElapsedMilliseconds < 200) return;
+        _since.Restart();
+        log.Write("\r" + text.PadRight(Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)));
+    }
+
+    public void Done()
+    {
+        if (_interactive) log.Write("\r" + new string(' ', Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)) + "\r");
+    }
+}

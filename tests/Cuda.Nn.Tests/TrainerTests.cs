@@ -1,0 +1,81 @@
+using Cuda.Nn.Data;
+using Cuda.Nn.IO;
+using Cuda.Nn.Modules;
+using Cuda.Nn.Training;
+
+namespace Cuda.Nn.Tests;
+
+public class TrainerTests
+{
+    private static Module Mlp(TrainConfig c, int channels, int classes) =>
+        new Sequential(new Flatten(), new Linear(channels * 28 * 28, 32, generator: new Generator(c.Seed)), Activation.ReLU(), new Dropout(0.1), new Linear(32, classes, generator: new Generator(c.Seed + 1)));
+
+    private static TrainConfig Config(string outDir) => new()
+    {
+        Model = "mlp", Epochs = 2, BatchSize = 64, Lr = 0.05, TrainLimit = 1024, TestLimit = 512, Out = outDir, Threads = 2, Workers = 1, Seed = 7,
+    };
+
+    private static void RequireFashionMnist()
+    {
+        if (!Directory.Exists(ImageClassificationSet.DefaultFashionMnistDir)) Assert.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    }
+
+    [Fact]
+    public void TrainingWritesEveryOutputAndLearns()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("train").FullName;
+        var report = new Trainer(Config(dir), Mlp, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        Assert.True(report.TestAccuracy > 0.6, $"test accuracy {report.TestAccuracy}");
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "report.json", "curves.png", "checkpoint.safetensors", "best.safetensors" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), $"{f} missing");
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Length);
+        var json = File.ReadAllText(Path.Combine(dir, "report.json"));
+        foreach (var key in new[] { "test_accuracy", "best_epoch", "epochs", "train_seconds", "images_per_second", "config" }) Assert.Contains($"\"{key}\"", json);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void AnInterruptedAndResumedRunEqualsAnUninterruptedOneBitForBit()
+    {
+        RequireFashionMnist();
+        var a = Directory.CreateTempSubdirectory("train-a").FullName;
+        var b = Directory.CreateTempSubdirectory("train-b").FullName;
+        new Trainer(Config(a), Mlp, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+
+        // Run B stops right after epoch 1 has been checkpointed, then resumes from that checkpoint.
+        using var cancel = new CancellationTokenSource();
+        var log = new StopAfter("epoch 1/2", cancel);
+        Assert.ThrowsAny<OperationCanceledException>(() => new Trainer(Config(b), Mlp, log).Run(cancel.Token));
+        new Trainer(Config(b) with { Resume = Path.Combine(b, "checkpoint.safetensors") }, Mlp, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+
+        var wa = TensorFile.Load(Path.Combine(a, "checkpoint.safetensors"));
+        var wb = TensorFile.Load(Path.Combine(b, "checkpoint.safetensors"));
+        Assert.Equal(wa.Keys.Order(), wb.Keys.Order());
+        foreach (var k in wa.Keys) Assert.Equal(wa[k].ToDoubleArray(), wb[k].ToDoubleArray());
+        foreach (var t in wa.Values.Concat(wb.Values)) t.Dispose();
+        Directory.Delete(a, true);
+        Directory.Delete(b, true);
+    }
+
+    private sealed class StopAfter(string marker, CancellationTokenSource cancel) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && value.StartsWith(marker, StringComparison.Ordinal)) cancel.Cancel();
+        }
+    }
+
+    [Fact]
+    public void InvalidConfigNamesTheField()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(new TrainConfig { BatchSize = 0 }, Mlp));
+        Assert.Contains("batch_size", e.Message);
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, "{\"epochs\": 3, \"learning_rate\": 0.1}");
+        var e2 = Assert.Throws<InvalidDataException>(() => TrainConfig.FromJsonFile(path));
+        Assert.Contains(path, e2.Message);
+        File.Delete(path);
+    }
+}

@@ -28,6 +28,19 @@ public sealed class Autocast : IDisposable
         if (Enabled) _depth--;
     }
 
+    /// <summary>Pauses autocast on this thread until disposed (used inside ops that already cast their operands).</summary>
+    public IDisposable Suspend()
+    {
+        int saved = _depth;
+        _depth = 0;
+        return new Resume(saved);
+    }
+
+    private sealed class Resume(int depth) : IDisposable
+    {
+        public void Dispose() => _depth = depth;
+    }
+
     /// <summary>The F16 view of an F32 operand under autocast: rounded through binary16 (gradients rounded too).</summary>
     internal static Tensor CastOperand(Tensor t) => t.DType == Kernels.DType.F32 ? t.RoundToHalf() : t.Share();
 }

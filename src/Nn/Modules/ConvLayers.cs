@@ -1,0 +1,99 @@
+// Convolution-stack layers: Conv2d, BatchNorm2d, pooling modules. Tensors are looked up by name so that
+// To() can replace them; names match torch.nn (weight, bias, running_mean, running_var, num_batches_tracked).
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Functional;
+using Cuda.Nn.Kernels;
+
+namespace Cuda.Nn.Modules;
+
+public sealed class Conv2d : Module
+{
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public (int H, int W) KernelSize { get; }
+    public (int H, int W) Stride { get; }
+    public (int H, int W) Padding { get; }
+    public (int H, int W) Dilation { get; }
+    public int Groups { get; }
+    public Tensor Weight => Own("weight")!;
+    public Tensor? Bias => Own("bias");
+
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, bool bias = true, Generator? generator = null)
+        : this(inChannels, outChannels, (kernelSize, kernelSize), (stride, stride), (padding, padding), (dilation, dilation), groups, bias, generator) { }
+
+    public Conv2d(int inChannels, int outChannels, (int, int) kernelSize, (int, int) stride, (int, int) padding, (int, int) dilation, int groups = 1, bool bias = true, Generator? generator = null)
+    {
+        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"conv2d: in_channels {inChannels} and out_channels {outChannels} must both be divisible by groups {groups}");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        Dilation = dilation;
+        Groups = groups;
+        var w = RegisterParameter("weight", Tensor.Empty([outChannels, inChannels / groups, kernelSize.Item1, kernelSize.Item2]));
+        Init.DefaultUniform(w, generator);
+        if (bias)
+        {
+            var b = RegisterParameter("bias", Tensor.Empty([outChannels]));
+            Init.Uniform(b, 1.0 / Math.Sqrt(Init.Fans(w.ShapeRef).FanIn), generator);
+        }
+    }
+
+    public override Tensor Forward(Tensor input) =>
+        F.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+}
+
+/// <summary>Batch norm over [N, C, H, W] with running statistics (momentum weights the new value, PyTorch's convention).</summary>
+public sealed class BatchNorm2d : Module
+{
+    public int NumFeatures { get; }
+    public double Eps { get; }
+    public double Momentum { get; }
+    public Tensor Weight => Own("weight")!;
+    public Tensor Bias => Own("bias")!;
+    public Tensor RunningMean => Own("running_mean")!;
+    public Tensor RunningVar => Own("running_var")!;
+    public Tensor NumBatchesTracked => Own("num_batches_tracked")!;
+
+    public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1)
+    {
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        RegisterParameter("weight", Tensor.Ones([numFeatures]));
+        RegisterParameter("bias", Tensor.Zeros([numFeatures]));
+        RegisterBuffer("running_mean", Tensor.Zeros([numFeatures]));
+        RegisterBuffer("running_var", Tensor.Ones([numFeatures]));
+        RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.I64));
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        if (IsTraining)
+        {
+            using var noGrad = AutogradMode.NoGrad();
+            using var next = NumBatchesTracked.Add(1);
+            NumBatchesTracked.CopyFrom(next);
+        }
+        return F.BatchNorm2d(input, RunningMean, RunningVar, Weight, Bias, IsTraining, Momentum, Eps);
+    }
+}
+
+public sealed class MaxPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false) : Module
+{
+    public override Tensor Forward(Tensor input) =>
+        F.MaxPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode);
+}
+
+public sealed class AvgPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false, bool countIncludePad = true) : Module
+{
+    public override Tensor Forward(Tensor input) =>
+        F.AvgPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode, countIncludePad);
+}
+
+public sealed class AdaptiveAvgPool2d(int outH, int outW) : Module
+{
+    public override Tensor Forward(Tensor input) => F.AdaptiveAvgPool2d(input, (outH, outW));
+}

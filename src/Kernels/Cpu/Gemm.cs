@@ -59,23 +59,37 @@ public static unsafe class Gemm
         _ => "scalar",
     };
 
-    /// <summary>Micro-kernel and cache blocking for one ISA. MC is a multiple of MR, NC of NR.</summary>
-    internal readonly struct Config(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr, int kc, int mc, int nc)
+    /// <summary>
+    /// Micro-kernel and cache blocking for one ISA. MC is a multiple of MR, NC of NR. Edge[v - 1] is a
+    /// kernel that computes only the first v * EdgeWidth columns of an NR-wide panel, so a narrow last
+    /// panel (or a small n) does not pay for the full tile.
+    /// </summary>
+    internal readonly struct Config(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr, int kc, int mc, int nc,
+        delegate*<int, float*, float*, float*, nint, float, float, void>[]? edge = null, int edgeWidth = 0)
     {
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
         public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, void>[]? Edge = edge;
+        public readonly int EdgeWidth = edgeWidth;
     }
 
-    // Zen 5: L1d 48 KiB holds the kc x NR B micro-panel (256 x 32 x 4 = 32 KiB) plus the streaming A
-    // micro-panel; L2 1 MiB holds the MC x KC A block (336 x 256 x 4 = 336 KiB); the packed B block is
-    // shared in L3.
     /// <summary>Tuning hook for benchmarks: when set, replaces the ISA's kernel and blocking.</summary>
     internal static Config? ConfigOverride;
 
+    private static readonly delegate*<int, float*, float*, float*, nint, float, float, void>[] Avx512Edge =
+        [&GemmMicroKernels.Avx512_6x64_n16, &GemmMicroKernels.Avx512_6x64_n32, &GemmMicroKernels.Avx512_6x64_n48, &GemmMicroKernels.Avx512_6x64];
+
+    private static readonly delegate*<int, float*, float*, float*, nint, float, float, void>[] Avx2Edge =
+        [&GemmMicroKernels.Avx2_6x16_n8, &GemmMicroKernels.Avx2_6x16];
+
+    // Measured on Zen 5 (see docs/gemm.md): a 6x64 tile (24 zmm accumulators, 10 loads per 24 FMAs)
+    // beat 14x32, 12x32, 8x48 and 9x48. The kc x 64 B micro-panel (96 KiB at KC = 384) streams from L2,
+    // which has the bandwidth for it; the MC x KC A block (180 x 384 x 4 = 270 KiB) stays in L2; the
+    // packed B block is shared by both threads in L3. A larger KC means fewer read-modify-write passes over C.
     internal static Config ConfigFor(GemmIsa isa) => isa switch
     {
-        GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_14x32, 14, 32, 256, 14 * 24, 4096),
-        GemmIsa.Avx2 => new Config(&GemmMicroKernels.Avx2_6x16, 6, 16, 256, 6 * 48, 4096),
+        GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_6x64, 6, 64, 384, 6 * 30, 4096, Avx512Edge, 16),
+        GemmIsa.Avx2 => new Config(&GemmMicroKernels.Avx2_6x16, 6, 16, 256, 6 * 48, 4096, Avx2Edge, 8),
         _ => new Config(&GemmMicroKernels.Scalar_4x8, 4, 8, 256, 4 * 32, 4096),
     };
 
@@ -267,8 +281,14 @@ public static unsafe class Gemm
                                 kernel(kcLen, aPanel, bPanel, cp, _ldc, _alpha, beta);
                             else
                             {
-                                kernel(kcLen, aPanel, bPanel, tmp, nr, 1f, 0f);
-                                MergeEdge(tmp, nr, cp, _ldc, rows, cols, _alpha, beta);
+                                var edge = cols < nr && cfg.Edge is { } e ? e[(cols - 1) / cfg.EdgeWidth] : kernel;
+                                if (rows == mr && cols % Math.Max(1, cfg.EdgeWidth) == 0 && cfg.Edge is not null)
+                                    edge(kcLen, aPanel, bPanel, cp, _ldc, _alpha, beta); // exact narrow tile: write C directly
+                                else
+                                {
+                                    edge(kcLen, aPanel, bPanel, tmp, nr, 1f, 0f);
+                                    MergeEdge(tmp, nr, cp, _ldc, rows, cols, _alpha, beta);
+                                }
                             }
                         }
                     }

@@ -19,8 +19,8 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread only (dispatch would cost more).</summary>
     internal const long ParallelMinWork = 1L << 20;
 
-    /// <summary>Upper bound for the shared packed-B buffer (floats); limits KB for very wide C.</summary>
-    private const int MaxPackedB = 4 << 20;
+    /// <summary>Upper bound for the shared packed-B buffer (floats); limits KB for very wide C. Settable for tests.</summary>
+    internal static int MaxPackedB = 4 << 20;
 
     private static GemmIsa _forced = GemmIsa.Auto;
 
@@ -107,8 +107,13 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
+        if ((m == 1 || n == 1) && ConfigOverride is null && _forced == GemmIsa.Auto)
+        {
+            GemmVector.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+            return;
+        }
+        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
@@ -169,6 +174,9 @@ public static unsafe class Gemm
 
     internal static float* PackABuffer(nint floats) => (_packA ??= new AlignedBuffer()).Get(floats);
 
+    /// <summary>Per-thread single B micro-panel for the small-m path (packed just before use, stays in L1/L2).</summary>
+    [ThreadStatic] private static AlignedBuffer? _packBPanel;
+
     /// <summary>
     /// Arguments of one SGEMM call plus cached delegates, one instance per calling thread, so a call
     /// allocates nothing after warm-up besides the worker pool's own bookkeeping.
@@ -180,7 +188,7 @@ public static unsafe class Gemm
         private readonly AlignedBuffer _packB = new();
         private readonly Action<int> _packBody, _computeBody;
         private Config _cfg;
-        private bool _transA, _transB;
+        private bool _transA, _transB, _inlineB;
         private int _m, _k, _jc, _nc, _kb, _kbLen, _ncPanels, _packChunks, _mChunks, _nChunks;
         private float _alpha, _beta;
         private float* _a, _b, _c, _bp;
@@ -198,20 +206,26 @@ public static unsafe class Gemm
             _cfg = cfg; _transA = transA; _transB = transB; _m = m; _k = k; _alpha = alpha; _beta = beta;
             _a = a; _b = b; _c = c; _lda = lda; _ldb = ldb; _ldc = ldc;
             int mPanels = (m + cfg.MR - 1) / cfg.MR;
+            // Small m (one MC block): each task packs its B micro-panels just before use, so B goes
+            // through packing while in L1/L2 instead of a round trip through a large shared buffer in L3.
+            _inlineB = m <= cfg.MC;
             for (int jc = 0; jc < n; jc += cfg.NC)
             {
                 _jc = jc;
                 _nc = Math.Min(cfg.NC, n - jc);
                 _ncPanels = (_nc + cfg.NR - 1) / cfg.NR;
-                int kbMax = Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
+                int kbMax = _inlineB ? k : Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
                 ChooseSplit(threads, mPanels, _ncPanels);
                 for (int kb = 0; kb < k; kb += kbMax)
                 {
                     _kb = kb;
                     _kbLen = Math.Min(kbMax, k - kb);
-                    _bp = _packB.Get((nint)_ncPanels * cfg.NR * _kbLen);
-                    _packChunks = Math.Min(threads, _ncPanels);
-                    if (_packChunks > 1) CpuWorkers.For(_packChunks, _packBody); else PackChunk(0);
+                    if (!_inlineB)
+                    {
+                        _bp = _packB.Get((nint)_ncPanels * cfg.NR * _kbLen);
+                        _packChunks = Math.Min(threads, _ncPanels);
+                        if (_packChunks > 1) CpuWorkers.For(_packChunks, _packBody); else PackChunk(0);
+                    }
                     int tasks = _mChunks * _nChunks;
                     if (tasks > 1) CpuWorkers.For(tasks, _computeBody); else Compute(0);
                 }
@@ -226,8 +240,10 @@ public static unsafe class Gemm
             // Idle fraction of a split into `threads` equal panel ranges: 1 - panels / (threads * ceil(panels / threads)).
             double mEff = (double)mPanels / (threads * ((mPanels + threads - 1) / threads));
             double nEff = (double)nPanels / (threads * ((nPanels + threads - 1) / threads));
-            // Prefer M: the shared B block is packed once, while N splits repack A per task.
-            if (mEff >= nEff * 0.97 || nPanels < threads) _mChunks = Math.Min(threads, mPanels);
+            // Prefer M when B is shared (an N split repacks A per task); prefer N when each task packs
+            // its own B panels anyway (an M split would then pack B twice).
+            bool preferM = _inlineB ? mEff > nEff * 1.03 : mEff >= nEff * 0.97;
+            if (preferM || nPanels < threads) _mChunks = Math.Min(threads, mPanels);
             else _nChunks = Math.Min(threads, nPanels);
         }
 
@@ -240,7 +256,7 @@ public static unsafe class Gemm
             {
                 int kcLen = Math.Min(kc, _kbLen - pc);
                 float* dst = _bp + (nint)pc * _ncPanels * nr;
-                GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, _kb + pc, kcLen, nr, p0, p1, dst);
+                GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, _kb + pc, kcLen, nr, _cfg.EdgeWidth, p0, p1, dst);
             }
         }
 
@@ -255,6 +271,7 @@ public static unsafe class Gemm
             int jr0 = (int)((long)_ncPanels * ni / _nChunks), jr1 = (int)((long)_ncPanels * (ni + 1) / _nChunks);
             if (row0 >= row1 || jr0 >= jr1) return;
             float* pa = PackABuffer((nint)cfg.MC * cfg.KC + GemmPacking.PackASlack);
+            float* bLocal = _inlineB ? (_packBPanel ??= new AlignedBuffer()).Get((nint)cfg.KC * nr) : null;
             float* tmp = stackalloc float[mr * nr];
             var kernel = cfg.Kernel;
             for (int pc = 0; pc < _kbLen; pc += cfg.KC)
@@ -262,14 +279,20 @@ public static unsafe class Gemm
                 int kcLen = Math.Min(cfg.KC, _kbLen - pc);
                 int kAbs = _kb + pc;
                 float beta = kAbs == 0 ? _beta : 1f;
-                float* bBlock = _bp + (nint)pc * _ncPanels * nr;
+                float* bBlock = _inlineB ? null : _bp + (nint)pc * _ncPanels * nr;
                 for (int ic = row0; ic < row1; ic += cfg.MC)
                 {
                     int mc = Math.Min(cfg.MC, row1 - ic);
                     GemmPacking.PackA(_transA, _a, _lda, ic, mc, kAbs, kcLen, mr, pa);
                     for (int jr = jr0; jr < jr1; jr++)
                     {
-                        float* bPanel = bBlock + (nint)jr * kcLen * nr;
+                        float* bPanel;
+                        if (_inlineB)
+                        {
+                            GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, kAbs, kcLen, nr, cfg.EdgeWidth, jr, jr + 1, bLocal - (nint)jr * nr * kcLen);
+                            bPanel = bLocal;
+                        }
+                        else bPanel = bBlock + (nint)jr * kcLen * nr;
                         int cols = Math.Min(nr, _nc - jr * nr);
                         float* cCol = _c + _jc + jr * nr;
                         for (int ir = 0; ir < mc; ir += mr)

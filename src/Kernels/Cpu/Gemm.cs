@@ -113,9 +113,32 @@ public static unsafe class Gemm
             GemmVector.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
             return;
         }
+        if (n <= 32 && m >= 2 * n && ConfigOverride is null)
+        {
+            SgemmNarrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    [ThreadStatic] private static AlignedBuffer? _narrowC;
+
+    /// <summary>
+    /// Narrow C (n much smaller than m and than the 64-wide tile): compute C^T = op(B)^T op(A)^T, whose
+    /// rows are long, into a scratch buffer with full tiles, then add its transpose into C.
+    /// </summary>
+    private static void SgemmNarrow(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        float* ct = (_narrowC ??= new AlignedBuffer()).Get((nint)n * m);
+        Sgemm(!transB, !transA, n, m, k, 1f, b, ldb, a, lda, 0f, ct, m);
+        for (int i = 0; i < m; i++)
+        {
+            float* ci = c + (nint)i * ldc;
+            if (beta == 0f) for (int j = 0; j < n; j++) ci[j] = alpha * ct[(nint)j * m + i];
+            else for (int j = 0; j < n; j++) ci[j] = alpha * ct[(nint)j * m + i] + beta * ci[j];
+        }
     }
 
     /// <summary>Same as Sgemm for float64 (simple blocked and vectorised; see GemmDouble.cs).</summary>

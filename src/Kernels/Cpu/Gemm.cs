@@ -19,8 +19,11 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread only (dispatch would cost more).</summary>
     internal const long ParallelMinWork = 1L << 20;
 
-    /// <summary>Upper bound for the shared packed-B buffer (floats); limits KB for very wide C. Settable for tests.</summary>
-    internal static int MaxPackedB = 4 << 20;
+    /// <summary>
+    /// Upper bound for the shared packed-B buffer (floats, 4 MiB), which sets the k super-block KB. Every
+    /// row chunk streams the whole super-block, so it must stay resident in L3. Settable for tests.
+    /// </summary>
+    internal static int MaxPackedB = 1 << 20;
 
     private static GemmIsa _forced = GemmIsa.Auto;
 
@@ -255,19 +258,29 @@ public static unsafe class Gemm
             }
         }
 
-        /// <summary>Splits the work into threads tasks along M or N, whichever leaves less idle time.</summary>
+        /// <summary>
+        /// Splits the work along M or N, whichever leaves less idle time. There are several chunks per
+        /// thread, handed out dynamically, so a thread delayed by another process does not hold up the
+        /// call: M chunks are at most one MC block (so they cost no extra B traffic), N chunks at least
+        /// four NR panels (each repacks the small A).
+        /// </summary>
         private void ChooseSplit(int threads, int mPanels, int nPanels)
         {
             _mChunks = _nChunks = 1;
             if (threads <= 1) return;
-            // Idle fraction of a split into `threads` equal panel ranges: 1 - panels / (threads * ceil(panels / threads)).
+            // Share of the threads' time doing work when panels are split into `threads` equal ranges.
             double mEff = (double)mPanels / (threads * ((mPanels + threads - 1) / threads));
             double nEff = (double)nPanels / (threads * ((nPanels + threads - 1) / threads));
             // Prefer M when B is shared (an N split repacks A per task); prefer N when each task packs
             // its own B panels anyway (an M split would then pack B twice).
             bool preferM = _inlineB ? mEff > nEff * 1.03 : mEff >= nEff * 0.97;
-            if (preferM || nPanels < threads) _mChunks = Math.Min(threads, mPanels);
-            else _nChunks = Math.Min(threads, nPanels);
+            if (preferM || nPanels < threads)
+            {
+                int blocks = (mPanels * _cfg.MR + _cfg.MC - 1) / _cfg.MC;
+                _mChunks = Math.Min(mPanels, (blocks + threads - 1) / threads * threads);
+            }
+            else
+                _nChunks = Math.Min(nPanels, threads * Math.Clamp(nPanels / (4 * threads), 1, 4));
         }
 
         /// <summary>Packs this chunk's share of B micro-panels for every KC slice of the current super-block.</summary>

@@ -11,10 +11,15 @@ public sealed class Generator
 
     public Generator(ulong seed = 0) { Seed = seed; }
 
-    /// <summary>The process-wide default generator (like torch.manual_seed's).</summary>
-    public static Generator Default { get; } = new(0);
+    [ThreadStatic] private static Generator? _default;
 
-    /// <summary>Re-seeds the default generator.</summary>
+    /// <summary>
+    /// The default generator of the calling thread (torch.manual_seed's, but per thread: concurrent work such as
+    /// parallel tests or two trainers in one process cannot shift each other's streams). Seed 0 until ManualSeed.
+    /// </summary>
+    public static Generator Default => _default ??= new Generator(0);
+
+    /// <summary>Re-seeds the calling thread's default generator.</summary>
     public static void ManualSeed(ulong seed) => Default.Reset(seed);
 
     public void Reset(ulong seed)

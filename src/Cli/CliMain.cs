@@ -1,4 +1,6 @@
 // The cudann command: argument dispatch. Each command lives in its own file.
+using Cuda.Nn;
+
 namespace Cuda.Nn.Cli;
 
 public static class CliMain
@@ -9,6 +11,13 @@ public static class CliMain
         usage: cudann <command> [options]
 
         commands:
+          train [options]      trains a model on Fashion-MNIST (or --data DIR of IDX files) and evaluates it;
+                               defaults: resnet20, 3 epochs, batch 128, SGD lr 0.1 Nesterov, cosine, output in runs/<time>
+                               options: --config FILE.json --model --data --epochs --batch-size --optimizer sgd|adam|adamw
+                                 --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
+                                 --warmup EPOCHS --label-smoothing --amp true|false --seed --threads --workers --out DIR
+                                 --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
+          models               lists the models the registry can build
           info                 devices, SIMD width, GEMM kernel and thread count in use
           demo [--steps N] [--threads N] [--seed N]
                                fits a small MLP on generated data and prints the loss falling
@@ -30,6 +39,11 @@ public static class CliMain
             {
                 case "--version":
                     Console.WriteLine($"cudann {Version}");
+                    return 0;
+                case "train":
+                    return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
+                case "models":
+                    foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;
                 case "info":
                     return InfoCommand.Run(Options.Parse(rest, []));
@@ -76,6 +90,29 @@ public sealed class Options
             o._values[name] = value;
         }
         return o;
+    }
+
+    public bool Has(string name) => _values.ContainsKey(name);
+
+    public string? String(string name) => _values.TryGetValue(name, out var v) ? v : null;
+
+    public double Double(string name, double fallback)
+    {
+        if (!_values.TryGetValue(name, out var v)) return fallback;
+        if (!double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double r) || !double.IsFinite(r))
+            throw new UsageException($"--{name} expects a number, got '{v}'");
+        return r;
+    }
+
+    public bool Bool(string name, bool fallback)
+    {
+        if (!_values.TryGetValue(name, out var v)) return fallback;
+        return v.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" or "on" => true,
+            "false" or "0" or "no" or "off" => false,
+            _ => throw new UsageException($"--{name} expects true or false, got '{v}'"),
+        };
     }
 
     public int Int(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)

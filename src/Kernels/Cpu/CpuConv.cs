@@ -110,6 +110,13 @@ internal static unsafe class CpuConv
     public static void BackwardData<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (g.IsDepthwise) { DepthwiseBackwardData(gy, w, gx, g); return; }
+        if (g.SH == 1 && g.SW == 1 && !g.IsPointwise && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1))
+        {
+            // Stride 1: the input gradient is a forward convolution of gy with the kernel flipped and its in/out
+            // channels swapped, padded by d(k-1) - p. That reuses im2col + GEMM and avoids col2im's scatter.
+            TransposedConvolution(gy, w, gx, g);
+            return;
+        }
         int cg = g.CPerGroup, og = g.OPerGroup, ohw = g.OH * g.OW, ckk = cg * g.KH * g.KW;
         long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * ohw;
         ForImages(g.N, n =>
@@ -131,6 +138,26 @@ internal static unsafe class CpuConv
             }
             finally { if (col != null) CpuMemoryPool.Return((byte*)col, colBytes); }
         });
+    }
+
+    private static void TransposedConvolution<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cg = g.CPerGroup, og = g.OPerGroup, kk = g.KH * g.KW;
+        long count = (long)g.C * og * kk;
+        var flipped = (T*)CpuMemoryPool.Rent(count * sizeof(T), out long bytes);
+        try
+        {
+            // flipped[grp*cg + c, o, kh, kw] = w[grp*og + o, c, KH-1-kh, KW-1-kw]
+            for (int grp = 0; grp < g.Groups; grp++)
+                for (int o = 0; o < og; o++)
+                    for (int c = 0; c < cg; c++)
+                        for (int k = 0; k < kk; k++)
+                            flipped[(((long)(grp * cg + c) * og + o) * kk) + k] = w[(((long)(grp * og + o) * cg + c) * kk) + (kk - 1 - k)];
+            var t = new ConvGeometry(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1,
+                g.DH * (g.KH - 1) - g.PH, g.DW * (g.KW - 1) - g.PW, g.DH, g.DW, g.Groups);
+            Forward(gy, flipped, (T*)null, gx, t);
+        }
+        finally { CpuMemoryPool.Return((byte*)flipped, bytes); }
     }
 
     public static void BackwardFilter<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>

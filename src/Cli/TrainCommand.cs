@@ -1,0 +1,60 @@
+// cudann train: the main job. Defaults train resnet20 on Debian's Fashion-MNIST and evaluate on its test set.
+using System.Globalization;
+using Cuda.Nn.Models;
+using Cuda.Nn.Training;
+
+namespace Cuda.Nn.Cli;
+
+public static class TrainCommand
+{
+    public static readonly string[] OptionNames =
+    [
+        "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
+        "warmup", "label-smoothing", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
+        "patience", "min-delta", "augment", "grad-clip",
+    ];
+
+    public static int Run(Options o)
+    {
+        var c = o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
+        c = c with
+        {
+            Model = o.String("model") ?? c.Model,
+            Data = o.String("data") ?? c.Data,
+            Epochs = o.Int("epochs", c.Epochs, 1),
+            BatchSize = o.Int("batch-size", c.BatchSize, 1),
+            Optimizer = o.String("optimizer") ?? c.Optimizer,
+            Lr = o.Double("lr", c.Lr),
+            Momentum = o.Double("momentum", c.Momentum),
+            Nesterov = o.Bool("nesterov", c.Nesterov),
+            WeightDecay = o.Double("weight-decay", c.WeightDecay),
+            Schedule = o.String("schedule") ?? c.Schedule,
+            WarmupEpochs = o.Double("warmup", c.WarmupEpochs),
+            LabelSmoothing = o.Double("label-smoothing", c.LabelSmoothing),
+            Amp = o.Bool("amp", c.Amp),
+            Seed = (ulong)o.Int("seed", (int)c.Seed, 0),
+            Threads = o.Int("threads", c.Threads, 1, 1024),
+            Workers = o.Int("workers", c.Workers, 0, 64),
+            Out = o.String("out") ?? c.Out,
+            Resume = o.String("resume") ?? c.Resume,
+            TrainLimit = o.Int("train-limit", c.TrainLimit, 0),
+            TestLimit = o.Int("test-limit", c.TestLimit, 0),
+            Patience = o.Int("patience", c.Patience, 0),
+            MinDelta = o.Double("min-delta", c.MinDelta),
+            Augment = o.Bool("augment", c.Augment),
+            GradClip = o.Double("grad-clip", c.GradClip),
+        };
+        try
+        {
+            var trainer = new Trainer(c, (cfg, channels, classes) =>
+                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, 28, new Generator(cfg.Seed))));
+            trainer.Run();
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"cudann train: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Functional;
+using Cuda.Nn.IO;
+using Cuda.Nn.Models;
+using Cuda.Nn.Tests.Support;
+
+namespace Cuda.Nn.Tests;
+
+public class ModelZooTests
+{
+    [Theory]
+    [InlineData("resnet18", 11_689_512)]
+    [InlineData("resnet50", 25_557_032)]
+    [InlineData("mobilenet_v3_small", 2_542_856)]
+    [InlineData("efficientnet_b0", 5_288_548)]
+    [InlineData("efficientnet_b3", 12_233_232)]
+    public void ParameterCountsEqualThePublishedOnes(string name, long expected)
+    {
+        using var m = ModelRegistry.Create(name, new ModelOptions(1000, 3));
+        Assert.Equal(expected, m.ParameterCount());
+    }
+
+    [Fact]
+    public void ResNet20HasProjectionShortcutsAndTrainsOnSmallImages()
+    {
+        using var m = ModelRegistry.Create("resnet20", new ModelOptions(10, 1, Generator: new Generator(1)));
+        Assert.Contains("layer2.0.downsample.0.weight", m.StateDict().Keys);
+        using var scope = new DisposeScope();
+        var y = m.Forward(Tensor.Randn([2, 1, 28, 28], new Generator(2)));
+        Assert.Equal([2, 10], y.Shape);
+        F.CrossEntropy(y, Tensor.FromArray(new long[] { 1, 7 }, 2)).Backward();
+        Assert.All(m.Parameters(), p => Assert.NotNull(p.Grad));
+    }
+
+    [Fact]
+    public void MobileNetV3LoadsTorchvisionWeightsAndMatchesTheFixtures()
+    {
+        using var io = Oracle.Open("mobilenet_v3_small_io.safetensors");
+        using var model = MobileNetV3.SmallModel(numClasses: 10);
+        Assert.Equal(1_528_106, model.ParameterCount());
+        var state = TensorFile.Load(Path.Combine(Oracle.Directory!, "mobilenet_v3_small.safetensors"));
+        var result = model.LoadStateDict(state);
+        foreach (var t in state.Values) t.Dispose();
+        Assert.True(result.IsClean, result.ToString());
+        using (var scope = new DisposeScope())
+        using (AutogradMode.NoGrad())
+        {
+            model.Eval();
+            Oracle.AssertRelNorm(model.Forward(Oracle.Load(io, "c0.x")), Oracle.Load(io, "c0.logits"), 1e-3, "mobilenet eval logits");
+        }
+        using (var scope = new DisposeScope())
+        {
+            // The fixture's train case: batch statistics in BN, dropout disabled (classifier in eval).
+            model.Train();
+            foreach (var (name, m) in model.NamedModules()) if (name.StartsWith("classifier", StringComparison.Ordinal)) m.Eval();
+            var logits = model.Forward(Oracle.Load(io, "c1.x"));
+            Oracle.AssertRelNorm(logits, Oracle.Load(io, "c1.logits"), 1e-3, "mobilenet train logits");
+            var loss = F.CrossEntropy(logits, Oracle.Load(io, "c1.target"));
+            Oracle.AssertClose(loss, Oracle.Load(io, "c1.loss"), 1e-3, 1e-3, "mobilenet train loss");
+            loss.Backward();
+            var sd = model.StateDict();
+            foreach (var e in io.Entries.Where(e => e.Name.StartsWith("c1.grad.", StringComparison.Ordinal)))
+                Oracle.AssertRelNorm(sd[e.Name["c1.grad.".Length..]].Grad!, Oracle.Load(io, e.Name), 1e-3, e.Name);
+            foreach (var e in io.Entries.Where(e => e.Name.StartsWith("c1.after.", StringComparison.Ordinal)))
+                Oracle.AssertRelNorm(sd[e.Name["c1.after.".Length..]], Oracle.Load(io, e.Name), 1e-3, e.Name);
+        }
+    }
+}

@@ -139,6 +139,7 @@ public sealed unsafe partial class CpuBackend : IBackend
             BinaryScalar(op, a, aLayout, sv, false, dst);
             return;
         }
+        if (!op.IsComparison() && sa.DType == ct && d.DType == ct && ct is DType.F32 or DType.F64 && TryBroadcastRuns(op, sa, aLayout, sb, bLayout, d)) return;
         using var xa = new Lease(DenseView(sa, aLayout, ct, out var pa));
         using var xb = new Lease(DenseView(sb, bLayout, ct, out var pb));
         if (op.IsComparison())
@@ -159,6 +160,46 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
         Store(y, d, n);
         ReleaseIfTemp(y, d);
+    }
+
+    /// <summary>
+    /// Broadcast without materialising: when a is contiguous and, after merging dims, b repeats along runs of at
+    /// least 16 elements (stride 1 or 0 in the last dim), apply the vector kernel run by run. This is the
+    /// [N, C, H, W] op [1, C, 1, 1] case (per-channel scales, SE gates, bias adds).
+    /// </summary>
+    private static bool TryBroadcastRuns(BinaryOp op, CpuStorage a, Layout al, CpuStorage b, Layout bl, CpuStorage d)
+    {
+        if (!al.IsContiguous) return false;
+        CpuCopy.Coalesce(al.Shape, al.Strides, bl.Strides, out var shape, out var sa, out var sb);
+        int rank = shape.Length, inner = shape[rank - 1];
+        if (rank < 2 || inner < 16 || sa[rank - 1] != 1 || (sb[rank - 1] != 1 && sb[rank - 1] != 0)) return false;
+        int outer = al.Numel / inner;
+        bool scalarRun = sb[rank - 1] == 0;
+        var bOffsets = new long[outer];
+        var idx = new int[rank - 1];
+        for (int o = 0; o < outer; o++)
+        {
+            long off = bl.Offset;
+            for (int k = 0; k < rank - 1; k++) off += (long)idx[k] * sb[k];
+            bOffsets[o] = off;
+            for (int k = rank - 2; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+        }
+        if (a.DType == DType.F32) Runs(op, a.Ptr<float>() + al.Offset, b.Ptr<float>(), d.Ptr<float>(), bOffsets, inner, scalarRun);
+        else Runs(op, a.Ptr<double>() + al.Offset, b.Ptr<double>(), d.Ptr<double>(), bOffsets, inner, scalarRun);
+        return true;
+    }
+
+    private static void Runs<T>(BinaryOp op, T* a, T* b, T* d, long[] bOffsets, int inner, bool scalarRun) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        CpuWorkers.ForRange(bOffsets.Length, Math.Max(1, CpuElementwise.ParallelThreshold / inner), (s, e) =>
+        {
+            for (int o = s; o < e; o++)
+            {
+                long at = (long)o * inner;
+                if (scalarRun) CpuElementwise.BinaryScalarRun(op, a + at, b[bOffsets[o]], d + at, inner);
+                else CpuElementwise.BinaryRun(op, a + at, b + bOffsets[o], d + at, inner);
+            }
+        });
     }
 
     private static void DispatchCompare(BinaryOp op, DType ct, byte* pa, byte* pb, byte* d, int n)

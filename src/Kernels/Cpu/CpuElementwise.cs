@@ -83,44 +83,50 @@ internal static unsafe class CpuElementwise
 
     public static void BinaryFloat<T>(BinaryOp op, T* a, T* b, T* d, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CpuWorkers.ForRange(n, ParallelThreshold, (s, e) =>
+        CpuWorkers.ForRange(n, ParallelThreshold, (s, e) => BinaryRun(op, a + s, b + s, d + s, e - s));
+    }
+
+    /// <summary>One contiguous run of a op b (single-threaded).</summary>
+    public static void BinaryRun<T>(BinaryOp op, T* a, T* b, T* d, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xa = new ReadOnlySpan<T>(a, n);
+        var xb = new ReadOnlySpan<T>(b, n);
+        var y = new Span<T>(d, n);
+        switch (op)
         {
-            var xa = new ReadOnlySpan<T>(a + s, e - s);
-            var xb = new ReadOnlySpan<T>(b + s, e - s);
-            var y = new Span<T>(d + s, e - s);
-            switch (op)
-            {
-                case BinaryOp.Add: TensorPrimitives.Add(xa, xb, y); break;
-                case BinaryOp.Sub: TensorPrimitives.Subtract(xa, xb, y); break;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(xa, xb, y); break;
-                case BinaryOp.Div: TensorPrimitives.Divide(xa, xb, y); break;
-                case BinaryOp.Pow: TensorPrimitives.Pow(xa, xb, y); break;
-                case BinaryOp.Maximum: TensorPrimitives.Max(xa, xb, y); break;
-                case BinaryOp.Minimum: TensorPrimitives.Min(xa, xb, y); break;
-                default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
-            }
-        });
+            case BinaryOp.Add: TensorPrimitives.Add(xa, xb, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(xa, xb, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(xa, xb, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(xa, xb, y); break;
+            case BinaryOp.Pow: TensorPrimitives.Pow(xa, xb, y); break;
+            case BinaryOp.Maximum: TensorPrimitives.Max(xa, xb, y); break;
+            case BinaryOp.Minimum: TensorPrimitives.Min(xa, xb, y); break;
+            default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
+        }
     }
 
     /// <summary>a op s, or s op a when scalarFirst.</summary>
     public static void BinaryScalarFloat<T>(BinaryOp op, T* a, T s, bool scalarFirst, T* d, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CpuWorkers.ForRange(n, ParallelThreshold, (st, e) =>
+        CpuWorkers.ForRange(n, ParallelThreshold, (st, e) => BinaryScalarRun(op, a + st, s, d + st, e - st, scalarFirst));
+    }
+
+    /// <summary>One contiguous run of a op s (or s op a), single-threaded.</summary>
+    public static void BinaryScalarRun<T>(BinaryOp op, T* a, T s, T* d, int n, bool scalarFirst = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = new ReadOnlySpan<T>(a, n);
+        var y = new Span<T>(d, n);
+        switch (op)
         {
-            var x = new ReadOnlySpan<T>(a + st, e - st);
-            var y = new Span<T>(d + st, e - st);
-            switch (op)
-            {
-                case BinaryOp.Add: TensorPrimitives.Add(x, s, y); break;
-                case BinaryOp.Mul: TensorPrimitives.Multiply(x, s, y); break;
-                case BinaryOp.Sub: if (scalarFirst) TensorPrimitives.Subtract(s, x, y); else TensorPrimitives.Subtract(x, s, y); break;
-                case BinaryOp.Div: if (scalarFirst) TensorPrimitives.Divide(s, x, y); else TensorPrimitives.Divide(x, s, y); break;
-                case BinaryOp.Pow: if (scalarFirst) TensorPrimitives.Pow(s, x, y); else TensorPrimitives.Pow(x, s, y); break;
-                case BinaryOp.Maximum: TensorPrimitives.Max(x, s, y); break;
-                case BinaryOp.Minimum: TensorPrimitives.Min(x, s, y); break;
-                default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
-            }
-        });
+            case BinaryOp.Add: TensorPrimitives.Add(x, s, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(x, s, y); break;
+            case BinaryOp.Sub: if (scalarFirst) TensorPrimitives.Subtract(s, x, y); else TensorPrimitives.Subtract(x, s, y); break;
+            case BinaryOp.Div: if (scalarFirst) TensorPrimitives.Divide(s, x, y); else TensorPrimitives.Divide(x, s, y); break;
+            case BinaryOp.Pow: if (scalarFirst) TensorPrimitives.Pow(s, x, y); else TensorPrimitives.Pow(x, s, y); break;
+            case BinaryOp.Maximum: TensorPrimitives.Max(x, s, y); break;
+            case BinaryOp.Minimum: TensorPrimitives.Min(x, s, y); break;
+            default: throw new ArgumentException($"{op} does not produce {typeof(T).Name}");
+        }
     }
 
     /// <summary>Arithmetic on integer dtypes (no vectorisation needed: indices and counts are small).</summary>

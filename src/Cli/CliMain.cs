@@ -18,6 +18,8 @@ public static class CliMain
                                  --warmup EPOCHS --label-smoothing --amp true|false --seed --threads --workers --out DIR
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
           models               lists the models the registry can build
+          summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
+                               prints each layer's output shape, parameters and MACs
           info                 devices, SIMD width, GEMM kernel and thread count in use
           demo [--steps N] [--threads N] [--seed N]
                                fits a small MLP on generated data and prints the loss falling
@@ -45,6 +47,15 @@ public static class CliMain
                 case "models":
                     foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;
+                case "summary":
+                    {
+                        var so = Options.Parse(rest, ["model", "classes", "channels", "size", "batch"]);
+                        var name = so.String("model") ?? throw new UsageException("summary needs --model NAME (see cudann models)");
+                        int size = so.Int("size", 224, 1), channels = so.Int("channels", 3, 1);
+                        using var model = Models.ModelRegistry.Create(name, new Models.ModelOptions(so.Int("classes", 1000, 1), channels, size));
+                        Console.Write(Models.ModelSummary.Of(model, [so.Int("batch", 1, 1), channels, size, size]));
+                        return 0;
+                    }
                 case "info":
                     return InfoCommand.Run(Options.Parse(rest, []));
                 case "demo":

@@ -66,3 +66,21 @@ public class ModelZooTests
         }
     }
 }
+
+public class ModelSummaryTests
+{
+    [Fact]
+    public void SummaryCountsLayersShapesAndMacs()
+    {
+        using var m = ModelRegistry.Create("resnet18", new ModelOptions(1000, 3));
+        var s = ModelSummary.Of(m, [1, 3, 224, 224]);
+        // torchvision lists ResNet-18 at 1.81 G multiply-adds for a 224x224 image
+        Assert.InRange(s.TotalMacs, 1.80e9, 1.83e9);
+        Assert.Equal(11_689_512, s.TotalParameters);
+        var fc = s.Layers.Single(l => l.Name == "fc");
+        Assert.Equal([1, 1000], fc.OutputShape);
+        Assert.Equal(513_000, fc.Parameters);
+        Assert.Equal([1, 64, 112, 112], s.Layers.First(l => l.Name == "conv1").OutputShape);
+        Assert.Contains("layer4.1.conv2", s.ToString());
+    }
+}

@@ -28,6 +28,7 @@ public sealed class PatchEmbedding : Module
         using var scope = new DisposeScope();
         var patches = x.Reshape(b, c, h / p, p, w / p, p).Permute(0, 2, 4, 1, 3, 5).Reshape(b, (h / p) * (w / p), c * p * p);
         var y = F.Linear(patches, Weight.Reshape(Weight.ShapeRef[0], -1), Bias);
+        ModelSummary.Report(this, y, (long)y.Numel * c * p * p);
         return scope.MoveToOuter(y);
     }
 }

@@ -41,8 +41,12 @@ public sealed class Conv2d : Module
         }
     }
 
-    public override Tensor Forward(Tensor input) =>
-        F.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = F.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+        Models.ModelSummary.Report(this, y, (long)y.Numel * (InChannels / Groups) * KernelSize.H * KernelSize.W);
+        return y;
+    }
 }
 
 /// <summary>Batch norm over [N, C, H, W] with running statistics (momentum weights the new value, PyTorch's convention).</summary>
@@ -77,7 +81,9 @@ public sealed class BatchNorm2d : Module
             using var next = NumBatchesTracked.Add(1);
             NumBatchesTracked.CopyFrom(next);
         }
-        return F.BatchNorm2d(input, RunningMean, RunningVar, Weight, Bias, IsTraining, Momentum, Eps);
+        var y = F.BatchNorm2d(input, RunningMean, RunningVar, Weight, Bias, IsTraining, Momentum, Eps);
+        Models.ModelSummary.Report(this, y, 0);
+        return y;
     }
 }
 

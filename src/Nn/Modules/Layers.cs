@@ -24,7 +24,12 @@ public sealed class Linear : Module
         }
     }
 
-    public override Tensor Forward(Tensor input) => F.Linear(input, Weight, Bias);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = F.Linear(input, Weight, Bias);
+        Models.ModelSummary.Report(this, y, (long)y.Numel * InFeatures);
+        return y;
+    }
 }
 
 /// <summary>Layer norm over the trailing normalizedShape dims, with elementwise affine weight 1 and bias 0.</summary>
@@ -48,7 +53,12 @@ public sealed class LayerNorm : Module
 
     public LayerNorm(int dim, double eps = 1e-5) : this([dim], eps) { }
 
-    public override Tensor Forward(Tensor input) => F.LayerNorm(input, NormalizedShape, Weight, Bias, Eps);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = F.LayerNorm(input, NormalizedShape, Weight, Bias, Eps);
+        Models.ModelSummary.Report(this, y, 0);
+        return y;
+    }
 }
 
 public sealed class Dropout(double p = 0.5, Generator? generator = null) : Module

@@ -17,6 +17,8 @@ public static class CliMain
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
                                  --warmup EPOCHS --label-smoothing --amp true|false --seed --threads --workers --out DIR
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
+                                 transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
+                                   --backbone-lr-factor 0.1
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs

@@ -11,7 +11,7 @@ public static class TrainCommand
     [
         "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
         "warmup", "label-smoothing", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
-        "patience", "min-delta", "augment", "grad-clip",
+        "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
     ];
 
     public static int Run(Options o)
@@ -43,6 +43,10 @@ public static class TrainCommand
             MinDelta = o.Double("min-delta", c.MinDelta),
             Augment = o.Bool("augment", c.Augment),
             GradClip = o.Double("grad-clip", c.GradClip),
+            Init = o.String("init") ?? c.Init,
+            FreezeBackbone = o.Bool("freeze-backbone", c.FreezeBackbone),
+            UnfreezeEvery = o.Int("unfreeze-every", c.UnfreezeEvery, 0),
+            BackboneLrFactor = o.Double("backbone-lr-factor", c.BackboneLrFactor),
         };
         try
         {

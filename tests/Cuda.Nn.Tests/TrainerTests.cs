@@ -68,6 +68,43 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TransferLearningReplacesTheHeadFreezesAndGraduallyUnfreezes()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("transfer").FullName;
+        var init = Path.Combine(dir, "five-classes.safetensors");
+        using (var source = Mlp(new TrainConfig { Seed = 3 }, 1, 5)) Checkpoint.SaveModel(init, source);
+        var log = new StringWriter();
+        var c = Config(Path.Combine(dir, "run")) with { Init = init, FreezeBackbone = true, UnfreezeEvery = 1, Epochs = 2, BackboneLrFactor = 0.1 };
+        Module? trained = null;
+        new Trainer(c, (cfg, ch, k) => trained = Mlp(cfg, ch, k), log).Run(TestContext.Current.CancellationToken);
+        var text = log.ToString();
+        Assert.Contains("kept fresh (shape differs): 4.weight: checkpoint [5, 32] vs model [10, 32]", text);
+        Assert.Contains("epoch 2: unfroze 1 (1/1 backbone stages trainable)", text);
+        // The backbone was frozen in epoch 1 and trained in epoch 2: its weights moved from the loaded ones.
+        var start = TensorFile.Load(init);
+        var end = TensorFile.Load(Path.Combine(dir, "run", "checkpoint.safetensors"));
+        Assert.NotEqual(start["1.weight"].ToFloatArray(), end["model.1.weight"].ToFloatArray());
+        foreach (var t in start.Values.Concat(end.Values)) t.Dispose();
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void FrozenBackboneDoesNotMove()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("frozen").FullName;
+        var c = Config(dir) with { FreezeBackbone = true, Epochs = 1 };
+        float[]? before = null;
+        new Trainer(c, (cfg, ch, k) => { var m = Mlp(cfg, ch, k); before = m.StateDict()["1.weight"].ToFloatArray(); return m; }, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        var end = TensorFile.Load(Path.Combine(dir, "checkpoint.safetensors"));
+        Assert.Equal(before, end["model.1.weight"].ToFloatArray());
+        Assert.NotEqual(0, end["model.4.weight"].ToFloatArray().Sum(v => Math.Abs(v)));
+        foreach (var t in end.Values) t.Dispose();
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void InvalidConfigNamesTheField()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(new TrainConfig { BatchSize = 0 }, Mlp));

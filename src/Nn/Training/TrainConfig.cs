@@ -34,6 +34,14 @@ public sealed record TrainConfig
     public double MinDelta { get; init; }
     public bool Augment { get; init; } = true;
     public double GradClip { get; init; }
+    /// <summary>Start from these weights (safetensors state dict); layers whose shapes differ, such as a head for another class count, keep their fresh init and are reported.</summary>
+    public string? Init { get; init; }
+    /// <summary>Train only the classification head.</summary>
+    public bool FreezeBackbone { get; init; }
+    /// <summary>Gradual unfreezing: with FreezeBackbone, unfreeze one more backbone stage (from the top) every N epochs (0 = never).</summary>
+    public int UnfreezeEvery { get; init; }
+    /// <summary>Discriminative learning rates: the backbone trains at Lr times this factor, the head at Lr.</summary>
+    public double BackboneLrFactor { get; init; } = 1.0;
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -68,5 +76,7 @@ public sealed record TrainConfig
         if (Schedule is not ("cosine" or "step" or "constant")) throw new ArgumentException($"schedule must be cosine, step or constant, got '{Schedule}'");
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label_smoothing must be in [0, 1), got {LabelSmoothing}");
         if (Threads < 1) throw new ArgumentException($"threads must be at least 1, got {Threads}");
+        if (BackboneLrFactor is < 0 or > 1e3) throw new ArgumentException($"backbone_lr_factor must be in [0, 1000], got {BackboneLrFactor}");
+        if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
     }
 }

@@ -56,7 +56,16 @@ public sealed class Trainer
 
         Generator.ManualSeed(c.Seed);
         using var model = _modelFactory(c, train.Channels, train.ClassNames.Length);
-        using var optimizer = BuildOptimizer(model, c);
+        if (c.Init is { } init)
+        {
+            var loaded = Checkpoint.LoadModel(init, model, strict: false);
+            _log.WriteLine($"initialised from {init}: {model.StateDict().Count - loaded.MissingKeys.Count - loaded.ShapeMismatches.Count} tensors loaded" +
+                (loaded.ShapeMismatches.Count > 0 ? $"; kept fresh (shape differs): {string.Join("; ", loaded.ShapeMismatches)}" : "") +
+                (loaded.MissingKeys.Count > 0 ? $"; not in the file: {string.Join(", ", loaded.MissingKeys)}" : "") +
+                (loaded.UnexpectedKeys.Count > 0 ? $"; ignored from the file: {string.Join(", ", loaded.UnexpectedKeys)}" : ""));
+        }
+        var transfer = new TransferLearning(model, c);
+        using var optimizer = BuildOptimizer(model, c, transfer);
         int stepsPerEpoch = trainLoader.BatchCount;
         int totalSteps = stepsPerEpoch * c.Epochs;
         var scheduler = BuildScheduler(optimizer, c, stepsPerEpoch, totalSteps);
@@ -81,6 +90,7 @@ public sealed class Trainer
         for (int epoch = startEpoch; epoch < c.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
+            if (transfer.ApplyEpoch(epoch) is { } change) _log.WriteLine(change);
             var (loss, acc, secs, skipped) = TrainEpoch(model, optimizer, scheduler, scaler, trainLoader, epoch, cancel);
             trainSeconds += secs;
             var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
@@ -166,12 +176,18 @@ public sealed class Trainer
         return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
     }
 
-    private static Optimizer BuildOptimizer(Module model, TrainConfig c)
+    private static Optimizer BuildOptimizer(Module model, TrainConfig c, TransferLearning transfer)
     {
-        // No weight decay on biases and normalisation parameters (1-D tensors), the usual practice.
-        var decay = model.Parameters().Where(p => p.Rank > 1).ToList();
-        var noDecay = model.Parameters().Where(p => p.Rank <= 1).ToList();
-        var groups = new[] { new ParamGroup(decay, c.Lr) { WeightDecay = c.WeightDecay, Name = "decay" }, new ParamGroup(noDecay, c.Lr) { Name = "no_decay" } };
+        // No weight decay on biases and normalisation parameters (1-D tensors), the usual practice; the
+        // backbone may train at a lower rate than the head (discriminative learning rates).
+        var groups = new List<ParamGroup>();
+        foreach (var (part, factor) in new[] { (transfer.Backbone, c.BackboneLrFactor), (transfer.Head, 1.0) })
+        {
+            var decay = part.Where(p => p.Rank > 1).ToList();
+            var noDecay = part.Where(p => p.Rank <= 1).ToList();
+            if (decay.Count > 0) groups.Add(new ParamGroup(decay, c.Lr * factor) { WeightDecay = c.WeightDecay });
+            if (noDecay.Count > 0) groups.Add(new ParamGroup(noDecay, c.Lr * factor));
+        }
         return c.Optimizer switch
         {
             "sgd" => new Sgd(groups, c.Momentum, 0, c.Nesterov),

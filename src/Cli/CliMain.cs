@@ -19,6 +19,9 @@ public static class CliMain
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
                                  transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
+          eval --checkpoint FILE [--data DIR] [--model NAME] [--out DIR]
+                               evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
+                               ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -46,6 +49,8 @@ public static class CliMain
                     return 0;
                 case "train":
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
+                case "eval":
+                    return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
                 case "models":
                     foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;

@@ -116,3 +116,26 @@ public class TrainerTests
         File.Delete(path);
     }
 }
+
+public class EvaluationTests
+{
+    [Fact]
+    public void EvaluationReportAgreesWithItsConfusionMatrixAndWritesItsFiles()
+    {
+        if (!Directory.Exists(ImageClassificationSet.DefaultFashionMnistDir)) Assert.Skip("Fashion-MNIST is not installed");
+        var test = ImageClassificationSet.FromIdxDirectory(ImageClassificationSet.DefaultFashionMnistDir, false, ImageClassificationSet.FashionMnistClasses);
+        using var model = Models.ModelRegistry.Create("mlp", new Models.ModelOptions(10, 1, 28, new Generator(4)));
+        var loader = new DataLoader(test, 250, shuffle: false, subset: Enumerable.Range(0, 1000).ToArray());
+        var r = Metrics.Evaluation.Run(model, loader, test.ClassNames, TestContext.Current.CancellationToken);
+        Assert.Equal(1000, r.Samples);
+        long diag = Enumerable.Range(0, 10).Sum(i => r.ConfusionMatrix[i][i]);
+        Assert.Equal(diag / 1000.0, r.Accuracy, 12);
+        Assert.True(r.Top5Accuracy >= r.Accuracy);
+        Assert.Equal(1000, r.PerClass.Sum(p => p.Support));
+        var dir = Directory.CreateTempSubdirectory("eval").FullName;
+        Metrics.Evaluation.Write(r, dir);
+        foreach (var f in new[] { "eval.json", "confusion_matrix.png", "per_class.png" }) Assert.True(File.Exists(Path.Combine(dir, f)));
+        Assert.Contains("\"macro_f1\"", File.ReadAllText(Path.Combine(dir, "eval.json")));
+        Directory.Delete(dir, true);
+    }
+}

@@ -50,6 +50,23 @@ public static class Charts
         c.Text(left + (right - left) / 2 - 15, bottom + 18, "EPOCH", Ink);
     }
 
+    /// <summary>Horizontal bars (0-100 scale) with labels and values.</summary>
+    public static void DrawBars(Canvas c, string title, IReadOnlyList<(string Label, double Value)> bars)
+    {
+        c.Text(10, 8, title, Ink, 2);
+        int labelW = Math.Min(16, bars.Count == 0 ? 0 : bars.Max(b => b.Label.Length)) * 6 + 16;
+        int maxW = c.Width - labelW - 70;
+        for (int i = 0; i < bars.Count; i++)
+        {
+            var (label, v) = bars[i];
+            int y = 40 + 22 * i;
+            c.Text(6, y + 4, label.Length > 16 ? label[..16] : label, Ink);
+            int w = (int)(Math.Clamp(v, 0, 100) / 100 * maxW);
+            c.FillRect(labelW, y, w, 15, Palette[0]);
+            c.Text(labelW + w + 6, y + 4, v.ToString("F1", CultureInfo.InvariantCulture), Ink);
+        }
+    }
+
     /// <summary>Row-normalised confusion matrix heatmap with counts and class names.</summary>
     public static Canvas ConfusionHeatmap(long[,] counts, IReadOnlyList<string> classNames, string title = "CONFUSION MATRIX")
     {

@@ -16,7 +16,7 @@ public static class Checkpoint
     private static string S(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, int epoch, double best, int bestEpoch)
+    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, int epoch, double best, int bestEpoch, TrainConfig? config = null)
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var (k, v) in model.StateDict()) tensors.Add(new("model." + k, v));
@@ -38,6 +38,11 @@ public static class Checkpoint
                 ["generator_seed"] = seed.ToString(CultureInfo.InvariantCulture),
                 ["generator_offset"] = offset.ToString(CultureInfo.InvariantCulture),
             };
+            if (config is not null)
+            {
+                meta["model"] = config.Model;
+                meta["config"] = config.ToJson();
+            }
             TensorFile.Save(path, tensors, meta);
         }
         finally { foreach (var t in optState.Values) t.Dispose(); }

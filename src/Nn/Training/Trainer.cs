@@ -98,9 +98,9 @@ public sealed class Trainer
             history.Add(m);
             AppendLine(Path.Combine(OutDir, "metrics.jsonl"), JsonSerializer.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" "));
             _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {secs:F1} s, {m.ImagesPerSecond:F0} img/s");
-            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model); }
+            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model, new Dictionary<string, string> { ["model"] = c.Model, ["config"] = c.ToJson() }); }
             else sinceBest++;
-            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch);
+            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch, c);
             if (c.Patience > 0 && sinceBest >= c.Patience)
             {
                 _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {bestEpoch})");

@@ -1,0 +1,47 @@
+// cudann eval: evaluate a checkpoint (or a weights file) on the test split of an IDX data folder.
+using Cuda.Nn.Data;
+using Cuda.Nn.IO;
+using Cuda.Nn.Metrics;
+using Cuda.Nn.Models;
+using Cuda.Nn.Training;
+
+namespace Cuda.Nn.Cli;
+
+public static class EvalCommand
+{
+    public static readonly string[] OptionNames = ["checkpoint", "data", "model", "out", "batch-size", "threads"];
+
+    public static int Run(Options o)
+    {
+        var path = o.String("checkpoint") ?? throw new UsageException("eval needs --checkpoint FILE (a checkpoint.safetensors or best.safetensors from cudann train)");
+        Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
+        try
+        {
+            var data = o.String("data") ?? ImageClassificationSet.DefaultFashionMnistDir;
+            var test = ImageClassificationSet.FromIdxDirectory(data, train: false, ImageClassificationSet.FashionMnistClasses);
+            var state = TensorFile.Load(path, out var meta);
+            try
+            {
+                string model = o.String("model") ?? (meta.TryGetValue("model", out var m) ? m : throw new UsageException($"{path} does not name its model: pass --model NAME"));
+                var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
+                    ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
+                    : state;
+                using var net = ModelRegistry.Create(model, new ModelOptions(test.ClassNames.Length, test.Channels, test.Height));
+                net.LoadStateDict(weights);
+                var loader = new DataLoader(test, o.Int("batch-size", 256, 1), shuffle: false, new Normalize(Trainer.FashionMnistMean, Trainer.FashionMnistStd));
+                var result = Evaluation.Run(net, loader, test.ClassNames);
+                Console.Write(Evaluation.Table(result));
+                var outDir = o.String("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "eval");
+                Evaluation.Write(result, outDir);
+                Console.WriteLine($"wrote {Path.Combine(outDir, "eval.json")}, confusion_matrix.png and per_class.png");
+                return 0;
+            }
+            finally { foreach (var t in state.Values) t.Dispose(); }
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"cudann eval: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -23,7 +23,11 @@ public static class TensorAssert
             double ratio;
             if (double.IsNaN(r[i]) || double.IsNaN(a[i])) ratio = double.IsNaN(r[i]) && double.IsNaN(a[i]) ? 0 : double.PositiveInfinity;
             else if (double.IsInfinity(r[i]) || double.IsInfinity(a[i])) ratio = a[i] == r[i] ? 0 : double.PositiveInfinity;
-            else ratio = Math.Abs(a[i] - r[i]) / (atol + rtol * Math.Abs(r[i]));
+            else
+            {
+                double diff = Math.Abs(a[i] - r[i]), tol = atol + rtol * Math.Abs(r[i]);
+                ratio = tol > 0 ? diff / tol : diff == 0 ? 0 : double.PositiveInfinity;
+            }
             if (ratio > 1) bad++;
             if (ratio > worstRatio || worst < 0) { worstRatio = ratio; worst = i; }
         }

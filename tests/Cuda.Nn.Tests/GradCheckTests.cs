@@ -292,6 +292,30 @@ public class GradCheckTests
         GradCheck.Check("matmul batched, transposed batch operand", t => t[0].MatMul(t[1].Transpose(-1, -2)), m23, bt);
         GradCheck.Check("matmul batched @ 1-D", t => t[0].MatMul(t[1]), b2, Uniform(110, [2]));
         GradCheck.Check("matmul 1-D @ batched", t => t[0].MatMul(t[1]), Uniform(111, [4]), b2);
+        // operands whose rows or columns are broadcast (stride 0) views
+        using var row = Uniform(112, [1, 3]);
+        using var col = Uniform(113, [4, 1]);
+        GradCheck.Check("matmul expanded rows [1,3]->[4,3] @ [3,4]", t => t[0].Expand(4, 3).MatMul(t[1]), row, m34);
+        GradCheck.Check("matmul expanded columns [4,1]->[4,3] @ [3,4]", t => t[0].Expand(4, 3).MatMul(t[1]), col, m34);
+        GradCheck.Check("matmul [2,3] @ expanded rows [1,4]->[3,4]", t => t[0].MatMul(t[1].Expand(3, 4)), m23, Uniform(114, [1, 4]));
+        GradCheck.Check("matmul [2,3] @ expanded columns [3,1]->[3,4]", t => t[0].MatMul(t[1].Expand(3, 4)), m23, Uniform(115, [3, 1]));
+        GradCheck.Check("matmul batched, expanded rows", t => t[0].Expand(2, 4, 3).MatMul(t[1]), row, m34);
+    }
+
+    [Fact]
+    public void MatMulOfBroadcastViewsMatchesDenseCopies()
+    {
+        // forward, F32: a broadcast view must give the same product as its materialised copy
+        using var scope = new DisposeScope();
+        var row = Tensor.FromArray([1f, 2, 3], 1, 3).Expand(4, 3);
+        var col = Tensor.FromArray([1f, -1, 2, 5], 4, 1).Expand(4, 3);
+        var b = Tensor.FromArray([1f, 0, 2, 0, 1, 3, 1, 1, 0, 2, 0, 1], 3, 4);
+        foreach (var (name, a) in new[] { ("expanded rows", row), ("expanded columns", col) })
+        {
+            TensorAssert.AssertClose(a.MatMul(b), a.Contiguous().Clone().MatMul(b), 0, 0, $"matmul of {name} (left)");
+            var bt = b.T().Contiguous();
+            TensorAssert.AssertClose(bt.MatMul(a.T()), bt.MatMul(a.T().Contiguous().Clone()), 0, 0, $"matmul of {name} (right, transposed)");
+        }
     }
 
     [Fact]

@@ -90,24 +90,30 @@ public sealed unsafe partial class CpuBackend
         int sr = l.Strides[r - 2], sc = l.Strides[r - 1];
         if (s.DType == ct)
         {
-            if (sc == 1 || cols == 1) { trans = false; ld = Math.Max(sr, Math.Max(1, cols)); if (rows == 1) ld = Math.Max(1, cols); s.AddRef(); return (s, l); }
-            if (sr == 1 || rows == 1) { trans = true; ld = Math.Max(sc, Math.Max(1, rows)); if (cols == 1) ld = Math.Max(1, rows); s.AddRef(); return (s, l); }
+            // Row-major with unit column stride and non-overlapping rows: use in place.
+            if ((sc == 1 || cols == 1) && (rows == 1 || sr >= cols))
+            {
+                trans = false;
+                ld = rows == 1 ? Math.Max(1, cols) : sr;
+                s.AddRef();
+                return (s, l);
+            }
+            // A transposed view (column-major): GEMM reads it with trans.
+            if ((sr == 1 || rows == 1) && (cols == 1 || sc >= rows))
+            {
+                trans = true;
+                ld = cols == 1 ? Math.Max(1, rows) : sc;
+                s.AddRef();
+                return (s, l);
+            }
         }
-        var shape = (int[])l.Shape.Clone();
+        // Anything else (broadcast rows, odd strides, other dtype): materialise the whole view.
+        var dl = Layout.Contiguous(l.Shape);
         var dense = new CpuStorage(ct, l.Numel);
-        var dl = Layout.Contiguous(shape);
         CpuCopy.Copy(s, l, dense, dl);
-        // Keep broadcast batch strides at 0 so batch offsets stay right.
-        var strides = (int[])dl.Strides.Clone();
-        for (int i = 0; i < r - 2; i++) if (l.Strides[i] == 0) strides[i] = 0;
         trans = false;
         ld = Math.Max(1, cols);
-        if (Array.Exists(l.Strides[..(r - 2)], st => st == 0))
-        {
-            // Re-copy compactly only the non-broadcast batches is not worth it here; the dense copy is complete.
-            strides = dl.Strides;
-        }
-        return (dense, new Layout(shape, strides, 0));
+        return (dense, dl);
     }
 
     private static long[] BatchOffsets(Layout l, int[] batchShape)

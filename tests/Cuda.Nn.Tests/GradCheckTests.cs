@@ -61,6 +61,8 @@ public class GradCheckTests
             _ => throw new ArgumentException(op),
         };
         GradCheck.Check(op, a => f(a[0]), x);
+        // the same op on a non-contiguous view (the kernels gather strided inputs and gradients)
+        GradCheck.Check(op + " of a transposed view", a => f(a[0].Transpose(0, -1)), x);
     }
 
     [Fact]
@@ -330,6 +332,8 @@ public class GradCheckTests
         GradCheck.Check("linear 3-D with bias", t => F.Linear(t[0], t[1], t[2]), x3, w, b);
         using var x1 = Uniform(124, [5]);
         GradCheck.Check("linear 1-D", t => F.Linear(t[0], t[1], t[2]), x1, w, b);
+        GradCheck.Check("linear of a transposed 3-D view", t => F.Linear(t[0].Transpose(0, 1), t[1], t[2]), Uniform(125, [3, 2, 5]), w, b);
+        GradCheck.Check("linear with a transposed weight view", t => F.Linear(t[0], t[1].T(), t[2]), x, Uniform(126, [5, 4]), b);
     }
 
     // ---------- nn functions ----------
@@ -345,6 +349,7 @@ public class GradCheckTests
         GradCheck.Check("log_softmax dim 0", t => F.LogSoftmax(t[0], 0), x);
         GradCheck.Check("log_softmax dim 1", t => F.LogSoftmax(t[0], 1), x);
         GradCheck.Check("softmax of a transposed view", t => F.Softmax(t[0].Transpose(0, 2), -1), x);
+        GradCheck.Check("log_softmax of a narrowed view, dim 0", t => F.LogSoftmax(t[0].Narrow(2, 1, 2), 0), x);
     }
 
     [Fact]
@@ -437,14 +442,17 @@ public class GradCheckTests
     // ---------- the F32 layer-norm kernel against the F64 composite ----------
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void LayerNormF32KernelMatchesF64Composite(bool affine)
+    [InlineData(false, false, 1)]
+    [InlineData(true, false, 1)]
+    [InlineData(true, true, 1)]
+    [InlineData(true, false, 2)]
+    public void LayerNormF32KernelMatchesF64Composite(bool affine, bool transposedInput, int normalizedDims)
     {
         using var scope = new DisposeScope();
         var x64 = Uniform(200, [3, 2, 8], -2, 2).Add(Uniform(201, [3, 1, 1], -50, 50)); // rows with large offsets
-        var w64 = Uniform(202, [8], 0.5, 1.5);
-        var b64 = Uniform(203, [8]);
+        int[] norm = normalizedDims == 1 ? [8] : [2, 8];
+        var w64 = Uniform(202, norm, 0.5, 1.5);
+        var b64 = Uniform(203, norm);
         var gy64 = Uniform(204, [3, 2, 8]);
         // round the inputs to F32 first so both paths see the same values
         var x32 = x64.To(DType.F32).RequiresGrad_();
@@ -454,10 +462,12 @@ public class GradCheckTests
         var xr = x32.Detach().To(DType.F64).RequiresGrad_();
         var wr = w32.Detach().To(DType.F64).RequiresGrad_();
         var br = b32.Detach().To(DType.F64).RequiresGrad_();
+        // optionally feed the kernel a non-contiguous view (same values: transpose twice, the inner one copied)
+        Func<Tensor, Tensor> view = t => transposedInput ? t.Transpose(0, 1).Contiguous().Transpose(0, 1) : t;
 
-        var y32 = affine ? F.LayerNorm(x32, [8], w32, b32) : F.LayerNorm(x32, [8]);
+        var y32 = affine ? F.LayerNorm(view(x32), norm, w32, b32) : F.LayerNorm(view(x32), norm);
         y32.Backward(gy32);
-        var yr = affine ? F.LayerNorm(xr, [8], wr, br) : F.LayerNorm(xr, [8]);
+        var yr = affine ? F.LayerNorm(xr, norm, wr, br) : F.LayerNorm(xr, norm);
         yr.Backward(gy32.To(DType.F64));
 
         Assert.Equal(DType.F32, y32.DType);

@@ -41,6 +41,8 @@ public sealed class OracleFixture : IDisposable
         }
     }
 
+    private static string SkipMessage(string fileName) => $"oracle fixtures not found at {ExpectedDirectory} (looking for {fileName})";
+
     private static string? RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -61,7 +63,7 @@ public sealed class OracleFixture : IDisposable
     {
         var path = Directory is { } d ? Path.Combine(d, fileName) : null;
         if (path is null || !File.Exists(path))
-            Assert.Skip($"oracle fixtures not found at {Path.Combine(ExpectedDirectory, fileName)}");
+            Assert.Skip(SkipMessage(fileName));
         return new OracleFixture(fileName, OracleReader.Open(path!));
     }
 
@@ -80,7 +82,7 @@ public sealed class OracleFixture : IDisposable
     /// <summary>Opens the file for one theory case (skipping when the fixtures are absent).</summary>
     public static OracleFixture OpenCase(string fileName, string caseId)
     {
-        if (caseId == Missing) Assert.Skip($"oracle fixtures not found at {Path.Combine(ExpectedDirectory, fileName)}");
+        if (caseId == Missing) Assert.Skip(SkipMessage(fileName));
         var f = Open(fileName);
         Assert.True(f.Metadata.ContainsKey(caseId), $"{fileName}: no metadata for case {caseId}");
         return f;

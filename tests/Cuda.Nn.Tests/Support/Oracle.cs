@@ -6,18 +6,7 @@ namespace Cuda.Nn.Tests.Support;
 /// <summary>Finds ../shared/oracle beside the checkout and loads its cases as tensors.</summary>
 public static class Oracle
 {
-    public static string? Directory { get; } = Locate();
-
-    private static string? Locate()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Cuda.Nn.sln")))
-            {
-                var o = Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", "oracle"));
-                return System.IO.Directory.Exists(o) ? o : null;
-            }
-        return null;
-    }
+    public static string? Directory => OracleFixture.Directory;
 
     /// <summary>Opens an oracle file, or skips the test visibly when the fixtures are absent.</summary>
     public static SafeTensorsFile Open(string file)

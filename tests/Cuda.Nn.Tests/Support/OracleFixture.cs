@@ -11,14 +11,14 @@ public sealed class OracleFixture : IDisposable
     public const string Missing = "(oracle fixtures not found)";
 
     private static readonly Lazy<string?> Dir = new(Locate);
-    private readonly OracleReader _file;
+    private readonly Cuda.Nn.IO.SafeTensorsFile _file;
 
     public string FileName { get; }
     public IReadOnlyDictionary<string, string> Metadata => _file.Metadata;
     /// <summary>Case ids c0, c1, ... present in the metadata, in order.</summary>
     public IReadOnlyList<string> Cases { get; }
 
-    private OracleFixture(string fileName, OracleReader file)
+    private OracleFixture(string fileName, Cuda.Nn.IO.SafeTensorsFile file)
     {
         FileName = fileName;
         _file = file;
@@ -64,7 +64,7 @@ public sealed class OracleFixture : IDisposable
         var path = Directory is { } d ? Path.Combine(d, fileName) : null;
         if (path is null || !File.Exists(path))
             Assert.Skip(SkipMessage(fileName));
-        return new OracleFixture(fileName, OracleReader.Open(path!));
+        return new OracleFixture(fileName, Cuda.Nn.IO.SafeTensorsFile.Open(path!));
     }
 
     /// <summary>Theory data: the case ids of a file, or the single <see cref="Missing"/> marker when it is absent.</summary>
@@ -73,7 +73,7 @@ public sealed class OracleFixture : IDisposable
         var data = new TheoryData<string>();
         var path = Directory is { } d ? Path.Combine(d, fileName) : null;
         if (path is null || !File.Exists(path)) { data.Add(Missing); return data; }
-        using var f = new OracleFixture(fileName, OracleReader.Open(path));
+        using var f = new OracleFixture(fileName, Cuda.Nn.IO.SafeTensorsFile.Open(path));
         foreach (var c in f.Cases) data.Add(c);
         if (f.Cases.Count == 0) data.Add(Missing);
         return data;
@@ -107,17 +107,18 @@ public sealed class OracleFixture : IDisposable
     public bool Has(string caseId, string role) => _file.Contains($"{caseId}.{role}");
 
     /// <summary>Roles stored for a case (the names after "case.").</summary>
-    public IEnumerable<string> Roles(string caseId) => _file.Names.Where(n => n.StartsWith(caseId + ".", StringComparison.Ordinal)).Select(n => n[(caseId.Length + 1)..]);
+    public IEnumerable<string> Roles(string caseId) => _file.Entries.Select(e => e.Name).Where(n => n.StartsWith(caseId + ".", StringComparison.Ordinal)).Select(n => n[(caseId.Length + 1)..]);
 
     /// <summary>Every case prefix that tensor names use (to check that metadata lists them all).</summary>
-    public IEnumerable<string> TensorCases() => _file.Names.Select(n => n.Split('.')[0]).Distinct();
+    public IEnumerable<string> TensorCases() => _file.Entries.Select(e => e.Name).Select(n => n.Split('.')[0]).Distinct();
 
     /// <summary>Loads case.role as a CPU tensor of the stored dtype (F32, F16, I64, ...) and shape.</summary>
     public Tensor Load(string caseId, string role)
     {
         var name = $"{caseId}.{role}";
         if (!_file.Contains(name)) throw new KeyNotFoundException($"{FileName}: no tensor {name} (roles of {caseId}: {string.Join(", ", Roles(caseId))})");
-        return _file.Load(name);
+        var e = _file[name];
+        return Cuda.Nn.IO.TensorFile.ToTensor(_file, name, e.DType, e.Shape);
     }
 
     public void Dispose() => _file.Dispose();

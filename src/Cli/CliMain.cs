@@ -22,6 +22,9 @@ public static class CliMain
           eval --checkpoint FILE [--data DIR] [--model NAME] [--out DIR]
                                evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
                                ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
+          kfold --folds K [train options]
+                               stratified K-fold cross-validation on the train split: each fold trained from
+                               scratch, per-fold accuracy and mean +/- std in kfold.json; rerun to resume
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -51,6 +54,8 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
                 case "eval":
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+                case "kfold":
+                    return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
                 case "models":
                     foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;

@@ -14,7 +14,7 @@ public static class TrainCommand
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
     ];
 
-    public static int Run(Options o)
+    public static int Run(Options o, bool kfold = false)
     {
         var c = o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
         c = c with
@@ -50,9 +50,10 @@ public static class TrainCommand
         };
         try
         {
-            var trainer = new Trainer(c, (cfg, channels, classes) =>
-                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, 28, new Generator(cfg.Seed))));
-            trainer.Run();
+            Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
+                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, 28, new Generator(cfg.Seed)));
+            if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
+            else new Trainer(c, factory).Run();
             return 0;
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException)

@@ -139,3 +139,41 @@ public class EvaluationTests
         Directory.Delete(dir, true);
     }
 }
+
+public class KFoldTests
+{
+    [Fact]
+    public void StratifiedFoldsSpreadEveryClassEvenlyAndFollowTheSeed()
+    {
+        var labels = Enumerable.Range(0, 103).Select(i => (long)(i % 4 == 0 ? 0 : i % 3 + 1)).ToArray();
+        var a = KFold.StratifiedFolds(labels, 5, 7);
+        Assert.Equal(a, KFold.StratifiedFolds(labels, 5, 7));
+        Assert.NotEqual(a, KFold.StratifiedFolds(labels, 5, 8));
+        foreach (var cls in labels.Distinct())
+        {
+            var perFold = Enumerable.Range(0, 5).Select(f => Enumerable.Range(0, labels.Length).Count(i => labels[i] == cls && a[i] == f)).ToArray();
+            Assert.True(perFold.Max() - perFold.Min() <= 1, $"class {cls} spread {string.Join(",", perFold)}");
+        }
+        var sizes = Enumerable.Range(0, 5).Select(f => a.Count(x => x == f)).ToArray();
+        Assert.True(sizes.Max() - sizes.Min() <= 1);
+    }
+
+    [Fact]
+    public void KFoldTrainsEveryFoldReportsMeanAndStdAndResumes()
+    {
+        if (!Directory.Exists(ImageClassificationSet.DefaultFashionMnistDir)) Assert.Skip("Fashion-MNIST is not installed");
+        var dir = Directory.CreateTempSubdirectory("kfold").FullName;
+        var c = new TrainConfig { Model = "mlp", Epochs = 1, BatchSize = 50, Lr = 0.05, TrainLimit = 600, Out = dir, Threads = 2, Workers = 0 };
+        Module Factory(TrainConfig cfg, int ch, int k) => Models.ModelRegistry.Create("mlp", new Models.ModelOptions(k, ch, 28, new Generator(1)));
+        var r = KFold.Run(c, 3, Factory, TextWriter.Null, TestContext.Current.CancellationToken);
+        Assert.Equal(3, r.Results.Count);
+        Assert.Equal(600, r.Results.Sum(f => f.EvalSamples));
+        Assert.Equal(r.Results.Average(f => f.Accuracy), r.MeanAccuracy, 12);
+        Assert.True(File.Exists(Path.Combine(dir, "kfold.json")));
+        var log = new StringWriter();
+        var again = KFold.Run(c, 3, Factory, log, TestContext.Current.CancellationToken);
+        Assert.Equal(3, log.ToString().Split("already done").Length - 1);
+        Assert.Equal(r.MeanAccuracy, again.MeanAccuracy, 12);
+        Directory.Delete(dir, true);
+    }
+}

@@ -15,6 +15,19 @@ namespace Cuda.Nn.Training;
 
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Lr, double TrainSeconds, double ImagesPerSecond, int SkippedSteps);
 
+/// <summary>What to train on and what to evaluate on: sets with optional index subsets.</summary>
+public sealed record DataSplit(ImageClassificationSet Train, int[]? TrainIndices, ImageClassificationSet Eval, int[]? EvalIndices)
+{
+    /// <summary>The folder's train and test splits, cut to TrainLimit/TestLimit when set.</summary>
+    public static DataSplit TrainTest(TrainConfig c)
+    {
+        var train = ImageClassificationSet.FromIdxDirectory(c.Data, train: true, ImageClassificationSet.FashionMnistClasses);
+        var test = ImageClassificationSet.FromIdxDirectory(c.Data, train: false, ImageClassificationSet.FashionMnistClasses);
+        return new DataSplit(train, c.TrainLimit > 0 ? Enumerable.Range(0, Math.Min(c.TrainLimit, train.Count)).ToArray() : null,
+            test, c.TestLimit > 0 ? Enumerable.Range(0, Math.Min(c.TestLimit, test.Count)).ToArray() : null);
+    }
+}
+
 public sealed record TrainReport(double TestAccuracy, int BestEpoch, double BestTestAccuracy, int Epochs, double TrainSeconds, double ImagesPerSecond, bool EarlyStopped, IReadOnlyList<EpochMetrics> History, TrainConfig Config);
 
 public sealed class Trainer
@@ -37,7 +50,11 @@ public sealed class Trainer
 
     public string OutDir { get; private set; } = "";
 
-    public TrainReport Run(CancellationToken cancel = default)
+    /// <summary>Trains on the data folder's train split and evaluates on its test split.</summary>
+    public TrainReport Run(CancellationToken cancel = default) => Run(null, cancel);
+
+    /// <summary>Trains and evaluates on the given split (K-fold cross-validation passes the fold here).</summary>
+    public TrainReport Run(DataSplit? split, CancellationToken cancel = default)
     {
         var c = _config;
         CpuWorkers.ThreadCount = c.Threads;
@@ -45,10 +62,8 @@ public sealed class Trainer
         Directory.CreateDirectory(OutDir);
         AtomicFile.WriteAllText(Path.Combine(OutDir, "config.json"), c.ToJson());
 
-        var train = ImageClassificationSet.FromIdxDirectory(c.Data, train: true, ImageClassificationSet.FashionMnistClasses);
-        var test = ImageClassificationSet.FromIdxDirectory(c.Data, train: false, ImageClassificationSet.FashionMnistClasses);
-        int[]? trainSubset = c.TrainLimit > 0 ? Enumerable.Range(0, Math.Min(c.TrainLimit, train.Count)).ToArray() : null;
-        int[]? testSubset = c.TestLimit > 0 ? Enumerable.Range(0, Math.Min(c.TestLimit, test.Count)).ToArray() : null;
+        split ??= DataSplit.TrainTest(c);
+        var (train, trainSubset, test, testSubset) = split;
         var normalize = new Normalize(FashionMnistMean, FashionMnistStd);
         ITransform trainTransform = c.Augment ? new Compose(new RandomCrop(train.Height, padding: 2), new RandomHorizontalFlip(), normalize) : normalize;
         var trainLoader = new DataLoader(train, c.BatchSize, shuffle: true, trainTransform, dropLast: false, workers: c.Workers, seed: c.Seed, subset: trainSubset);

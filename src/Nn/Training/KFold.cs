@@ -1,0 +1,72 @@
+// Stratified K-fold cross-validation: every fold trains from scratch with the same configuration on the
+// other folds and is evaluated on its own. Folds come from the seed; a fold whose report exists is
+// skipped, so an interrupted run resumes fold by fold.
+using System.Text.Json;
+using Cuda.Nn.Data;
+using Cuda.Nn.IO;
+using Cuda.Nn.Modules;
+
+namespace Cuda.Nn.Training;
+
+public sealed record FoldResult(int Fold, int TrainSamples, int EvalSamples, double Accuracy, int BestEpoch, double TrainSeconds);
+
+public sealed record KFoldReport(int Folds, IReadOnlyList<FoldResult> Results, double MeanAccuracy, double StdAccuracy, TrainConfig Config);
+
+public static class KFold
+{
+    /// <summary>Assigns each sample a fold so every class is spread evenly over the folds (shuffled within class from the seed).</summary>
+    public static int[] StratifiedFolds(IReadOnlyList<long> labels, int folds, ulong seed)
+    {
+        if (folds < 2) throw new ArgumentException($"K-fold needs at least 2 folds, got {folds}");
+        var g = new Generator(seed ^ 0x9E3779B97F4A7C15UL);
+        var fold = new int[labels.Count];
+        int next = 0;
+        foreach (var group in Enumerable.Range(0, labels.Count).GroupBy(i => labels[i]).OrderBy(gr => gr.Key))
+        {
+            var idx = group.ToArray();
+            for (int i = idx.Length - 1; i > 0; i--) { int j = g.NextInt(i + 1); (idx[i], idx[j]) = (idx[j], idx[i]); }
+            // continue the round-robin across classes so fold sizes differ by at most one overall
+            foreach (var i in idx) fold[i] = next++ % folds;
+        }
+        return fold;
+    }
+
+    public static KFoldReport Run(TrainConfig config, int folds, Func<TrainConfig, int, int, Module> modelFactory, TextWriter? log = null, CancellationToken cancel = default)
+    {
+        log ??= Console.Out;
+        var root = config.Out ?? Path.Combine("runs", "kfold-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(root);
+        var all = ImageClassificationSet.FromIdxDirectory(config.Data, train: true, ImageClassificationSet.FashionMnistClasses);
+        int n = config.TrainLimit > 0 ? Math.Min(config.TrainLimit, all.Count) : all.Count;
+        var assignment = StratifiedFolds(all.Labels.Take(n).ToArray(), folds, config.Seed);
+        var results = new List<FoldResult>();
+        for (int f = 0; f < folds; f++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var dir = Path.Combine(root, $"fold{f}");
+            var reportPath = Path.Combine(dir, "report.json");
+            TrainReport report;
+            if (File.Exists(reportPath))
+            {
+                report = JsonSerializer.Deserialize<TrainReport>(File.ReadAllText(reportPath), TrainConfig.Json)!;
+                log.WriteLine($"fold {f + 1}/{folds}: already done ({report.TestAccuracy * 100:F2}%), skipped");
+            }
+            else
+            {
+                log.WriteLine($"fold {f + 1}/{folds}");
+                var trainIdx = Enumerable.Range(0, n).Where(i => assignment[i] != f).ToArray();
+                var evalIdx = Enumerable.Range(0, n).Where(i => assignment[i] == f).ToArray();
+                var trainer = new Trainer(config with { Out = dir, Resume = File.Exists(Path.Combine(dir, "checkpoint.safetensors")) ? Path.Combine(dir, "checkpoint.safetensors") : null }, modelFactory, log);
+                report = trainer.Run(new DataSplit(all, trainIdx, all, evalIdx), cancel);
+            }
+            int evalCount = assignment.Take(n).Count(a => a == f);
+            results.Add(new FoldResult(f, n - evalCount, evalCount, report.TestAccuracy, report.BestEpoch, report.TrainSeconds));
+        }
+        double mean = results.Average(r => r.Accuracy);
+        double std = Math.Sqrt(results.Sum(r => (r.Accuracy - mean) * (r.Accuracy - mean)) / Math.Max(1, results.Count - 1));
+        var k = new KFoldReport(folds, results, mean, std, config);
+        AtomicFile.WriteAllText(Path.Combine(root, "kfold.json"), JsonSerializer.Serialize(k, TrainConfig.Json));
+        log.WriteLine($"{folds}-fold accuracy {mean * 100:F2}% +/- {std * 100:F2}% (sample standard deviation); report in {Path.Combine(root, "kfold.json")}");
+        return k;
+    }
+}

@@ -105,6 +105,32 @@ public class TrainerTests
     }
 
     [Fact]
+    public void EarlyStoppingStopsWithoutGainAndRestoresTheBestWeights()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("early").FullName;
+        // A learning rate this small cannot move test accuracy by the required 5 points.
+        var c = Config(dir) with { Epochs = 5, Lr = 1e-9, Patience = 2, MinDelta = 0.05 };
+        var log = new StringWriter();
+        var r = new Trainer(c, Mlp, log).Run(TestContext.Current.CancellationToken);
+        Assert.True(r.EarlyStopped);
+        Assert.Equal(3, r.Epochs);
+        Assert.Equal(1, r.BestEpoch);
+        Assert.Contains("early stopping", log.ToString());
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void MixedPrecisionTrainingRunsAndLearns()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("amp").FullName;
+        var r = new Trainer(Config(dir) with { Amp = true, Epochs = 1 }, Mlp, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        Assert.True(r.TestAccuracy > 0.5, $"AMP run reached only {r.TestAccuracy}");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void InvalidConfigNamesTheField()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(new TrainConfig { BatchSize = 0 }, Mlp));

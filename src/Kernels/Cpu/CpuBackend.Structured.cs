@@ -243,9 +243,9 @@ public sealed unsafe partial class CpuBackend
         int size = target.Shape[dim];
         for (long pos = 0; pos < total; pos++)
         {
-            long iv = indexType == DType.I64 ? ((long*)pix)[pos] : ((int*)pix)[pos];
-            if (iv < 0) iv += size;
-            if (iv < 0 || iv >= size) throw new IndexOutOfRangeException($"{opName}: index {iv} is out of range for dimension {dim} of size {size}");
+            long given = indexType == DType.I64 ? ((long*)pix)[pos] : ((int*)pix)[pos];
+            long iv = given < 0 ? given + size : given;
+            if (iv < 0 || iv >= size) throw new IndexOutOfRangeException($"{opName}: index {given} is out of range for dimension {dim} of size {size}");
             long off = target.Offset;
             for (int d = 0; d < rank; d++) off += (long)(d == dim ? (int)iv : coord[d]) * target.Strides[d];
             body(pos, off);

@@ -42,11 +42,13 @@ public sealed class Layout
         return s;
     }
 
-    /// <summary>True when elements are laid out row-major without gaps (size-1 dims may have any stride).</summary>
+    /// <summary>True when elements are laid out row-major without gaps (size-1 dims may have any stride; a tensor
+    /// with no elements always is, as in PyTorch).</summary>
     public bool IsContiguous
     {
         get
         {
+            if (Numel == 0) return true;
             int expected = 1;
             for (int i = Rank - 1; i >= 0; i--)
             {

@@ -12,6 +12,17 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: indices must be I64 or I32, got {index.DType}");
     }
 
+    /// <summary>Runs a kernel that fills y; when it throws (an index out of range), y is freed at once rather than leaked.</summary>
+    private static void RunOrDispose(Tensor y, Action kernel)
+    {
+        try { kernel(); }
+        catch
+        {
+            y.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Picks entries along dim by a 1-D index (torch.index_select).</summary>
     public Tensor IndexSelect(int dim, Tensor index)
     {
@@ -24,7 +35,7 @@ public sealed partial class Tensor
         shape[d] = n;
         var y = Empty(shape, DType, Device);
         using var ixDense = ix.Layout.Offset == 0 ? ix.Alias() : ix.Clone();
-        Backend.IndexSelect(Storage, Layout, d, ixDense.Storage, n, y.Storage);
+        RunOrDispose(y, () => Backend.IndexSelect(Storage, Layout, d, ixDense.Storage, n, y.Storage));
         if (AutogradMode.ShouldRecord(this))
         {
             var ixs = ixDense.Alias();
@@ -50,7 +61,7 @@ public sealed partial class Tensor
         CheckIndexType(index, "gather");
         int d = Layout.NormalizeDim(dim);
         var y = Empty(index.ShapeRef, DType, Device);
-        Backend.Gather(Storage, Layout, d, index.Storage, index.Layout, y.Storage);
+        RunOrDispose(y, () => Backend.Gather(Storage, Layout, d, index.Storage, index.Layout, y.Storage));
         if (AutogradMode.ShouldRecord(this))
         {
             var ixs = index.Alias();
@@ -73,7 +84,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"scatter_add: index shape {Layout.ShapeString(index.ShapeRef)} differs from src shape {Layout.ShapeString(src.ShapeRef)}");
         Tensor y;
         using (AutogradMode.NoGrad()) y = Clone();
-        Backend.ScatterAdd(y.Storage, y.Layout, d, index.Storage, index.Layout, src.Storage, src.Layout);
+        RunOrDispose(y, () => Backend.ScatterAdd(y.Storage, y.Layout, d, index.Storage, index.Layout, src.Storage, src.Layout));
         if (AutogradMode.ShouldRecord(this, src))
         {
             var ixs = index.Alias();

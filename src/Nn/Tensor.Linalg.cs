@@ -51,7 +51,12 @@ public sealed partial class Tensor
         int m = a.ShapeRef[^2], k = a.ShapeRef[^1], k2 = b.ShapeRef[^2], n = b.ShapeRef[^1];
         if (k != k2) throw new ArgumentException($"matmul: shapes {Layout.ShapeString(a.ShapeRef)} and {Layout.ShapeString(b.ShapeRef)} cannot be multiplied ({k} != {k2})");
         if (!a.DType.IsFloatingPoint()) throw new ArgumentException($"matmul needs floating-point tensors, got {a.DType}");
-        var batch = Layout.BroadcastShapes(a.ShapeRef[..^2], b.ShapeRef[..^2]);
+        int[] batch;
+        try { batch = Layout.BroadcastShapes(a.ShapeRef[..^2], b.ShapeRef[..^2]); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"matmul: batch dimensions of shapes {Layout.ShapeString(a.ShapeRef)} and {Layout.ShapeString(b.ShapeRef)} cannot be broadcast together ({e.Message})", e);
+        }
         var cShape = batch.Append(m).Append(n).ToArray();
         var la = a.Layout.BroadcastTo(batch.Append(m).Append(k).ToArray());
         var lb = b.Layout.BroadcastTo(batch.Append(k).Append(n).ToArray());

@@ -249,9 +249,9 @@ public sealed unsafe partial class CpuBackend
         int size = target.Shape[dim];
         for (long pos = 0; pos < total; pos++)
         {
-            long iv = indexType == DType.I64 ? ((long*)pix)[pos] : ((int*)pix)[pos];
-            if (iv < 0) iv += size;
-            if (iv < 0 || iv >= size) throw new IndexOutOfRangeException($"{opName}: index {iv} is out of range for dimension {dim} of size {size}");
+            long given = indexType == DType.I64 ? ((long*)pix)[pos] : ((int*)pix)[pos];
+            long iv = given < 0 ? given + size : given;
+            if (iv < 0 || iv >= size) throw new IndexOutOfRangeException($"{opName}: index {given} is out of range for dimension {dim} of size {size}");
             long off = target.Offset;
             for (int d = 0; d < rank; d++) off += (long)(d == dim ? (int)iv : coord[d]) * target.Strides[d];
             body(pos, off);
@@ -267,6 +267,9 @@ public sealed unsafe partial class CpuBackend
     {
         var d = C(dst);
         const int chunk = 4096;
+        // Uniform values carry only as many random bits as the dtype's significand holds, so that rounding to
+        // F16/BF16 cannot turn 1 - 2^-24 into 1 (Rand must stay in [low, high)).
+        int uniformBits = d.DType switch { DType.F16 => 11, DType.BF16 => 8, _ => 24 };
         CpuWorkers.ForRange((length + chunk - 1) / chunk, 4, (s, e) =>
         {
             var buf = new double[chunk];
@@ -276,7 +279,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     int start = c * chunk, n = Math.Min(chunk, length - start);
                     ulong perValue = normal ? 2UL : 1UL;
-                    Philox.Fill(pb, n, seed, offset + (ulong)start * perValue, normal, low, high);
+                    Philox.Fill(pb, n, seed, offset + (ulong)start * perValue, normal, low, high, uniformBits);
                     CpuCopy.Convert(DType.F64, (byte*)pb, d.DType, d.Pointer + (long)start * d.DType.SizeOf(), n);
                 }
             }

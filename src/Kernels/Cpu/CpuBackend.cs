@@ -132,8 +132,9 @@ public sealed unsafe partial class CpuBackend : IBackend
         int n = aLayout.Numel;
         var ct = ComputeType(sa.DType);
         if (sb.DType != sa.DType) throw new ArgumentException($"binary {op} between {sa.DType} and {sb.DType}: promote first");
-        // Scalar-broadcast right operand: use the vectorised scalar path.
-        if (n > 1 && Array.TrueForAll(bLayout.Strides, s => s == 0))
+        // Scalar-broadcast right operand: use the vectorised scalar path. The scalar travels as a double, which is
+        // exact for every dtype but I64 (beyond 2^53), so I64 takes the general path.
+        if (n > 1 && sb.DType != DType.I64 && Array.TrueForAll(bLayout.Strides, s => s == 0))
         {
             double sv = CpuCopy.ReadDouble(sb.DType, sb.Pointer + (long)bLayout.Offset * sb.DType.SizeOf());
             BinaryScalar(op, a, aLayout, sv, false, dst);

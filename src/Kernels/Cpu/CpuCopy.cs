@@ -61,9 +61,10 @@ internal static unsafe class CpuCopy
                 default: Run<ulong>(src.Ptr<ulong>() + so, sStride, dst.Ptr<ulong>() + dOff, dStride, count); return;
             }
         }
-        // Cast along a strided run, one element at a time through double (exact for every dtype except I64 beyond 2^53).
+        // Cast along a strided run, one element at a time: integer to integer through long (wrapping, like Convert),
+        // anything else through double (exact for every dtype except I64 beyond 2^53).
         int ses = src.DType.SizeOf(), des = dst.DType.SizeOf();
-        if (src.DType == DType.I64 && dst.DType.IsInteger() || dst.DType == DType.I64 && src.DType.IsInteger())
+        if (src.DType.IsInteger() && dst.DType.IsInteger())
         {
             for (int i = 0; i < count; i++)
                 WriteLong(dst.DType, dst.Pointer + (dOff + (long)i * dStride) * des, ReadLong(src.DType, src.Pointer + (so + (long)i * sStride) * ses));

@@ -36,14 +36,19 @@ public static class Philox
     /// <summary>Uniform in [0, 1) with 24 random bits (exactly representable in float32).</summary>
     public static double ToUnit(uint u) => (u >> 8) * (1.0 / (1 << 24));
 
-    /// <summary>Fills n values; uniform uses one output each, normal two (Box-Muller, cosine branch).</summary>
-    public static unsafe void Fill(double* dst, int n, ulong seed, ulong offset, bool normal, double low, double high)
+    /// <summary>Uniform in [0, 1) with the given number of random bits (1 to 32), so that the value is exact in a
+    /// type with that many significand bits and cannot round up to 1 there (PyTorch's rule for half types).</summary>
+    public static double ToUnit(uint u, int bits) => (u >> (32 - bits)) * (1.0 / (1L << bits));
+
+    /// <summary>Fills n values; uniform uses one output each, normal two (Box-Muller, cosine branch).
+    /// uniformBits is the random bits per uniform value: 24, or 11 for F16 and 8 for BF16 destinations.</summary>
+    public static unsafe void Fill(double* dst, int n, ulong seed, ulong offset, bool normal, double low, double high, int uniformBits = 24)
     {
         for (int i = 0; i < n; i++)
         {
             if (!normal)
             {
-                dst[i] = low + (high - low) * ToUnit(At(seed, offset + (ulong)i));
+                dst[i] = low + (high - low) * ToUnit(At(seed, offset + (ulong)i), uniformBits);
             }
             else
             {

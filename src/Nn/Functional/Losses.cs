@@ -32,6 +32,7 @@ public static partial class F
     public static Tensor CrossEntropy(Tensor logits, Tensor target, Tensor? weight = null, int ignoreIndex = -100, double labelSmoothing = 0, Reduction reduction = Reduction.Mean)
     {
         if (labelSmoothing < 0 || labelSmoothing > 1) throw new ArgumentOutOfRangeException(nameof(labelSmoothing), "label smoothing must be in [0, 1]");
+        if (logits.Rank < 2) throw new ArgumentException($"cross_entropy: logits must be [N, C, ...], got {Layout.ShapeString(logits.ShapeRef)} (add a batch dimension with Unsqueeze(0))");
         int c = logits.ShapeRef[1];
         if (weight is not null && (weight.Rank != 1 || weight.ShapeRef[0] != c))
             throw new ArgumentException($"cross_entropy: class weights must be [{c}], got {Layout.ShapeString(weight.ShapeRef)}");

@@ -1,0 +1,331 @@
+// CPU 2-D convolution: the backend entry points, the algorithm choice per shape and the GEMM paths.
+//
+//   Pointwise (1x1, stride 1, no padding): the NCHW image of a group already is the [C/G, H*W] GEMM operand,
+//     so forward, backward-data and backward-filter are one GEMM per image and group, no copies.
+//   Depthwise (groups == C > 1): a direct vectorised kernel per plane (CpuConvDepthwise.cs).
+//   Everything else: im2col of one image (and group) into a workspace rented from CpuMemoryPool, then GEMM;
+//     backward-data runs GEMM into a column buffer and col2im scatters it back.
+// Parallelism: when the batch splits evenly over the workers, images go to threads (each GEMM single-threaded,
+// no synchronisation inside an image); otherwise images run in turn and GEMM/im2col parallelise inside.
+// See docs/conv.md.
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Cuda.Nn.Kernels.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    private static DType ConvType(DType dt, string op) =>
+        dt is DType.F32 or DType.F64 ? dt : throw new NotSupportedException($"{op} computes in F32 or F64, got {dt} (cast first)");
+
+    private static void CheckShape(Layout l, string what, string op, params int[] expected)
+    {
+        if (!l.Shape.AsSpan().SequenceEqual(expected))
+            throw new ArgumentException($"{op}: {what} has shape {Layout.ShapeString(l.Shape)}, expected {Layout.ShapeString(expected)}");
+    }
+
+    private static void CheckGeometry(in Conv2dGeometry g, string op)
+    {
+        if (g.Groups < 1 || g.C % g.Groups != 0 || g.O % g.Groups != 0)
+            throw new ArgumentException($"{op}: groups {g.Groups} must divide both input channels {g.C} and output channels {g.O}");
+        if (g.SH < 1 || g.SW < 1 || g.DH < 1 || g.DW < 1 || g.PH < 0 || g.PW < 0)
+            throw new ArgumentException($"{op}: stride and dilation must be positive and padding non-negative ({g})");
+        if (g.OH < 1 || g.OW < 1)
+            throw new ArgumentException($"{op}: kernel {g.KH}x{g.KW} (dilation {g.DH},{g.DW}) is larger than the padded input {g.H + 2 * g.PH}x{g.W + 2 * g.PW} ({g})");
+    }
+
+    public void Conv2d(Storage x, Layout xLayout, Storage w, Layout wLayout, Storage? bias, Layout? biasLayout, Storage y, in Conv2dGeometry g)
+    {
+        var dt = ConvType(C(y).DType, "conv2d");
+        CheckGeometry(g, "conv2d");
+        CheckShape(xLayout, "input", "conv2d", g.N, g.C, g.H, g.W);
+        CheckShape(wLayout, "weight", "conv2d", g.O, g.C / g.Groups, g.KH, g.KW);
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
+        byte* pb = null;
+        CpuStorage? bs = null;
+        if (bias is not null)
+        {
+            CheckShape(biasLayout!, "bias", "conv2d", g.O);
+            bs = DenseView(C(bias), biasLayout!, dt, out pb);
+        }
+        try
+        {
+            if (dt == DType.F32) CpuConv.Forward((float*)px, (float*)pw, (float*)pb, C(y).Ptr<float>(), g);
+            else CpuConv.Forward((double*)px, (double*)pw, (double*)pb, C(y).Ptr<double>(), g);
+        }
+        finally { bs?.Release(); }
+    }
+
+    public void Conv2dBackwardData(Storage gy, Layout gyLayout, Storage w, Layout wLayout, Storage gx, in Conv2dGeometry g)
+    {
+        var dt = ConvType(C(gx).DType, "conv2d backward");
+        CheckGeometry(g, "conv2d backward");
+        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
+        CheckShape(wLayout, "weight", "conv2d backward", g.O, g.C / g.Groups, g.KH, g.KW);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
+        if (dt == DType.F32) CpuConv.BackwardData((float*)pg, (float*)pw, C(gx).Ptr<float>(), g);
+        else CpuConv.BackwardData((double*)pg, (double*)pw, C(gx).Ptr<double>(), g);
+    }
+
+    public void Conv2dBackwardFilter(Storage x, Layout xLayout, Storage gy, Layout gyLayout, Storage? gw, Storage? gbias, in Conv2dGeometry g)
+    {
+        var dt = ConvType((gw ?? gbias)?.DType ?? C(gy).DType, "conv2d backward");
+        CheckGeometry(g, "conv2d backward");
+        CheckShape(xLayout, "input", "conv2d backward", g.N, g.C, g.H, g.W);
+        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        if (gbias is not null)
+        {
+            if (dt == DType.F32) CpuConv.BiasGrad((float*)pg, C(gbias).Ptr<float>(), g);
+            else CpuConv.BiasGrad((double*)pg, C(gbias).Ptr<double>(), g);
+        }
+        if (gw is null) return;
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        if (dt == DType.F32) CpuConv.BackwardFilter((float*)px, (float*)pg, C(gw).Ptr<float>(), g);
+        else CpuConv.BackwardFilter((double*)px, (double*)pg, C(gw).Ptr<double>(), g);
+    }
+}
+
+/// <summary>A scratch buffer rented from CpuMemoryPool for the length of one kernel call (no fresh pages once warm).</summary>
+internal readonly unsafe struct Workspace : IDisposable
+{
+    public readonly byte* Ptr;
+    private readonly long _capacity;
+
+    public Workspace(long bytes) { Ptr = bytes > 0 ? CpuMemoryPool.Rent(bytes, out _capacity) : null; }
+
+    public static Workspace Of<T>(long elements) where T : unmanaged => new(elements * sizeof(T));
+
+    public void Dispose() { if (Ptr != null) CpuMemoryPool.Return(Ptr, _capacity); }
+}
+
+internal unsafe delegate void ImageBody<T>(int chunk, int image, bool first, T* workspace) where T : unmanaged;
+
+internal static unsafe class CpuConv
+{
+    internal enum Algo { Pointwise, Depthwise, Im2col }
+
+    /// <summary>Below this many multiply-adds per image, parallel regions inside an image are not worth their dispatch.</summary>
+    private const long InnerParallelMin = 1 << 18;
+
+    /// <summary>The algorithm a geometry runs with (see the file header and docs/conv.md).</summary>
+    public static Algo Choose(in Conv2dGeometry g)
+    {
+        if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0) return Algo.Pointwise;
+        if (g.Groups > 1 && g.Groups == g.C) return Algo.Depthwise;
+        return Algo.Im2col;
+    }
+
+    /// <summary>Images go to threads when they split evenly (or there are many); else GEMM parallelises inside each image.</summary>
+    internal static int ImageChunks(int n)
+    {
+        int t = CpuWorkers.ThreadCount;
+        if (t <= 1 || n < t) return 1;
+        return n % t == 0 || n >= 4 * t ? t : 1;
+    }
+
+    /// <summary>
+    /// Runs body over all images. With several chunks each chunk is one thread taking images dynamically (so a
+    /// busy core gets fewer); first is true for the first image a chunk handles. Each chunk rents its workspace.
+    /// Returns how many images each chunk handled.
+    /// </summary>
+    internal static int[] RunImages<T>(int n, long workspaceElements, ImageBody<T> body) where T : unmanaged
+    {
+        int chunks = ImageChunks(n);
+        var counts = new int[chunks];
+        if (chunks == 1)
+        {
+            using var ws = Workspace.Of<T>(workspaceElements);
+            for (int i = 0; i < n; i++) body(0, i, i == 0, (T*)ws.Ptr);
+            counts[0] = n;
+            return counts;
+        }
+        int next = -1;
+        CpuWorkers.For(chunks, c =>
+        {
+            using var ws = Workspace.Of<T>(workspaceElements);
+            int i, done = 0;
+            while ((i = Interlocked.Increment(ref next)) < n) body(c, i, done++ == 0, (T*)ws.Ptr);
+            counts[c] = done;
+        });
+        return counts;
+    }
+
+    /// <summary>C = op(A) op(B) (+ C when accumulate), row-major, through the packed SGEMM or DGEMM.</summary>
+    internal static void Mm<T>(bool ta, bool tb, int m, int n, int k, T* a, int lda, T* b, int ldb, bool accumulate, T* c, int ldc) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Gemm.Sgemm(ta, tb, m, n, k, 1f, (float*)a, lda, (float*)b, ldb, accumulate ? 1f : 0f, (float*)c, ldc);
+        else Gemm.Dgemm(ta, tb, m, n, k, 1.0, (double*)a, lda, (double*)b, ldb, accumulate ? 1.0 : 0.0, (double*)c, ldc);
+    }
+
+    public static void Forward<T>(T* x, T* w, T* b, T* y, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (_, n, _, col) =>
+        {
+            for (int gi = 0; gi < groups; gi++)
+            {
+                T* xg = x + ((long)n * g.C + gi * cg) * hw;
+                T* bmat = xg;
+                if (!pointwise) { Im2col(xg, cg, g, col); bmat = col; }
+                Mm(false, false, og, p, k, w + (long)gi * og * k, k, bmat, p, false, y + ((long)n * g.O + gi * og) * p, p);
+            }
+            if (b != null)
+                for (int o = 0; o < g.O; o++)
+                {
+                    var row = new Span<T>(y + ((long)n * g.O + o) * p, p);
+                    TensorPrimitives.Add(row, b[o], row);
+                }
+        });
+    }
+
+    public static void BackwardData<T>(T* gy, T* w, T* gx, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (_, n, _, col) =>
+        {
+            for (int gi = 0; gi < groups; gi++)
+            {
+                T* gyg = gy + ((long)n * g.O + gi * og) * p;
+                T* gxg = gx + ((long)n * g.C + gi * cg) * hw;
+                T* wg = w + (long)gi * og * k;
+                if (pointwise) Mm(true, false, cg, p, og, wg, k, gyg, p, false, gxg, hw);
+                else
+                {
+                    Mm(true, false, k, p, og, wg, k, gyg, p, false, col, p);
+                    Col2im(col, cg, g, gxg);
+                }
+            }
+        });
+    }
+
+    public static void BiasGrad<T>(T* gy, T* gb, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int p = g.OH * g.OW;
+        CpuWorkers.ForRange(g.O, (long)g.N * g.O * p < InnerParallelMin ? g.O : 1, (s, e) =>
+        {
+            for (int o = s; o < e; o++)
+            {
+                double acc = 0;
+                for (int n = 0; n < g.N; n++) acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(gy + ((long)n * g.O + o) * p, p)));
+                gb[o] = T.CreateTruncating(acc);
+            }
+        });
+    }
+
+    public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        int chunks = ImageChunks(g.N);
+        long gwLen = (long)g.O * k;
+        // Chunk 0 accumulates straight into gw; the others into partial sums reduced at the end.
+        using var partials = Workspace.Of<T>((chunks - 1) * gwLen);
+        T* part = (T*)partials.Ptr;
+        var counts = RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (c, n, first, col) =>
+        {
+            T* acc = c == 0 ? gw : part + (c - 1) * gwLen;
+            for (int gi = 0; gi < groups; gi++)
+            {
+                T* xg = x + ((long)n * g.C + gi * cg) * hw;
+                T* bmat = xg;
+                if (!pointwise) { Im2col(xg, cg, g, col); bmat = col; }
+                Mm(false, true, og, k, p, gy + ((long)n * g.O + gi * og) * p, p, bmat, p, !first, acc + (long)gi * og * k, k);
+            }
+        });
+        var dst = new Span<T>(gw, checked((int)gwLen));
+        if (counts[0] == 0) dst.Clear();
+        for (int c = 1; c < chunks; c++)
+            if (counts[c] > 0) TensorPrimitives.Add(dst, new ReadOnlySpan<T>(part + (c - 1) * gwLen, (int)gwLen), dst);
+    }
+
+    /// <summary>Valid output-column range [lo, hi) for a tap whose input column is ow * s + off.</summary>
+    internal static (int Lo, int Hi) ValidRange(int off, int s, int outLen, int inLen)
+    {
+        int lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int hi = off > inLen - 1 ? 0 : Math.Min(outLen, (inLen - 1 - off) / s + 1);
+        lo = Math.Min(lo, outLen);
+        return (lo, Math.Max(lo, hi));
+    }
+
+    /// <summary>col[(c KH + kh) KW + kw, oh OW + ow] = x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside).</summary>
+    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, T* col) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int kk = g.KH * g.KW;
+        long work = (long)channels * kk * g.OH * g.OW;
+        CpuWorkers.ForRange(channels, work < InnerParallelMin ? channels : 1, (s, e) =>
+        {
+            for (int c = s; c < e; c++)
+                for (int kh = 0; kh < geo.KH; kh++)
+                    for (int kw = 0; kw < geo.KW; kw++)
+                        Im2colRow(x + (long)c * geo.H * geo.W, geo, kh, kw, col + ((long)c * kk + kh * geo.KW + kw) * geo.OH * geo.OW);
+        });
+    }
+
+    private static void Im2colRow<T>(T* xc, in Conv2dGeometry g, int kh, int kw, T* row) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
+        var (lo, hi) = ValidRange(off, sw, ow, g.W);
+        for (int oh = 0; oh < g.OH; oh++)
+        {
+            T* dst = row + (long)oh * ow;
+            int ih = oh * g.SH - g.PH + kh * g.DH;
+            if ((uint)ih >= (uint)g.H) { new Span<T>(dst, ow).Clear(); continue; }
+            T* src = xc + (long)ih * g.W + off;
+            for (int j = 0; j < lo; j++) dst[j] = T.Zero;
+            if (sw == 1) new ReadOnlySpan<T>(src + lo, hi - lo).CopyTo(new Span<T>(dst + lo, hi - lo));
+            else for (int j = lo; j < hi; j++) dst[j] = src[(long)j * sw];
+            for (int j = hi; j < ow; j++) dst[j] = T.Zero;
+        }
+    }
+
+    /// <summary>The transpose of Im2col: x[c] (overwritten) = sum of the column entries that read each input cell.</summary>
+    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, T* x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int kk = g.KH * g.KW;
+        long work = (long)channels * kk * g.OH * g.OW;
+        CpuWorkers.ForRange(channels, work < InnerParallelMin ? channels : 1, (s, e) =>
+        {
+            for (int c = s; c < e; c++)
+            {
+                T* xc = x + (long)c * geo.H * geo.W;
+                new Span<T>(xc, geo.H * geo.W).Clear();
+                for (int kh = 0; kh < geo.KH; kh++)
+                    for (int kw = 0; kw < geo.KW; kw++)
+                        Col2imRow(col + ((long)c * kk + kh * geo.KW + kw) * geo.OH * geo.OW, geo, kh, kw, xc);
+            }
+        });
+    }
+
+    private static void Col2imRow<T>(T* row, in Conv2dGeometry g, int kh, int kw, T* xc) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
+        var (lo, hi) = ValidRange(off, sw, ow, g.W);
+        if (hi <= lo) return;
+        for (int oh = 0; oh < g.OH; oh++)
+        {
+            int ih = oh * g.SH - g.PH + kh * g.DH;
+            if ((uint)ih >= (uint)g.H) continue;
+            T* src = row + (long)oh * ow;
+            T* dst = xc + (long)ih * g.W + off;
+            if (sw == 1)
+            {
+                var d = new Span<T>(dst + lo, hi - lo);
+                TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + lo, hi - lo), d);
+            }
+            else for (int j = lo; j < hi; j++) dst[(long)j * sw] += src[j];
+        }
+    }
+}

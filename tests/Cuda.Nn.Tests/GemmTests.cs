@@ -12,7 +12,7 @@ public unsafe class GemmTests
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (2, 3, 4), (17, 33, 65), (1, 70, 45), (70, 1, 45), (1, 1, 300), (14, 32, 256),
-        (15, 33, 257), (13, 31, 7), (29, 65, 1), (64, 64, 64), (65, 70, 600), (300, 257, 129), (3, 1000, 400),
+        (15, 33, 257), (13, 31, 7), (29, 65, 1), (64, 64, 64), (65, 70, 600), (300, 257, 129), (3, 1000, 400), (100, 10, 50), (700, 20, 30),
     ];
 
     public static TheoryData<GemmIsa, int> IsaThreads()
@@ -72,8 +72,28 @@ public unsafe class GemmTests
     public void SgemmLargeBlocksCrossNcAndPackedBLimits() => With(GemmIsa.Auto, 2, () =>
     {
         CheckSgemm(false, false, 2, 4100, 300, 1f, 0.5f, pad: 0, seed: 21); // n > NC
-        CheckSgemm(false, true, 3, 4096, 1100, 1f, 0f, pad: 0, seed: 22);  // k > packed-B super-block
         CheckSgemm(true, false, 700, 40, 50, 1f, 0f, pad: 0, seed: 23);    // m > 2 * MC
+        int old = Gemm.MaxPackedB;
+        try
+        {
+            Gemm.MaxPackedB = 1 << 16; // forces several k super-blocks of the shared packed B
+            CheckSgemm(false, true, 200, 300, 1000, 1f, 0.5f, pad: 1, seed: 22);
+            CheckSgemm(true, false, 200, 300, 1000, 1f, 0f, pad: 0, seed: 24);
+        }
+        finally { Gemm.MaxPackedB = old; }
+    });
+
+    [Theory]
+    [MemberData(nameof(IsaThreads))]
+    public void SgemmMatrixVectorShapes(GemmIsa isa, int threads) => With(isa, threads, () =>
+    {
+        int seed = 300;
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                CheckSgemm(ta, tb, 1, 3000, 400, 1f, 0f, pad: 2, seed++);   // big enough to run in parallel
+                CheckSgemm(ta, tb, 3000, 1, 400, -1f, 0.5f, pad: 2, seed++);
+            }
     });
 
     [Fact]

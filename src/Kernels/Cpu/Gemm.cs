@@ -19,8 +19,11 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread only (dispatch would cost more).</summary>
     internal const long ParallelMinWork = 1L << 20;
 
-    /// <summary>Upper bound for the shared packed-B buffer (floats); limits KB for very wide C.</summary>
-    private const int MaxPackedB = 4 << 20;
+    /// <summary>
+    /// Upper bound for the shared packed-B buffer (floats, 4 MiB), which sets the k super-block KB. Every
+    /// row chunk streams the whole super-block, so it must stay resident in L3. Settable for tests.
+    /// </summary>
+    internal static int MaxPackedB = 1 << 20;
 
     private static GemmIsa _forced = GemmIsa.Auto;
 
@@ -59,23 +62,37 @@ public static unsafe class Gemm
         _ => "scalar",
     };
 
-    /// <summary>Micro-kernel and cache blocking for one ISA. MC is a multiple of MR, NC of NR.</summary>
-    internal readonly struct Config(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr, int kc, int mc, int nc)
+    /// <summary>
+    /// Micro-kernel and cache blocking for one ISA. MC is a multiple of MR, NC of NR. Edge[v - 1] is a
+    /// kernel that computes only the first v * EdgeWidth columns of an NR-wide panel, so a narrow last
+    /// panel (or a small n) does not pay for the full tile.
+    /// </summary>
+    internal readonly struct Config(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr, int kc, int mc, int nc,
+        delegate*<int, float*, float*, float*, nint, float, float, void>[]? edge = null, int edgeWidth = 0)
     {
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
         public readonly int MR = mr, NR = nr, KC = kc, MC = mc, NC = nc;
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, void>[]? Edge = edge;
+        public readonly int EdgeWidth = edgeWidth;
     }
 
-    // Zen 5: L1d 48 KiB holds the kc x NR B micro-panel (256 x 32 x 4 = 32 KiB) plus the streaming A
-    // micro-panel; L2 1 MiB holds the MC x KC A block (336 x 256 x 4 = 336 KiB); the packed B block is
-    // shared in L3.
     /// <summary>Tuning hook for benchmarks: when set, replaces the ISA's kernel and blocking.</summary>
     internal static Config? ConfigOverride;
 
+    private static readonly delegate*<int, float*, float*, float*, nint, float, float, void>[] Avx512Edge =
+        [&GemmMicroKernels.Avx512_6x64_n16, &GemmMicroKernels.Avx512_6x64_n32, &GemmMicroKernels.Avx512_6x64_n48, &GemmMicroKernels.Avx512_6x64];
+
+    private static readonly delegate*<int, float*, float*, float*, nint, float, float, void>[] Avx2Edge =
+        [&GemmMicroKernels.Avx2_6x16_n8, &GemmMicroKernels.Avx2_6x16];
+
+    // Measured on Zen 5 (see docs/gemm.md): a 6x64 tile (24 zmm accumulators, 10 loads per 24 FMAs)
+    // beat 14x32, 12x32, 8x48 and 9x48. The kc x 64 B micro-panel (96 KiB at KC = 384) streams from L2,
+    // which has the bandwidth for it; the MC x KC A block (180 x 384 x 4 = 270 KiB) stays in L2; the
+    // packed B block is shared by both threads in L3. A larger KC means fewer read-modify-write passes over C.
     internal static Config ConfigFor(GemmIsa isa) => isa switch
     {
-        GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_14x32, 14, 32, 256, 14 * 24, 4096),
-        GemmIsa.Avx2 => new Config(&GemmMicroKernels.Avx2_6x16, 6, 16, 256, 6 * 48, 4096),
+        GemmIsa.Avx512 => new Config(&GemmMicroKernels.Avx512_6x64, 6, 64, 384, 6 * 30, 4096, Avx512Edge, 16),
+        GemmIsa.Avx2 => new Config(&GemmMicroKernels.Avx2_6x16, 6, 16, 256, 6 * 48, 4096, Avx2Edge, 8),
         _ => new Config(&GemmMicroKernels.Scalar_4x8, 4, 8, 256, 4 * 32, 4096),
     };
 
@@ -93,10 +110,38 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
+        if ((m == 1 || n == 1) && ConfigOverride is null && _forced == GemmIsa.Auto)
+        {
+            GemmVector.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+            return;
+        }
+        if (n <= 32 && m >= 2 * n && ConfigOverride is null)
+        {
+            SgemmNarrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    [ThreadStatic] private static AlignedBuffer? _narrowC;
+
+    /// <summary>
+    /// Narrow C (n much smaller than m and than the 64-wide tile): compute C^T = op(B)^T op(A)^T, whose
+    /// rows are long, into a scratch buffer with full tiles, then add its transpose into C.
+    /// </summary>
+    private static void SgemmNarrow(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        float* ct = (_narrowC ??= new AlignedBuffer()).Get((nint)n * m);
+        Sgemm(!transB, !transA, n, m, k, 1f, b, ldb, a, lda, 0f, ct, m);
+        for (int i = 0; i < m; i++)
+        {
+            float* ci = c + (nint)i * ldc;
+            if (beta == 0f) for (int j = 0; j < n; j++) ci[j] = alpha * ct[(nint)j * m + i];
+            else for (int j = 0; j < n; j++) ci[j] = alpha * ct[(nint)j * m + i] + beta * ci[j];
+        }
     }
 
     /// <summary>Same as Sgemm for float64 (simple blocked and vectorised; see GemmDouble.cs).</summary>
@@ -155,6 +200,9 @@ public static unsafe class Gemm
 
     internal static float* PackABuffer(nint floats) => (_packA ??= new AlignedBuffer()).Get(floats);
 
+    /// <summary>Per-thread single B micro-panel for the small-m path (packed just before use, stays in L1/L2).</summary>
+    [ThreadStatic] private static AlignedBuffer? _packBPanel;
+
     /// <summary>
     /// Arguments of one SGEMM call plus cached delegates, one instance per calling thread, so a call
     /// allocates nothing after warm-up besides the worker pool's own bookkeeping.
@@ -166,7 +214,7 @@ public static unsafe class Gemm
         private readonly AlignedBuffer _packB = new();
         private readonly Action<int> _packBody, _computeBody;
         private Config _cfg;
-        private bool _transA, _transB;
+        private bool _transA, _transB, _inlineB;
         private int _m, _k, _jc, _nc, _kb, _kbLen, _ncPanels, _packChunks, _mChunks, _nChunks;
         private float _alpha, _beta;
         private float* _a, _b, _c, _bp;
@@ -184,37 +232,55 @@ public static unsafe class Gemm
             _cfg = cfg; _transA = transA; _transB = transB; _m = m; _k = k; _alpha = alpha; _beta = beta;
             _a = a; _b = b; _c = c; _lda = lda; _ldb = ldb; _ldc = ldc;
             int mPanels = (m + cfg.MR - 1) / cfg.MR;
+            // Small m (one MC block): each task packs its B micro-panels just before use, so B goes
+            // through packing while in L1/L2 instead of a round trip through a large shared buffer in L3.
+            _inlineB = m <= cfg.MC;
             for (int jc = 0; jc < n; jc += cfg.NC)
             {
                 _jc = jc;
                 _nc = Math.Min(cfg.NC, n - jc);
                 _ncPanels = (_nc + cfg.NR - 1) / cfg.NR;
-                int kbMax = Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
+                int kbMax = _inlineB ? k : Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
                 ChooseSplit(threads, mPanels, _ncPanels);
                 for (int kb = 0; kb < k; kb += kbMax)
                 {
                     _kb = kb;
                     _kbLen = Math.Min(kbMax, k - kb);
-                    _bp = _packB.Get((nint)_ncPanels * cfg.NR * _kbLen);
-                    _packChunks = Math.Min(threads, _ncPanels);
-                    if (_packChunks > 1) CpuWorkers.For(_packChunks, _packBody); else PackChunk(0);
+                    if (!_inlineB)
+                    {
+                        _bp = _packB.Get((nint)_ncPanels * cfg.NR * _kbLen);
+                        _packChunks = Math.Min(threads, _ncPanels);
+                        if (_packChunks > 1) CpuWorkers.For(_packChunks, _packBody); else PackChunk(0);
+                    }
                     int tasks = _mChunks * _nChunks;
                     if (tasks > 1) CpuWorkers.For(tasks, _computeBody); else Compute(0);
                 }
             }
         }
 
-        /// <summary>Splits the work into threads tasks along M or N, whichever leaves less idle time.</summary>
+        /// <summary>
+        /// Splits the work along M or N, whichever leaves less idle time. There are several chunks per
+        /// thread, handed out dynamically, so a thread delayed by another process does not hold up the
+        /// call: M chunks are at most one MC block (so they cost no extra B traffic), N chunks at least
+        /// four NR panels (each repacks the small A).
+        /// </summary>
         private void ChooseSplit(int threads, int mPanels, int nPanels)
         {
             _mChunks = _nChunks = 1;
             if (threads <= 1) return;
-            // Idle fraction of a split into `threads` equal panel ranges: 1 - panels / (threads * ceil(panels / threads)).
+            // Share of the threads' time doing work when panels are split into `threads` equal ranges.
             double mEff = (double)mPanels / (threads * ((mPanels + threads - 1) / threads));
             double nEff = (double)nPanels / (threads * ((nPanels + threads - 1) / threads));
-            // Prefer M: the shared B block is packed once, while N splits repack A per task.
-            if (mEff >= nEff * 0.97 || nPanels < threads) _mChunks = Math.Min(threads, mPanels);
-            else _nChunks = Math.Min(threads, nPanels);
+            // Prefer M when B is shared (an N split repacks A per task); prefer N when each task packs
+            // its own B panels anyway (an M split would then pack B twice).
+            bool preferM = _inlineB ? mEff > nEff * 1.03 : mEff >= nEff * 0.97;
+            if (preferM || nPanels < threads)
+            {
+                int blocks = (mPanels * _cfg.MR + _cfg.MC - 1) / _cfg.MC;
+                _mChunks = Math.Min(mPanels, (blocks + threads - 1) / threads * threads);
+            }
+            else
+                _nChunks = Math.Min(nPanels, threads * Math.Clamp(nPanels / (4 * threads), 1, 4));
         }
 
         /// <summary>Packs this chunk's share of B micro-panels for every KC slice of the current super-block.</summary>
@@ -226,7 +292,7 @@ public static unsafe class Gemm
             {
                 int kcLen = Math.Min(kc, _kbLen - pc);
                 float* dst = _bp + (nint)pc * _ncPanels * nr;
-                GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, _kb + pc, kcLen, nr, p0, p1, dst);
+                GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, _kb + pc, kcLen, nr, _cfg.EdgeWidth, p0, p1, dst);
             }
         }
 
@@ -241,6 +307,7 @@ public static unsafe class Gemm
             int jr0 = (int)((long)_ncPanels * ni / _nChunks), jr1 = (int)((long)_ncPanels * (ni + 1) / _nChunks);
             if (row0 >= row1 || jr0 >= jr1) return;
             float* pa = PackABuffer((nint)cfg.MC * cfg.KC + GemmPacking.PackASlack);
+            float* bLocal = _inlineB ? (_packBPanel ??= new AlignedBuffer()).Get((nint)cfg.KC * nr) : null;
             float* tmp = stackalloc float[mr * nr];
             var kernel = cfg.Kernel;
             for (int pc = 0; pc < _kbLen; pc += cfg.KC)
@@ -248,14 +315,20 @@ public static unsafe class Gemm
                 int kcLen = Math.Min(cfg.KC, _kbLen - pc);
                 int kAbs = _kb + pc;
                 float beta = kAbs == 0 ? _beta : 1f;
-                float* bBlock = _bp + (nint)pc * _ncPanels * nr;
+                float* bBlock = _inlineB ? null : _bp + (nint)pc * _ncPanels * nr;
                 for (int ic = row0; ic < row1; ic += cfg.MC)
                 {
                     int mc = Math.Min(cfg.MC, row1 - ic);
                     GemmPacking.PackA(_transA, _a, _lda, ic, mc, kAbs, kcLen, mr, pa);
                     for (int jr = jr0; jr < jr1; jr++)
                     {
-                        float* bPanel = bBlock + (nint)jr * kcLen * nr;
+                        float* bPanel;
+                        if (_inlineB)
+                        {
+                            GemmPacking.PackB(_transB, _b, _ldb, _jc, _nc, kAbs, kcLen, nr, cfg.EdgeWidth, jr, jr + 1, bLocal - (nint)jr * nr * kcLen);
+                            bPanel = bLocal;
+                        }
+                        else bPanel = bBlock + (nint)jr * kcLen * nr;
                         int cols = Math.Min(nr, _nc - jr * nr);
                         float* cCol = _c + _jc + jr * nr;
                         for (int ir = 0; ir < mc; ir += mr)
@@ -267,8 +340,14 @@ public static unsafe class Gemm
                                 kernel(kcLen, aPanel, bPanel, cp, _ldc, _alpha, beta);
                             else
                             {
-                                kernel(kcLen, aPanel, bPanel, tmp, nr, 1f, 0f);
-                                MergeEdge(tmp, nr, cp, _ldc, rows, cols, _alpha, beta);
+                                var edge = cols < nr && cfg.Edge is { } e ? e[(cols - 1) / cfg.EdgeWidth] : kernel;
+                                if (rows == mr && cols % Math.Max(1, cfg.EdgeWidth) == 0 && cfg.Edge is not null)
+                                    edge(kcLen, aPanel, bPanel, cp, _ldc, _alpha, beta); // exact narrow tile: write C directly
+                                else
+                                {
+                                    edge(kcLen, aPanel, bPanel, tmp, nr, 1f, 0f);
+                                    MergeEdge(tmp, nr, cp, _ldc, rows, cols, _alpha, beta);
+                                }
                             }
                         }
                     }

@@ -50,75 +50,6 @@ internal static unsafe class GemmMicroKernels
         }
     }
 
-    /// <summary>14x32 tile: 28 accumulators + 2 B vectors + 1 broadcast register.</summary>
-    public static void Avx512_14x32(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
-        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
-        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
-        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
-        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
-        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
-        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default;
-        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default;
-        Vector512<float> c8_0 = default; Vector512<float> c8_1 = default;
-        Vector512<float> c9_0 = default; Vector512<float> c9_1 = default;
-        Vector512<float> c10_0 = default; Vector512<float> c10_1 = default;
-        Vector512<float> c11_0 = default; Vector512<float> c11_1 = default;
-        Vector512<float> c12_0 = default; Vector512<float> c12_1 = default;
-        Vector512<float> c13_0 = default; Vector512<float> c13_1 = default;
-        Sse.Prefetch0(c + 0 * ldc + 0); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 31);
-        Sse.Prefetch0(c + 1 * ldc + 0); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 31);
-        Sse.Prefetch0(c + 2 * ldc + 0); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 31);
-        Sse.Prefetch0(c + 3 * ldc + 0); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 31);
-        Sse.Prefetch0(c + 4 * ldc + 0); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 31);
-        Sse.Prefetch0(c + 5 * ldc + 0); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 31);
-        Sse.Prefetch0(c + 6 * ldc + 0); Sse.Prefetch0(c + 6 * ldc + 16); Sse.Prefetch0(c + 6 * ldc + 31);
-        Sse.Prefetch0(c + 7 * ldc + 0); Sse.Prefetch0(c + 7 * ldc + 16); Sse.Prefetch0(c + 7 * ldc + 31);
-        Sse.Prefetch0(c + 8 * ldc + 0); Sse.Prefetch0(c + 8 * ldc + 16); Sse.Prefetch0(c + 8 * ldc + 31);
-        Sse.Prefetch0(c + 9 * ldc + 0); Sse.Prefetch0(c + 9 * ldc + 16); Sse.Prefetch0(c + 9 * ldc + 31);
-        Sse.Prefetch0(c + 10 * ldc + 0); Sse.Prefetch0(c + 10 * ldc + 16); Sse.Prefetch0(c + 10 * ldc + 31);
-        Sse.Prefetch0(c + 11 * ldc + 0); Sse.Prefetch0(c + 11 * ldc + 16); Sse.Prefetch0(c + 11 * ldc + 31);
-        Sse.Prefetch0(c + 12 * ldc + 0); Sse.Prefetch0(c + 12 * ldc + 16); Sse.Prefetch0(c + 12 * ldc + 31);
-        Sse.Prefetch0(c + 13 * ldc + 0); Sse.Prefetch0(c + 13 * ldc + 16); Sse.Prefetch0(c + 13 * ldc + 31);
-        for (; kc > 0; kc--)
-        {
-            Vector512<float> b0 = Avx512F.LoadAlignedVector512(pb + 0); Vector512<float> b1 = Avx512F.LoadAlignedVector512(pb + 16);
-            Vector512<float> a;
-            a = Vector512.Create(pa[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1);
-            a = Vector512.Create(pa[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1);
-            a = Vector512.Create(pa[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1);
-            a = Vector512.Create(pa[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1);
-            a = Vector512.Create(pa[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1);
-            a = Vector512.Create(pa[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1);
-            a = Vector512.Create(pa[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1);
-            a = Vector512.Create(pa[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1);
-            a = Vector512.Create(pa[8]); c8_0 = Avx512F.FusedMultiplyAdd(a, b0, c8_0); c8_1 = Avx512F.FusedMultiplyAdd(a, b1, c8_1);
-            a = Vector512.Create(pa[9]); c9_0 = Avx512F.FusedMultiplyAdd(a, b0, c9_0); c9_1 = Avx512F.FusedMultiplyAdd(a, b1, c9_1);
-            a = Vector512.Create(pa[10]); c10_0 = Avx512F.FusedMultiplyAdd(a, b0, c10_0); c10_1 = Avx512F.FusedMultiplyAdd(a, b1, c10_1);
-            a = Vector512.Create(pa[11]); c11_0 = Avx512F.FusedMultiplyAdd(a, b0, c11_0); c11_1 = Avx512F.FusedMultiplyAdd(a, b1, c11_1);
-            a = Vector512.Create(pa[12]); c12_0 = Avx512F.FusedMultiplyAdd(a, b0, c12_0); c12_1 = Avx512F.FusedMultiplyAdd(a, b1, c12_1);
-            a = Vector512.Create(pa[13]); c13_0 = Avx512F.FusedMultiplyAdd(a, b0, c13_0); c13_1 = Avx512F.FusedMultiplyAdd(a, b1, c13_1);
-            pa += 14; pb += 32;
-        }
-        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
-        bool z = beta == 0f;
-        Store512(c + 0 * ldc + 0, c0_0, va, vb, z); Store512(c + 0 * ldc + 16, c0_1, va, vb, z);
-        Store512(c + 1 * ldc + 0, c1_0, va, vb, z); Store512(c + 1 * ldc + 16, c1_1, va, vb, z);
-        Store512(c + 2 * ldc + 0, c2_0, va, vb, z); Store512(c + 2 * ldc + 16, c2_1, va, vb, z);
-        Store512(c + 3 * ldc + 0, c3_0, va, vb, z); Store512(c + 3 * ldc + 16, c3_1, va, vb, z);
-        Store512(c + 4 * ldc + 0, c4_0, va, vb, z); Store512(c + 4 * ldc + 16, c4_1, va, vb, z);
-        Store512(c + 5 * ldc + 0, c5_0, va, vb, z); Store512(c + 5 * ldc + 16, c5_1, va, vb, z);
-        Store512(c + 6 * ldc + 0, c6_0, va, vb, z); Store512(c + 6 * ldc + 16, c6_1, va, vb, z);
-        Store512(c + 7 * ldc + 0, c7_0, va, vb, z); Store512(c + 7 * ldc + 16, c7_1, va, vb, z);
-        Store512(c + 8 * ldc + 0, c8_0, va, vb, z); Store512(c + 8 * ldc + 16, c8_1, va, vb, z);
-        Store512(c + 9 * ldc + 0, c9_0, va, vb, z); Store512(c + 9 * ldc + 16, c9_1, va, vb, z);
-        Store512(c + 10 * ldc + 0, c10_0, va, vb, z); Store512(c + 10 * ldc + 16, c10_1, va, vb, z);
-        Store512(c + 11 * ldc + 0, c11_0, va, vb, z); Store512(c + 11 * ldc + 16, c11_1, va, vb, z);
-        Store512(c + 12 * ldc + 0, c12_0, va, vb, z); Store512(c + 12 * ldc + 16, c12_1, va, vb, z);
-        Store512(c + 13 * ldc + 0, c13_0, va, vb, z); Store512(c + 13 * ldc + 16, c13_1, va, vb, z);
-    }
-
     /// <summary>6x64 tile: 24 accumulators + 4 B vectors + 1 broadcast register.</summary>
     public static void Avx512_6x64(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
     {
@@ -156,69 +87,8 @@ internal static unsafe class GemmMicroKernels
         Store512(c + 5 * ldc + 0, c5_0, va, vb, z); Store512(c + 5 * ldc + 16, c5_1, va, vb, z); Store512(c + 5 * ldc + 32, c5_2, va, vb, z); Store512(c + 5 * ldc + 48, c5_3, va, vb, z);
     }
 
-    /// <summary>12x32 tile: 24 accumulators + 2 B vectors + 1 broadcast register.</summary>
-    public static void Avx512_12x32(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
-        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
-        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
-        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
-        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
-        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
-        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default;
-        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default;
-        Vector512<float> c8_0 = default; Vector512<float> c8_1 = default;
-        Vector512<float> c9_0 = default; Vector512<float> c9_1 = default;
-        Vector512<float> c10_0 = default; Vector512<float> c10_1 = default;
-        Vector512<float> c11_0 = default; Vector512<float> c11_1 = default;
-        Sse.Prefetch0(c + 0 * ldc + 0); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 31);
-        Sse.Prefetch0(c + 1 * ldc + 0); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 31);
-        Sse.Prefetch0(c + 2 * ldc + 0); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 31);
-        Sse.Prefetch0(c + 3 * ldc + 0); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 31);
-        Sse.Prefetch0(c + 4 * ldc + 0); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 31);
-        Sse.Prefetch0(c + 5 * ldc + 0); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 31);
-        Sse.Prefetch0(c + 6 * ldc + 0); Sse.Prefetch0(c + 6 * ldc + 16); Sse.Prefetch0(c + 6 * ldc + 31);
-        Sse.Prefetch0(c + 7 * ldc + 0); Sse.Prefetch0(c + 7 * ldc + 16); Sse.Prefetch0(c + 7 * ldc + 31);
-        Sse.Prefetch0(c + 8 * ldc + 0); Sse.Prefetch0(c + 8 * ldc + 16); Sse.Prefetch0(c + 8 * ldc + 31);
-        Sse.Prefetch0(c + 9 * ldc + 0); Sse.Prefetch0(c + 9 * ldc + 16); Sse.Prefetch0(c + 9 * ldc + 31);
-        Sse.Prefetch0(c + 10 * ldc + 0); Sse.Prefetch0(c + 10 * ldc + 16); Sse.Prefetch0(c + 10 * ldc + 31);
-        Sse.Prefetch0(c + 11 * ldc + 0); Sse.Prefetch0(c + 11 * ldc + 16); Sse.Prefetch0(c + 11 * ldc + 31);
-        for (; kc > 0; kc--)
-        {
-            Vector512<float> b0 = Avx512F.LoadAlignedVector512(pb + 0); Vector512<float> b1 = Avx512F.LoadAlignedVector512(pb + 16);
-            Vector512<float> a;
-            a = Vector512.Create(pa[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1);
-            a = Vector512.Create(pa[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1);
-            a = Vector512.Create(pa[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1);
-            a = Vector512.Create(pa[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1);
-            a = Vector512.Create(pa[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1);
-            a = Vector512.Create(pa[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1);
-            a = Vector512.Create(pa[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1);
-            a = Vector512.Create(pa[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1);
-            a = Vector512.Create(pa[8]); c8_0 = Avx512F.FusedMultiplyAdd(a, b0, c8_0); c8_1 = Avx512F.FusedMultiplyAdd(a, b1, c8_1);
-            a = Vector512.Create(pa[9]); c9_0 = Avx512F.FusedMultiplyAdd(a, b0, c9_0); c9_1 = Avx512F.FusedMultiplyAdd(a, b1, c9_1);
-            a = Vector512.Create(pa[10]); c10_0 = Avx512F.FusedMultiplyAdd(a, b0, c10_0); c10_1 = Avx512F.FusedMultiplyAdd(a, b1, c10_1);
-            a = Vector512.Create(pa[11]); c11_0 = Avx512F.FusedMultiplyAdd(a, b0, c11_0); c11_1 = Avx512F.FusedMultiplyAdd(a, b1, c11_1);
-            pa += 12; pb += 32;
-        }
-        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
-        bool z = beta == 0f;
-        Store512(c + 0 * ldc + 0, c0_0, va, vb, z); Store512(c + 0 * ldc + 16, c0_1, va, vb, z);
-        Store512(c + 1 * ldc + 0, c1_0, va, vb, z); Store512(c + 1 * ldc + 16, c1_1, va, vb, z);
-        Store512(c + 2 * ldc + 0, c2_0, va, vb, z); Store512(c + 2 * ldc + 16, c2_1, va, vb, z);
-        Store512(c + 3 * ldc + 0, c3_0, va, vb, z); Store512(c + 3 * ldc + 16, c3_1, va, vb, z);
-        Store512(c + 4 * ldc + 0, c4_0, va, vb, z); Store512(c + 4 * ldc + 16, c4_1, va, vb, z);
-        Store512(c + 5 * ldc + 0, c5_0, va, vb, z); Store512(c + 5 * ldc + 16, c5_1, va, vb, z);
-        Store512(c + 6 * ldc + 0, c6_0, va, vb, z); Store512(c + 6 * ldc + 16, c6_1, va, vb, z);
-        Store512(c + 7 * ldc + 0, c7_0, va, vb, z); Store512(c + 7 * ldc + 16, c7_1, va, vb, z);
-        Store512(c + 8 * ldc + 0, c8_0, va, vb, z); Store512(c + 8 * ldc + 16, c8_1, va, vb, z);
-        Store512(c + 9 * ldc + 0, c9_0, va, vb, z); Store512(c + 9 * ldc + 16, c9_1, va, vb, z);
-        Store512(c + 10 * ldc + 0, c10_0, va, vb, z); Store512(c + 10 * ldc + 16, c10_1, va, vb, z);
-        Store512(c + 11 * ldc + 0, c11_0, va, vb, z); Store512(c + 11 * ldc + 16, c11_1, va, vb, z);
-    }
-
-    /// <summary>8x48 tile: 24 accumulators + 3 B vectors + 1 broadcast register.</summary>
-    public static void Avx512_8x48(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
+    /// <summary>Edge tile of the 6x64 kernel: only the first 48 columns of each 64-wide B panel.</summary>
+    public static void Avx512_6x64_n48(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default; Vector512<float> c0_2 = default;
         Vector512<float> c1_0 = default; Vector512<float> c1_1 = default; Vector512<float> c1_2 = default;
@@ -226,16 +96,12 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c3_0 = default; Vector512<float> c3_1 = default; Vector512<float> c3_2 = default;
         Vector512<float> c4_0 = default; Vector512<float> c4_1 = default; Vector512<float> c4_2 = default;
         Vector512<float> c5_0 = default; Vector512<float> c5_1 = default; Vector512<float> c5_2 = default;
-        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default; Vector512<float> c6_2 = default;
-        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default; Vector512<float> c7_2 = default;
         Sse.Prefetch0(c + 0 * ldc + 0); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 32); Sse.Prefetch0(c + 0 * ldc + 47);
         Sse.Prefetch0(c + 1 * ldc + 0); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 32); Sse.Prefetch0(c + 1 * ldc + 47);
         Sse.Prefetch0(c + 2 * ldc + 0); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 32); Sse.Prefetch0(c + 2 * ldc + 47);
         Sse.Prefetch0(c + 3 * ldc + 0); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 32); Sse.Prefetch0(c + 3 * ldc + 47);
         Sse.Prefetch0(c + 4 * ldc + 0); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 32); Sse.Prefetch0(c + 4 * ldc + 47);
         Sse.Prefetch0(c + 5 * ldc + 0); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 32); Sse.Prefetch0(c + 5 * ldc + 47);
-        Sse.Prefetch0(c + 6 * ldc + 0); Sse.Prefetch0(c + 6 * ldc + 16); Sse.Prefetch0(c + 6 * ldc + 32); Sse.Prefetch0(c + 6 * ldc + 47);
-        Sse.Prefetch0(c + 7 * ldc + 0); Sse.Prefetch0(c + 7 * ldc + 16); Sse.Prefetch0(c + 7 * ldc + 32); Sse.Prefetch0(c + 7 * ldc + 47);
         for (; kc > 0; kc--)
         {
             Vector512<float> b0 = Avx512F.LoadAlignedVector512(pb + 0); Vector512<float> b1 = Avx512F.LoadAlignedVector512(pb + 16); Vector512<float> b2 = Avx512F.LoadAlignedVector512(pb + 32);
@@ -246,9 +112,7 @@ internal static unsafe class GemmMicroKernels
             a = Vector512.Create(pa[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1); c3_2 = Avx512F.FusedMultiplyAdd(a, b2, c3_2);
             a = Vector512.Create(pa[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1); c4_2 = Avx512F.FusedMultiplyAdd(a, b2, c4_2);
             a = Vector512.Create(pa[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1); c5_2 = Avx512F.FusedMultiplyAdd(a, b2, c5_2);
-            a = Vector512.Create(pa[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1); c6_2 = Avx512F.FusedMultiplyAdd(a, b2, c6_2);
-            a = Vector512.Create(pa[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1); c7_2 = Avx512F.FusedMultiplyAdd(a, b2, c7_2);
-            pa += 8; pb += 48;
+            pa += 6; pb += 64;
         }
         Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
         bool z = beta == 0f;
@@ -258,8 +122,80 @@ internal static unsafe class GemmMicroKernels
         Store512(c + 3 * ldc + 0, c3_0, va, vb, z); Store512(c + 3 * ldc + 16, c3_1, va, vb, z); Store512(c + 3 * ldc + 32, c3_2, va, vb, z);
         Store512(c + 4 * ldc + 0, c4_0, va, vb, z); Store512(c + 4 * ldc + 16, c4_1, va, vb, z); Store512(c + 4 * ldc + 32, c4_2, va, vb, z);
         Store512(c + 5 * ldc + 0, c5_0, va, vb, z); Store512(c + 5 * ldc + 16, c5_1, va, vb, z); Store512(c + 5 * ldc + 32, c5_2, va, vb, z);
-        Store512(c + 6 * ldc + 0, c6_0, va, vb, z); Store512(c + 6 * ldc + 16, c6_1, va, vb, z); Store512(c + 6 * ldc + 32, c6_2, va, vb, z);
-        Store512(c + 7 * ldc + 0, c7_0, va, vb, z); Store512(c + 7 * ldc + 16, c7_1, va, vb, z); Store512(c + 7 * ldc + 32, c7_2, va, vb, z);
+    }
+
+    /// <summary>Edge tile of the 6x64 kernel: only the first 32 columns of each 64-wide B panel.</summary>
+    public static void Avx512_6x64_n32(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
+        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
+        Sse.Prefetch0(c + 0 * ldc + 0); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc + 0); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc + 0); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc + 0); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc + 0); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc + 0); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 31);
+        for (; kc > 0; kc--)
+        {
+            Vector512<float> b0 = Avx512F.LoadAlignedVector512(pb + 0); Vector512<float> b1 = Avx512F.LoadAlignedVector512(pb + 16);
+            Vector512<float> a;
+            a = Vector512.Create(pa[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1);
+            a = Vector512.Create(pa[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1);
+            a = Vector512.Create(pa[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1);
+            a = Vector512.Create(pa[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1);
+            a = Vector512.Create(pa[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1);
+            a = Vector512.Create(pa[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1);
+            pa += 6; pb += 64;
+        }
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        bool z = beta == 0f;
+        Store512(c + 0 * ldc + 0, c0_0, va, vb, z); Store512(c + 0 * ldc + 16, c0_1, va, vb, z);
+        Store512(c + 1 * ldc + 0, c1_0, va, vb, z); Store512(c + 1 * ldc + 16, c1_1, va, vb, z);
+        Store512(c + 2 * ldc + 0, c2_0, va, vb, z); Store512(c + 2 * ldc + 16, c2_1, va, vb, z);
+        Store512(c + 3 * ldc + 0, c3_0, va, vb, z); Store512(c + 3 * ldc + 16, c3_1, va, vb, z);
+        Store512(c + 4 * ldc + 0, c4_0, va, vb, z); Store512(c + 4 * ldc + 16, c4_1, va, vb, z);
+        Store512(c + 5 * ldc + 0, c5_0, va, vb, z); Store512(c + 5 * ldc + 16, c5_1, va, vb, z);
+    }
+
+    /// <summary>Edge tile of the 6x64 kernel: only the first 16 columns of each 64-wide B panel.</summary>
+    public static void Avx512_6x64_n16(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default;
+        Vector512<float> c1_0 = default;
+        Vector512<float> c2_0 = default;
+        Vector512<float> c3_0 = default;
+        Vector512<float> c4_0 = default;
+        Vector512<float> c5_0 = default;
+        Sse.Prefetch0(c + 0 * ldc + 0); Sse.Prefetch0(c + 0 * ldc + 15);
+        Sse.Prefetch0(c + 1 * ldc + 0); Sse.Prefetch0(c + 1 * ldc + 15);
+        Sse.Prefetch0(c + 2 * ldc + 0); Sse.Prefetch0(c + 2 * ldc + 15);
+        Sse.Prefetch0(c + 3 * ldc + 0); Sse.Prefetch0(c + 3 * ldc + 15);
+        Sse.Prefetch0(c + 4 * ldc + 0); Sse.Prefetch0(c + 4 * ldc + 15);
+        Sse.Prefetch0(c + 5 * ldc + 0); Sse.Prefetch0(c + 5 * ldc + 15);
+        for (; kc > 0; kc--)
+        {
+            Vector512<float> b0 = Avx512F.LoadAlignedVector512(pb + 0);
+            Vector512<float> a;
+            a = Vector512.Create(pa[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0);
+            a = Vector512.Create(pa[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0);
+            a = Vector512.Create(pa[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0);
+            a = Vector512.Create(pa[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0);
+            a = Vector512.Create(pa[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0);
+            a = Vector512.Create(pa[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0);
+            pa += 6; pb += 64;
+        }
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        bool z = beta == 0f;
+        Store512(c + 0 * ldc + 0, c0_0, va, vb, z);
+        Store512(c + 1 * ldc + 0, c1_0, va, vb, z);
+        Store512(c + 2 * ldc + 0, c2_0, va, vb, z);
+        Store512(c + 3 * ldc + 0, c3_0, va, vb, z);
+        Store512(c + 4 * ldc + 0, c4_0, va, vb, z);
+        Store512(c + 5 * ldc + 0, c5_0, va, vb, z);
     }
 
     /// <summary>6x16 tile: 12 accumulators + 2 B vectors + 1 broadcast register.</summary>
@@ -297,5 +233,42 @@ internal static unsafe class GemmMicroKernels
         Store256(c + 3 * ldc + 0, c3_0, va, vb, z); Store256(c + 3 * ldc + 8, c3_1, va, vb, z);
         Store256(c + 4 * ldc + 0, c4_0, va, vb, z); Store256(c + 4 * ldc + 8, c4_1, va, vb, z);
         Store256(c + 5 * ldc + 0, c5_0, va, vb, z); Store256(c + 5 * ldc + 8, c5_1, va, vb, z);
+    }
+
+    /// <summary>Edge tile of the 6x16 kernel: only the first 8 columns of each 16-wide B panel.</summary>
+    public static void Avx2_6x16_n8(int kc, float* pa, float* pb, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector256<float> c0_0 = default;
+        Vector256<float> c1_0 = default;
+        Vector256<float> c2_0 = default;
+        Vector256<float> c3_0 = default;
+        Vector256<float> c4_0 = default;
+        Vector256<float> c5_0 = default;
+         Sse.Prefetch0(c + 0 * ldc + 7);
+         Sse.Prefetch0(c + 1 * ldc + 7);
+         Sse.Prefetch0(c + 2 * ldc + 7);
+         Sse.Prefetch0(c + 3 * ldc + 7);
+         Sse.Prefetch0(c + 4 * ldc + 7);
+         Sse.Prefetch0(c + 5 * ldc + 7);
+        for (; kc > 0; kc--)
+        {
+            Vector256<float> b0 = Avx.LoadAlignedVector256(pb + 0);
+            Vector256<float> a;
+            a = Vector256.Create(pa[0]); c0_0 = Fma.MultiplyAdd(a, b0, c0_0);
+            a = Vector256.Create(pa[1]); c1_0 = Fma.MultiplyAdd(a, b0, c1_0);
+            a = Vector256.Create(pa[2]); c2_0 = Fma.MultiplyAdd(a, b0, c2_0);
+            a = Vector256.Create(pa[3]); c3_0 = Fma.MultiplyAdd(a, b0, c3_0);
+            a = Vector256.Create(pa[4]); c4_0 = Fma.MultiplyAdd(a, b0, c4_0);
+            a = Vector256.Create(pa[5]); c5_0 = Fma.MultiplyAdd(a, b0, c5_0);
+            pa += 6; pb += 16;
+        }
+        Vector256<float> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
+        bool z = beta == 0f;
+        Store256(c + 0 * ldc + 0, c0_0, va, vb, z);
+        Store256(c + 1 * ldc + 0, c1_0, va, vb, z);
+        Store256(c + 2 * ldc + 0, c2_0, va, vb, z);
+        Store256(c + 3 * ldc + 0, c3_0, va, vb, z);
+        Store256(c + 4 * ldc + 0, c4_0, va, vb, z);
+        Store256(c + 5 * ldc + 0, c5_0, va, vb, z);
     }
 }

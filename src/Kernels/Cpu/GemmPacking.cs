@@ -89,20 +89,22 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// Packs panels [panel0, panel1) of columns [j0, j0+nc) and depth [p0, p0+kc) of op(B) as kc x nr
-    /// blocks: dst[panel][p * nr + j] = op(B)[p0 + p, j0 + panel*nr + j]. dst points at panel 0.
+    /// blocks: dst[panel][p * nr + j] = op(B)[p0 + p, j0 + panel*nr + j]. dst points at panel 0. A partial
+    /// panel is zero-padded only up to a multiple of padStep (the edge kernels' width; 0 = to nr).
     /// </summary>
-    public static void PackB(bool trans, float* b, nint ldb, int j0, int nc, int p0, int kc, int nr, int panel0, int panel1, float* dst)
+    public static void PackB(bool trans, float* b, nint ldb, int j0, int nc, int p0, int kc, int nr, int padStep, int panel0, int panel1, float* dst)
     {
         for (int panel = panel0; panel < panel1; panel++)
         {
             int jp = panel * nr;
             int cols = Math.Min(nr, nc - jp);
+            int width = padStep > 0 ? Math.Min(nr, (cols + padStep - 1) / padStep * padStep) : nr;
             float* d = dst + (nint)panel * nr * kc;
             if (!trans)
             {
                 // B is [k, n]: one row of the panel is a contiguous run of cols floats.
                 float* src = b + (nint)p0 * ldb + j0 + jp;
-                for (int p = 0; p < kc; p++, src += ldb) CopyPad(d + (nint)p * nr, src, cols, nr);
+                for (int p = 0; p < kc; p++, src += ldb) CopyPad(d + (nint)p * nr, src, cols, width);
             }
             else
             {
@@ -125,9 +127,9 @@ internal static unsafe class GemmPacking
                     float* src = b + (nint)(j0 + jp + j) * ldb + p0;
                     for (int p = 0; p < kc; p++) d[(nint)p * nr + j] = src[p];
                 }
-                if (cols < nr)
+                if (cols < width)
                     for (int p = 0; p < kc; p++)
-                        for (int jj = cols; jj < nr; jj++) d[(nint)p * nr + jj] = 0f;
+                        for (int jj = cols; jj < width; jj++) d[(nint)p * nr + jj] = 0f;
             }
         }
     }

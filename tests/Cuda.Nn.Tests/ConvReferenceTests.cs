@@ -84,7 +84,20 @@ public class ConvReferenceTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void MatchesScalarReference(string shape)
+    public void MatchesScalarReference(string shape) => Check(shape);
+
+    [Fact]
+    public void MatchesScalarReferenceWithOneOutputRowPerIm2colBlock()
+    {
+        CpuConv.BlockBudgetOverride = 1;
+        try
+        {
+            foreach (var shape in Geometries.Keys) Check(shape);
+        }
+        finally { CpuConv.BlockBudgetOverride = 0; }
+    }
+
+    private static void Check(string shape)
     {
         var g = Geometries[shape];
         int cg = g.C / g.Groups;

@@ -166,14 +166,21 @@ internal static unsafe class CpuConv
         if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         bool pointwise = algo == Algo.Pointwise;
-        RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (_, n, _, col) =>
+        int rows = BlockRows(g, k);
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
         {
             for (int gi = 0; gi < groups; gi++)
             {
                 T* xg = x + ((long)n * g.C + gi * cg) * hw;
-                T* bmat = xg;
-                if (!pointwise) { Im2col(xg, cg, g, col); bmat = col; }
-                Mm(false, false, og, p, k, w + (long)gi * og * k, k, bmat, p, false, y + ((long)n * g.O + gi * og) * p, p);
+                T* wg = w + (long)gi * og * k;
+                T* yg = y + ((long)n * g.O + gi * og) * p;
+                if (pointwise) { Mm(false, false, og, p, k, wg, k, xg, p, false, yg, p); continue; }
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
+                {
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Im2col(xg, cg, g, r0, r1, col);
+                    Mm(false, false, og, pb, k, wg, k, col, pb, false, yg + (long)r0 * g.OW, p);
+                }
             }
             if (b != null)
                 for (int o = 0; o < g.O; o++)
@@ -190,18 +197,21 @@ internal static unsafe class CpuConv
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         bool pointwise = algo == Algo.Pointwise;
-        RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (_, n, _, col) =>
+        int rows = BlockRows(g, k);
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
         {
             for (int gi = 0; gi < groups; gi++)
             {
                 T* gyg = gy + ((long)n * g.O + gi * og) * p;
                 T* gxg = gx + ((long)n * g.C + gi * cg) * hw;
                 T* wg = w + (long)gi * og * k;
-                if (pointwise) Mm(true, false, cg, p, og, wg, k, gyg, p, false, gxg, hw);
-                else
+                if (pointwise) { Mm(true, false, cg, p, og, wg, k, gyg, p, false, gxg, hw); continue; }
+                new Span<T>(gxg, cg * hw).Clear();
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
                 {
-                    Mm(true, false, k, p, og, wg, k, gyg, p, false, col, p);
-                    Col2im(col, cg, g, gxg);
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Mm(true, false, k, pb, og, wg, k, gyg + (long)r0 * g.OW, p, false, col, pb);
+                    Col2im(col, cg, g, r0, r1, gxg);
                 }
             }
         });
@@ -232,21 +242,43 @@ internal static unsafe class CpuConv
         // Chunk 0 accumulates straight into gw; the others into partial sums reduced at the end.
         using var partials = Workspace.Of<T>((chunks - 1) * gwLen);
         T* part = (T*)partials.Ptr;
-        var counts = RunImages<T>(g.N, pointwise ? 0 : (long)k * p, (c, n, first, col) =>
+        int rows = BlockRows(g, k);
+        var counts = RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (c, n, first, col) =>
         {
             T* acc = c == 0 ? gw : part + (c - 1) * gwLen;
             for (int gi = 0; gi < groups; gi++)
             {
                 T* xg = x + ((long)n * g.C + gi * cg) * hw;
-                T* bmat = xg;
-                if (!pointwise) { Im2col(xg, cg, g, col); bmat = col; }
-                Mm(false, true, og, k, p, gy + ((long)n * g.O + gi * og) * p, p, bmat, p, !first, acc + (long)gi * og * k, k);
+                T* gyg = gy + ((long)n * g.O + gi * og) * p;
+                T* accg = acc + (long)gi * og * k;
+                if (pointwise) { Mm(false, true, og, k, p, gyg, p, xg, p, !first, accg, k); continue; }
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
+                {
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Im2col(xg, cg, g, r0, r1, col);
+                    Mm(false, true, og, k, pb, gyg + (long)r0 * g.OW, p, col, pb, !first || r0 > 0, accg, k);
+                }
             }
         });
         var dst = new Span<T>(gw, checked((int)gwLen));
         if (counts[0] == 0) dst.Clear();
         for (int c = 1; c < chunks; c++)
             if (counts[c] > 0) TensorPrimitives.Add(dst, new ReadOnlySpan<T>(part + (c - 1) * gwLen, (int)gwLen), dst);
+    }
+
+    /// <summary>For tests: column-block budget in elements (0 = the defaults below); 1 gives one output row per block.</summary>
+    internal static long BlockBudgetOverride { get; set; }
+
+    /// <summary>
+    /// Output rows per im2col block: the column block (K x rows*OW) stays within about 1 MiB of F32 when images run on
+    /// separate threads (it is then read by GEMM's packing from L2), and within 16 MiB (about a whole image) when GEMM
+    /// parallelises inside the image and wants wide matrices.
+    /// </summary>
+    internal static int BlockRows(in Conv2dGeometry g, int k)
+    {
+        long budget = BlockBudgetOverride > 0 ? BlockBudgetOverride : ImageChunks(g.N) > 1 ? 1L << 18 : 1L << 22;
+        long rows = budget / Math.Max(1L, (long)k * g.OW);
+        return (int)Math.Clamp(rows, 1, g.OH);
     }
 
     /// <summary>Valid output-column range [lo, hi) for a tap whose input column is ow * s + off.</summary>
@@ -258,28 +290,31 @@ internal static unsafe class CpuConv
         return (lo, Math.Max(lo, hi));
     }
 
-    /// <summary>col[(c KH + kh) KW + kw, oh OW + ow] = x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside).</summary>
-    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, T* col) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>
+    /// Output rows [r0, r1) of the column matrix: col[(c KH + kh) KW + kw, (oh - r0) OW + ow] =
+    /// x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside), row length (r1 - r0) OW.
+    /// </summary>
+    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, int r0, int r1, T* col) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
         int kk = g.KH * g.KW;
-        long work = (long)channels * kk * g.OH * g.OW;
-        CpuWorkers.ForRange(channels, work < InnerParallelMin ? channels : 1, (s, e) =>
+        long pb = (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
         {
             for (int c = s; c < e; c++)
                 for (int kh = 0; kh < geo.KH; kh++)
                     for (int kw = 0; kw < geo.KW; kw++)
-                        Im2colRow(x + (long)c * geo.H * geo.W, geo, kh, kw, col + ((long)c * kk + kh * geo.KW + kw) * geo.OH * geo.OW);
+                        Im2colRow(x + (long)c * geo.H * geo.W, geo, kh, kw, r0, r1, col + ((long)c * kk + kh * geo.KW + kw) * pb);
         });
     }
 
-    private static void Im2colRow<T>(T* xc, in Conv2dGeometry g, int kh, int kw, T* row) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    private static void Im2colRow<T>(T* xc, in Conv2dGeometry g, int kh, int kw, int r0, int r1, T* row) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
         var (lo, hi) = ValidRange(off, sw, ow, g.W);
-        for (int oh = 0; oh < g.OH; oh++)
+        for (int oh = r0; oh < r1; oh++)
         {
-            T* dst = row + (long)oh * ow;
+            T* dst = row + (long)(oh - r0) * ow;
             int ih = oh * g.SH - g.PH + kh * g.DH;
             if ((uint)ih >= (uint)g.H) { new Span<T>(dst, ow).Clear(); continue; }
             T* src = xc + (long)ih * g.W + off;
@@ -290,35 +325,31 @@ internal static unsafe class CpuConv
         }
     }
 
-    /// <summary>The transpose of Im2col: x[c] (overwritten) = sum of the column entries that read each input cell.</summary>
-    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, T* x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>The transpose of Im2col for output rows [r0, r1): adds each column entry into the input cell it read.</summary>
+    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, int r0, int r1, T* x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
         int kk = g.KH * g.KW;
-        long work = (long)channels * kk * g.OH * g.OW;
-        CpuWorkers.ForRange(channels, work < InnerParallelMin ? channels : 1, (s, e) =>
+        long pb = (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
         {
             for (int c = s; c < e; c++)
-            {
-                T* xc = x + (long)c * geo.H * geo.W;
-                new Span<T>(xc, geo.H * geo.W).Clear();
                 for (int kh = 0; kh < geo.KH; kh++)
                     for (int kw = 0; kw < geo.KW; kw++)
-                        Col2imRow(col + ((long)c * kk + kh * geo.KW + kw) * geo.OH * geo.OW, geo, kh, kw, xc);
-            }
+                        Col2imRow(col + ((long)c * kk + kh * geo.KW + kw) * pb, geo, kh, kw, r0, r1, x + (long)c * geo.H * geo.W);
         });
     }
 
-    private static void Col2imRow<T>(T* row, in Conv2dGeometry g, int kh, int kw, T* xc) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    private static void Col2imRow<T>(T* row, in Conv2dGeometry g, int kh, int kw, int r0, int r1, T* xc) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
         var (lo, hi) = ValidRange(off, sw, ow, g.W);
         if (hi <= lo) return;
-        for (int oh = 0; oh < g.OH; oh++)
+        for (int oh = r0; oh < r1; oh++)
         {
             int ih = oh * g.SH - g.PH + kh * g.DH;
             if ((uint)ih >= (uint)g.H) continue;
-            T* src = row + (long)oh * ow;
+            T* src = row + (long)(oh - r0) * ow;
             T* dst = xc + (long)ih * g.W + off;
             if (sw == 1)
             {

@@ -90,14 +90,18 @@ internal static unsafe class CpuConvDepthwise
                         {
                             T* xp = x + ((long)n * g.C + c) * hw;
                             T* gyp = gy + ((long)n * g.O + o) * p;
+                            // Vector accumulators run over all rows of the image; one horizontal sum per image.
+                            var dot = new DotAccumulator<T>();
                             for (int oh = 0; oh < g.OH; oh++)
                             {
                                 int ih = oh * g.SH - g.PH + kh * g.DH;
                                 if ((uint)ih >= (uint)g.H) continue;
                                 T* a = gyp + (long)oh * g.OW + lo;
                                 T* bx = xp + (long)ih * g.W + off + (long)lo * g.SW;
-                                acc += double.CreateTruncating(g.SW == 1 ? Dot(a, bx, hi - lo) : DotStrided(a, bx, g.SW, hi - lo));
+                                if (g.SW == 1) dot.Add(a, bx, hi - lo);
+                                else dot.Scalar += DotStrided(a, bx, g.SW, hi - lo);
                             }
+                            acc += double.CreateTruncating(dot.Total());
                         }
                     gw[(long)o * kk + kh * g.KW + kw] = T.CreateTruncating(acc);
                 }
@@ -198,30 +202,30 @@ internal static unsafe class CpuConvDepthwise
         return ow;
     }
 
-    private static T Dot<T>(T* a, T* b, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        int i = 0;
-        T sum = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
-        {
-            var acc = Vector512<T>.Zero;
-            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) acc += Vector512.Load(a + i) * Vector512.Load(b + i);
-            sum = Vector512.Sum(acc);
-        }
-        if (Vector256.IsHardwareAccelerated && i + Vector256<T>.Count <= n)
-        {
-            var acc = Vector256<T>.Zero;
-            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) acc += Vector256.Load(a + i) * Vector256.Load(b + i);
-            sum += Vector256.Sum(acc);
-        }
-        for (; i < n; i++) sum += a[i] * b[i];
-        return sum;
-    }
-
     private static T DotStrided<T>(T* a, T* b, int stride, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         T sum = T.Zero;
         for (int i = 0; i < n; i++) sum += a[i] * b[(long)i * stride];
         return sum;
     }
+}
+
+/// <summary>Running dot product: vector partial sums kept across calls, reduced once by Total().</summary>
+internal struct DotAccumulator<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private Vector512<T> _v512;
+    private Vector256<T> _v256;
+    public T Scalar;
+
+    public unsafe void Add(T* a, T* b, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) _v512 += Vector512.Load(a + i) * Vector512.Load(b + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) _v256 += Vector256.Load(a + i) * Vector256.Load(b + i);
+        for (; i < n; i++) Scalar += a[i] * b[i];
+    }
+
+    public readonly T Total() => Vector512.Sum(_v512) + Vector256.Sum(_v256) + Scalar;
 }

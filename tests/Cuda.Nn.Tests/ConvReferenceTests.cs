@@ -7,6 +7,12 @@ using Cuda.Nn.Kernels.Cpu;
 
 namespace Cuda.Nn.Tests;
 
+/// <summary>Runs alone: two tests change process-wide settings (CpuWorkers.ThreadCount, the im2col block budget),
+/// which would perturb other classes' thread-count-sensitive results (bit-exact resume tests) if run beside them.</summary>
+[CollectionDefinition(nameof(GlobalSettingsCollection), DisableParallelization = true)]
+public sealed class GlobalSettingsCollection;
+
+[Collection(nameof(GlobalSettingsCollection))]
 public class ConvReferenceTests
 {
     public static TheoryData<string> Shapes() => new(Geometries.Keys);

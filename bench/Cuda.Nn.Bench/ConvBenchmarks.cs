@@ -70,6 +70,10 @@ public class ConvBenchmarks
     [Benchmark]
     public void Forward() => _cpu.Conv2d(_x, _xl, _w, _wl, _b, _bl, _y, _g);
 
+    public void BackwardData() => _cpu.Conv2dBackwardData(_gy, _gyl, _w, _wl, _gx, _g);
+
+    public void BackwardFilter() => _cpu.Conv2dBackwardFilter(_x, _xl, _gy, _gyl, _gw, null, _g);
+
     [Benchmark]
     public void ForwardBackward()
     {
@@ -111,5 +115,39 @@ public sealed class ConvGflopsColumn(bool fromMin = false) : IColumn
         if (report?.ResultStatistics is not { } stats || benchmarkCase.Parameters["Case"] is not string c) return "-";
         double flops = 2.0 * ConvBenchmarks.Cases[c].Macs * (benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(ConvBenchmarks.ForwardBackward) ? 3 : 1);
         return (flops / (fromMin ? stats.Min : stats.Median)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Minimum time of each pass (forward, backward-data, backward-filter) per case: where the time goes.</summary>
+public static class ConvProfile
+{
+    public static void Run(string[] args)
+    {
+        var names = args.Length > 0 && args[0] != "all" ? [args[0]] : ConvBenchmarks.CaseNames.ToArray();
+        int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+        int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
+        foreach (var name in names)
+        {
+            var b = new ConvBenchmarks { Case = name, Threads = threads };
+            b.Setup();
+            var g = ConvBenchmarks.Cases[name];
+            double Min(Action a)
+            {
+                a();
+                double best = double.MaxValue;
+                for (int i = 0; i < reps; i++)
+                {
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    a();
+                    best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+                }
+                return best;
+            }
+            double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
+            double gf = 2.0 * g.Macs / 1e6;
+            Console.WriteLine($"{name} threads {threads} algo {CpuConv.Choose(g)}: forward {f:F1} ms ({gf / f:F0} GFLOP/s), " +
+                $"backward-data {d:F1} ms ({gf / d:F0}), backward-filter {w:F1} ms ({gf / w:F0}), sum {f + d + w:F1} ms");
+            b.Cleanup();
+        }
     }
 }

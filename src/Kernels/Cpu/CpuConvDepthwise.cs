@@ -22,7 +22,7 @@ internal static unsafe class CpuConvDepthwise
         {
             int n = idx / g.O, o = idx % g.O;
             T* xp = x + ((long)n * g.C + o / m) * hw;
-            Correlate(xp, w + (long)o * kk, b == null ? T.Zero : b[o], false, y + (long)idx * p, pl);
+            CorrelatePadded(xp, w + (long)o * kk, b == null ? T.Zero : b[o], false, y + (long)idx * p, pl);
         });
     }
 
@@ -44,7 +44,7 @@ internal static unsafe class CpuConvDepthwise
                     int o = c * m + j;
                     T* wo = w + (long)o * kk;
                     for (int t = 0; t < kk; t++) wf[t] = wo[kk - 1 - t];
-                    Correlate(gy + ((long)n * g.O + o) * p, wf, T.Zero, j > 0, gxp, pl);
+                    CorrelatePadded(gy + ((long)n * g.O + o) * p, wf, T.Zero, j > 0, gxp, pl);
                 }
                 return;
             }
@@ -76,36 +76,72 @@ internal static unsafe class CpuConvDepthwise
     public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
+        int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
         CpuWorkers.For(g.O, o =>
         {
             int c = o / m;
-            for (int kh = 0; kh < g.KH; kh++)
-                for (int kw = 0; kw < g.KW; kw++)
-                {
-                    int off = kw * g.DW - g.PW;
-                    var (lo, hi) = CpuConv.ValidRange(off, g.SW, g.OW, g.W);
-                    double acc = 0;
-                    if (hi > lo)
-                        for (int n = 0; n < g.N; n++)
-                        {
-                            T* xp = x + ((long)n * g.C + c) * hw;
-                            T* gyp = gy + ((long)n * g.O + o) * p;
-                            // Vector accumulators run over all rows of the image; one horizontal sum per image.
-                            var dot = new DotAccumulator<T>();
-                            for (int oh = 0; oh < g.OH; oh++)
-                            {
-                                int ih = oh * g.SH - g.PH + kh * g.DH;
-                                if ((uint)ih >= (uint)g.H) continue;
-                                T* a = gyp + (long)oh * g.OW + lo;
-                                T* bx = xp + (long)ih * g.W + off + (long)lo * g.SW;
-                                if (g.SW == 1) dot.Add(a, bx, hi - lo);
-                                else dot.Scalar += DotStrided(a, bx, g.SW, hi - lo);
-                            }
-                            acc += double.CreateTruncating(dot.Total());
-                        }
-                    gw[(long)o * kk + kh * g.KW + kw] = T.CreateTruncating(acc);
-                }
+            double* acc = stackalloc double[kk];
+            for (int t = 0; t < kk; t++) acc[t] = 0;
+            for (int n = 0; n < g.N; n++)
+            {
+                // The input plane, zero-padded, so every tap reads whole rows: gw[tap] = sum over rows of dot(gy row, x row).
+                T* xp = PaddedPlane(x + ((long)n * g.C + c) * hw, g.H, g.W, g.PH, g.PW);
+                T* gyp = gy + ((long)n * g.O + o) * p;
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                    {
+                        T* bx = xp + (long)kh * g.DH * wp + kw * g.DW;
+                        T dot = g.SW == 1 ? PlaneDot(gyp, g.OW, bx, g.SH * wp, g.OH, g.OW) : T.Zero;
+                        if (g.SW != 1)
+                            for (int oh = 0; oh < g.OH; oh++) dot += DotStrided(gyp + (long)oh * g.OW, bx + (long)oh * g.SH * wp, g.SW, g.OW);
+                        acc[kh * g.KW + kw] += double.CreateTruncating(dot);
+                    }
+            }
+            for (int t = 0; t < kk; t++) gw[(long)o * kk + t] = T.CreateTruncating(acc[t]);
         });
+    }
+
+    /// <summary>Copies an h x w plane into this thread's scratch with pad rows/columns of zeros around it (no copy without padding).</summary>
+    private static T* PaddedPlane<T>(T* x, int h, int w, int ph, int pw) where T : unmanaged
+    {
+        if (ph == 0 && pw == 0) return x;
+        int hp = h + 2 * ph, wp = w + 2 * pw;
+        T* buf = Scratch<T>((long)hp * wp);
+        new Span<T>(buf, hp * wp).Clear();
+        for (int r = 0; r < h; r++)
+            new ReadOnlySpan<T>(x + (long)r * w, w).CopyTo(new Span<T>(buf + (long)(r + ph) * wp + pw, w));
+        return buf;
+    }
+
+    [ThreadStatic] private static byte* _scratch;
+    [ThreadStatic] private static long _scratchBytes;
+
+    /// <summary>A per-thread buffer that only grows (one zero-padded input plane).</summary>
+    private static T* Scratch<T>(long elements) where T : unmanaged
+    {
+        long bytes = elements * sizeof(T);
+        if (bytes > _scratchBytes)
+        {
+            if (_scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(_scratch);
+            _scratchBytes = Math.Max(bytes, 64 * 1024);
+            _scratch = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)_scratchBytes, 64);
+        }
+        return (T*)_scratch;
+    }
+
+    /// <summary>
+    /// Stride-1 planes with padding are first copied into a zero-padded scratch plane (it stays in L1/L2), so every
+    /// output column takes the vector path; other planes go straight to Correlate.
+    /// </summary>
+    private static void CorrelatePadded<T>(T* x, T* k, T bias, bool accumulate, T* y, in Plane s) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (s.SW != 1 || (s.PH == 0 && s.PW == 0) || s.OW < 16)
+        {
+            Correlate(x, k, bias, accumulate, y, s);
+            return;
+        }
+        T* buf = PaddedPlane(x, s.H, s.W, s.PH, s.PW);
+        Correlate(buf, k, bias, accumulate, y, s with { H = s.H + 2 * s.PH, W = s.W + 2 * s.PW, PH = 0, PW = 0 });
     }
 
     /// <summary>
@@ -182,6 +218,20 @@ internal static unsafe class CpuConvDepthwise
                 }
                 acc.Store(yr + ow);
             }
+            // The tail as one more vector overlapping the last one (recomputes a few outputs; not when accumulating).
+            if (!accumulate && ow < b && b - a >= vn)
+            {
+                int o2 = b - vn;
+                var acc = vb;
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    T* xr = xbase + (long)kh * s.DH * s.W + o2;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                }
+                acc.Store(yr + o2);
+                ow = b;
+            }
         }
         if (Vector256.IsHardwareAccelerated)
         {
@@ -202,30 +252,31 @@ internal static unsafe class CpuConvDepthwise
         return ow;
     }
 
+    /// <summary>sum over rows r &lt; rows of dot(a + r aStride, b + r bStride) over n values; vector partial sums stay
+    /// in registers across rows and are reduced once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T PlaneDot<T>(T* a, int aStride, T* b, int bStride, int rows, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var v512 = Vector512<T>.Zero;
+        var v256 = Vector256<T>.Zero;
+        T sc = T.Zero;
+        int n512 = Vector512.IsHardwareAccelerated ? n - n % Vector512<T>.Count : 0;
+        int n256 = Vector256.IsHardwareAccelerated ? n512 + (n - n512) - (n - n512) % Vector256<T>.Count : n512;
+        for (int r = 0; r < rows; r++)
+        {
+            T* ar = a + (long)r * aStride, br = b + (long)r * bStride;
+            int i = 0;
+            for (; i < n512; i += Vector512<T>.Count) v512 += Vector512.Load(ar + i) * Vector512.Load(br + i);
+            for (; i < n256; i += Vector256<T>.Count) v256 += Vector256.Load(ar + i) * Vector256.Load(br + i);
+            for (; i < n; i++) sc += ar[i] * br[i];
+        }
+        return Vector512.Sum(v512) + Vector256.Sum(v256) + sc;
+    }
+
     private static T DotStrided<T>(T* a, T* b, int stride, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         T sum = T.Zero;
         for (int i = 0; i < n; i++) sum += a[i] * b[(long)i * stride];
         return sum;
     }
-}
-
-/// <summary>Running dot product: vector partial sums kept across calls, reduced once by Total().</summary>
-internal struct DotAccumulator<T> where T : unmanaged, IBinaryFloatingPointIeee754<T>
-{
-    private Vector512<T> _v512;
-    private Vector256<T> _v256;
-    public T Scalar;
-
-    public unsafe void Add(T* a, T* b, int n)
-    {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count) _v512 += Vector512.Load(a + i) * Vector512.Load(b + i);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count) _v256 += Vector256.Load(a + i) * Vector256.Load(b + i);
-        for (; i < n; i++) Scalar += a[i] * b[i];
-    }
-
-    public readonly T Total() => Vector512.Sum(_v512) + Vector256.Sum(_v256) + Scalar;
 }

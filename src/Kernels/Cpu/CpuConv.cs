@@ -270,13 +270,14 @@ internal static unsafe class CpuConv
     internal static long BlockBudgetOverride { get; set; }
 
     /// <summary>
-    /// Output rows per im2col block: the column block (K x rows*OW) stays within about 1 MiB of F32 when images run on
-    /// separate threads (it is then read by GEMM's packing from L2), and within 16 MiB (about a whole image) when GEMM
-    /// parallelises inside the image and wants wide matrices.
+    /// Output rows per im2col block: the column block (K x rows*OW) stays within about 1 MiB of F32 when each GEMM is
+    /// single-threaded (it is then read by GEMM's packing from L2, and C's block stays in cache), and within 16 MiB
+    /// (about a whole image) when GEMM parallelises inside the image and wants wide matrices.
     /// </summary>
     internal static int BlockRows(in Conv2dGeometry g, int k)
     {
-        long budget = BlockBudgetOverride > 0 ? BlockBudgetOverride : ImageChunks(g.N) > 1 ? 1L << 18 : 1L << 22;
+        bool gemmParallel = CpuWorkers.ThreadCount > 1 && ImageChunks(g.N) == 1;
+        long budget = BlockBudgetOverride > 0 ? BlockBudgetOverride : gemmParallel ? 1L << 22 : 1L << 18;
         long rows = budget / Math.Max(1L, (long)k * g.OW);
         return (int)Math.Clamp(rows, 1, g.OH);
     }

@@ -1,4 +1,10 @@
 // Benchmarks: dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*'
+// Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case] [threads] [reps]
+if (args is ["conv-profile", ..])
+{
+    Cuda.Nn.Bench.ConvProfile.Run(args[1..]);
+    return;
+}
 BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Cuda.Nn.Bench.BenchMarker).Assembly).Run(args);
 
 namespace Cuda.Nn.Bench

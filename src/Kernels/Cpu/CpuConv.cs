@@ -1,319 +1,363 @@
-// conv2d on the CPU. Algorithm per shape: 1x1 stride-1 convolutions are a GEMM straight on NCHW; depthwise
-// convolutions use a direct kernel (im2col would copy KH*KW times the input for no reuse); everything else
-// is im2col into a pooled per-thread workspace followed by the packed GEMM. Images run in parallel across
-// the worker pool (GEMMs inside run single-threaded); a batch smaller than the pool lets GEMM parallelise.
+// CPU 2-D convolution: the backend entry points, the algorithm choice per shape and the GEMM paths.
+//
+//   Pointwise (1x1, stride 1, no padding): the NCHW image of a group already is the [C/G, H*W] GEMM operand,
+//     so forward, backward-data and backward-filter are one GEMM per image and group, no copies.
+//   Depthwise (groups == C > 1): a direct vectorised kernel per plane (CpuConvDepthwise.cs).
+//   Everything else: im2col of one image (and group) into a workspace rented from CpuMemoryPool, then GEMM;
+//     backward-data runs GEMM into a column buffer and col2im scatters it back.
+// Parallelism: when the batch splits evenly over the workers, images go to threads (each GEMM single-threaded,
+// no synchronisation inside an image); otherwise images run in turn and GEMM/im2col parallelise inside.
+// See docs/conv.md.
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
+public sealed unsafe partial class CpuBackend
+{
+    private static DType ConvType(DType dt, string op) =>
+        dt is DType.F32 or DType.F64 ? dt : throw new NotSupportedException($"{op} computes in F32 or F64, got {dt} (cast first)");
+
+    private static void CheckShape(Layout l, string what, string op, params int[] expected)
+    {
+        if (!l.Shape.AsSpan().SequenceEqual(expected))
+            throw new ArgumentException($"{op}: {what} has shape {Layout.ShapeString(l.Shape)}, expected {Layout.ShapeString(expected)}");
+    }
+
+    private static void CheckGeometry(in Conv2dGeometry g, string op)
+    {
+        if (g.Groups < 1 || g.C % g.Groups != 0 || g.O % g.Groups != 0)
+            throw new ArgumentException($"{op}: groups {g.Groups} must divide both input channels {g.C} and output channels {g.O}");
+        if (g.SH < 1 || g.SW < 1 || g.DH < 1 || g.DW < 1 || g.PH < 0 || g.PW < 0)
+            throw new ArgumentException($"{op}: stride and dilation must be positive and padding non-negative ({g})");
+        if (g.OH < 1 || g.OW < 1)
+            throw new ArgumentException($"{op}: kernel {g.KH}x{g.KW} (dilation {g.DH},{g.DW}) is larger than the padded input {g.H + 2 * g.PH}x{g.W + 2 * g.PW} ({g})");
+    }
+
+    public void Conv2d(Storage x, Layout xLayout, Storage w, Layout wLayout, Storage? bias, Layout? biasLayout, Storage y, in Conv2dGeometry g)
+    {
+        var dt = ConvType(C(y).DType, "conv2d");
+        CheckGeometry(g, "conv2d");
+        CheckShape(xLayout, "input", "conv2d", g.N, g.C, g.H, g.W);
+        CheckShape(wLayout, "weight", "conv2d", g.O, g.C / g.Groups, g.KH, g.KW);
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
+        byte* pb = null;
+        CpuStorage? bs = null;
+        if (bias is not null)
+        {
+            CheckShape(biasLayout!, "bias", "conv2d", g.O);
+            bs = DenseView(C(bias), biasLayout!, dt, out pb);
+        }
+        try
+        {
+            if (dt == DType.F32) CpuConv.Forward((float*)px, (float*)pw, (float*)pb, C(y).Ptr<float>(), g);
+            else CpuConv.Forward((double*)px, (double*)pw, (double*)pb, C(y).Ptr<double>(), g);
+        }
+        finally { bs?.Release(); }
+    }
+
+    public void Conv2dBackwardData(Storage gy, Layout gyLayout, Storage w, Layout wLayout, Storage gx, in Conv2dGeometry g)
+    {
+        var dt = ConvType(C(gx).DType, "conv2d backward");
+        CheckGeometry(g, "conv2d backward");
+        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
+        CheckShape(wLayout, "weight", "conv2d backward", g.O, g.C / g.Groups, g.KH, g.KW);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
+        if (dt == DType.F32) CpuConv.BackwardData((float*)pg, (float*)pw, C(gx).Ptr<float>(), g);
+        else CpuConv.BackwardData((double*)pg, (double*)pw, C(gx).Ptr<double>(), g);
+    }
+
+    public void Conv2dBackwardFilter(Storage x, Layout xLayout, Storage gy, Layout gyLayout, Storage? gw, Storage? gbias, in Conv2dGeometry g)
+    {
+        var dt = ConvType((gw ?? gbias)?.DType ?? C(gy).DType, "conv2d backward");
+        CheckGeometry(g, "conv2d backward");
+        CheckShape(xLayout, "input", "conv2d backward", g.N, g.C, g.H, g.W);
+        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        if (gbias is not null)
+        {
+            if (dt == DType.F32) CpuConv.BiasGrad((float*)pg, C(gbias).Ptr<float>(), g);
+            else CpuConv.BiasGrad((double*)pg, C(gbias).Ptr<double>(), g);
+        }
+        if (gw is null) return;
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        if (dt == DType.F32) CpuConv.BackwardFilter((float*)px, (float*)pg, C(gw).Ptr<float>(), g);
+        else CpuConv.BackwardFilter((double*)px, (double*)pg, C(gw).Ptr<double>(), g);
+    }
+}
+
+/// <summary>A scratch buffer rented from CpuMemoryPool for the length of one kernel call (no fresh pages once warm).</summary>
+internal readonly unsafe struct Workspace : IDisposable
+{
+    public readonly byte* Ptr;
+    private readonly long _capacity;
+
+    public Workspace(long bytes) { Ptr = bytes > 0 ? CpuMemoryPool.Rent(bytes, out _capacity) : null; }
+
+    public static Workspace Of<T>(long elements) where T : unmanaged => new(elements * sizeof(T));
+
+    public void Dispose() { if (Ptr != null) CpuMemoryPool.Return(Ptr, _capacity); }
+}
+
+internal unsafe delegate void ImageBody<T>(int chunk, int image, bool first, T* workspace) where T : unmanaged;
+
 internal static unsafe class CpuConv
 {
-    private static void Gemm<T>(bool ta, bool tb, int m, int n, int k, T* a, int lda, T* b, int ldb, float beta, T* c, int ldc) where T : unmanaged
+    internal enum Algo { Pointwise, Depthwise, Im2col }
+
+    /// <summary>Below this many multiply-adds per image, parallel regions inside an image are not worth their dispatch.</summary>
+    private const long InnerParallelMin = 1 << 18;
+
+    /// <summary>The algorithm a geometry runs with (see the file header and docs/conv.md).</summary>
+    public static Algo Choose(in Conv2dGeometry g)
     {
-        if (typeof(T) == typeof(float)) Cpu.Gemm.Sgemm(ta, tb, m, n, k, 1f, (float*)a, lda, (float*)b, ldb, beta, (float*)c, ldc);
-        else Cpu.Gemm.Dgemm(ta, tb, m, n, k, 1.0, (double*)a, lda, (double*)b, ldb, beta, (double*)c, ldc);
+        if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0) return Algo.Pointwise;
+        if (g.Groups > 1 && g.Groups == g.C) return Algo.Depthwise;
+        return Algo.Im2col;
     }
 
-    /// <summary>Runs body(image) over the batch: in parallel when there are enough images, else serially so GEMM parallelises.</summary>
-    private static void ForImages(int n, Action<int> body)
+    /// <summary>Images go to threads when they split evenly (or there are many); else GEMM parallelises inside each image.</summary>
+    internal static int ImageChunks(int n)
     {
-        if (n >= CpuWorkers.ThreadCount && CpuWorkers.ThreadCount > 1) CpuWorkers.For(n, body);
-        else for (int i = 0; i < n; i++) body(i);
+        int t = CpuWorkers.ThreadCount;
+        if (t <= 1 || n < t) return 1;
+        return n % t == 0 || n >= 4 * t ? t : 1;
     }
 
-    /// <summary>col [C/G*KH*KW, OH*OW] from one group of one image (zero where the window hangs over the padding).</summary>
-    private static void Im2Col<T>(T* x, ConvGeometry g, T* col) where T : unmanaged, INumberBase<T>
+    /// <summary>
+    /// Runs body over all images. With several chunks each chunk is one thread taking images dynamically (so a
+    /// busy core gets fewer); first is true for the first image a chunk handles. Each chunk rents its workspace.
+    /// Returns how many images each chunk handled.
+    /// </summary>
+    internal static int[] RunImages<T>(int n, long workspaceElements, ImageBody<T> body) where T : unmanaged
     {
-        int oh = g.OH, ow = g.OW, cg = g.CPerGroup;
-        for (int c = 0; c < cg; c++)
-            for (int kh = 0; kh < g.KH; kh++)
-                for (int kw = 0; kw < g.KW; kw++)
-                {
-                    T* dst = col + ((long)(c * g.KH + kh) * g.KW + kw) * oh * ow;
-                    T* plane = x + (long)c * g.H * g.W;
-                    for (int y = 0; y < oh; y++)
-                    {
-                        int iy = y * g.SH - g.PH + kh * g.DH;
-                        T* row = dst + (long)y * ow;
-                        if ((uint)iy >= (uint)g.H) { new Span<T>(row, ow).Clear(); continue; }
-                        T* srcRow = plane + (long)iy * g.W;
-                        int ix0 = -g.PW + kw * g.DW;
-                        if (g.SW == 1 && ix0 >= 0 && ix0 + ow <= g.W)
-                        {
-                            new ReadOnlySpan<T>(srcRow + ix0, ow).CopyTo(new Span<T>(row, ow));
-                            continue;
-                        }
-                        for (int xo = 0; xo < ow; xo++)
-                        {
-                            int ix = ix0 + xo * g.SW;
-                            row[xo] = (uint)ix < (uint)g.W ? srcRow[ix] : T.Zero;
-                        }
-                    }
-                }
-    }
-
-    /// <summary>Adds col [C/G*KH*KW, OH*OW] back into one group of one image (the adjoint of Im2Col).</summary>
-    private static void Col2Im<T>(T* col, ConvGeometry g, T* x) where T : unmanaged, INumberBase<T>
-    {
-        int oh = g.OH, ow = g.OW, cg = g.CPerGroup;
-        for (int c = 0; c < cg; c++)
-            for (int kh = 0; kh < g.KH; kh++)
-                for (int kw = 0; kw < g.KW; kw++)
-                {
-                    T* src = col + ((long)(c * g.KH + kh) * g.KW + kw) * oh * ow;
-                    T* plane = x + (long)c * g.H * g.W;
-                    for (int y = 0; y < oh; y++)
-                    {
-                        int iy = y * g.SH - g.PH + kh * g.DH;
-                        if ((uint)iy >= (uint)g.H) continue;
-                        T* dstRow = plane + (long)iy * g.W;
-                        T* srcRow = src + (long)y * ow;
-                        int ix0 = -g.PW + kw * g.DW;
-                        for (int xo = 0; xo < ow; xo++)
-                        {
-                            int ix = ix0 + xo * g.SW;
-                            if ((uint)ix < (uint)g.W) dstRow[ix] += srcRow[xo];
-                        }
-                    }
-                }
-    }
-
-    public static void Forward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (g.IsDepthwise) { DepthwiseForward(x, w, bias, y, g); return; }
-        int cg = g.CPerGroup, og = g.OPerGroup, ohw = g.OH * g.OW, ckk = cg * g.KH * g.KW;
-        long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * ohw;
-        ForImages(g.N, n =>
+        int chunks = ImageChunks(n);
+        var counts = new int[chunks];
+        if (chunks == 1)
         {
-            T* col = null;
-            long colBytes = g.IsPointwise ? 0 : (long)ckk * ohw * sizeof(T);
-            if (colBytes > 0) col = (T*)CpuMemoryPool.Rent(colBytes, out colBytes);
-            try
+            using var ws = Workspace.Of<T>(workspaceElements);
+            for (int i = 0; i < n; i++) body(0, i, i == 0, (T*)ws.Ptr);
+            counts[0] = n;
+            return counts;
+        }
+        int next = -1;
+        CpuWorkers.For(chunks, c =>
+        {
+            using var ws = Workspace.Of<T>(workspaceElements);
+            int i, done = 0;
+            while ((i = Interlocked.Increment(ref next)) < n) body(c, i, done++ == 0, (T*)ws.Ptr);
+            counts[c] = done;
+        });
+        return counts;
+    }
+
+    /// <summary>C = op(A) op(B) (+ C when accumulate), row-major, through the packed SGEMM or DGEMM.</summary>
+    internal static void Mm<T>(bool ta, bool tb, int m, int n, int k, T* a, int lda, T* b, int ldb, bool accumulate, T* c, int ldc) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) Gemm.Sgemm(ta, tb, m, n, k, 1f, (float*)a, lda, (float*)b, ldb, accumulate ? 1f : 0f, (float*)c, ldc);
+        else Gemm.Dgemm(ta, tb, m, n, k, 1.0, (double*)a, lda, (double*)b, ldb, accumulate ? 1.0 : 0.0, (double*)c, ldc);
+    }
+
+    public static void Forward<T>(T* x, T* w, T* b, T* y, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        int rows = BlockRows(g, k);
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
+        {
+            for (int gi = 0; gi < groups; gi++)
             {
-                for (int grp = 0; grp < g.Groups; grp++)
+                T* xg = x + ((long)n * g.C + gi * cg) * hw;
+                T* wg = w + (long)gi * og * k;
+                T* yg = y + ((long)n * g.O + gi * og) * p;
+                if (pointwise) { Mm(false, false, og, p, k, wg, k, xg, p, false, yg, p); continue; }
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
                 {
-                    T* xg = x + n * xImage + (long)grp * cg * g.H * g.W;
-                    T* yg = y + n * yImage + (long)grp * og * ohw;
-                    T* wg = w + (long)grp * og * ckk;
-                    T* b = xg;
-                    if (!g.IsPointwise) { Im2Col(xg, g, col); b = col; }
-                    Gemm(false, false, og, ohw, ckk, wg, ckk, b, ohw, 0f, yg, ohw);
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Im2col(xg, cg, g, r0, r1, col);
+                    Mm(false, false, og, pb, k, wg, k, col, pb, false, yg + (long)r0 * g.OW, p);
                 }
-                if (bias != null)
-                    for (int o = 0; o < g.O; o++)
-                        System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<T>(y + n * yImage + (long)o * ohw, ohw), bias[o], new Span<T>(y + n * yImage + (long)o * ohw, ohw));
             }
-            finally { if (col != null) CpuMemoryPool.Return((byte*)col, colBytes); }
+            if (b != null)
+                for (int o = 0; o < g.O; o++)
+                {
+                    var row = new Span<T>(y + ((long)n * g.O + o) * p, p);
+                    TensorPrimitives.Add(row, b[o], row);
+                }
         });
     }
 
-    public static void BackwardData<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BackwardData<T>(T* gy, T* w, T* gx, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (g.IsDepthwise) { DepthwiseBackwardData(gy, w, gx, g); return; }
-        if (g.SH == 1 && g.SW == 1 && !g.IsPointwise && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1))
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        int rows = BlockRows(g, k);
+        RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
         {
-            // Stride 1: the input gradient is a forward convolution of gy with the kernel flipped and its in/out
-            // channels swapped, padded by d(k-1) - p. That reuses im2col + GEMM and avoids col2im's scatter.
-            TransposedConvolution(gy, w, gx, g);
-            return;
-        }
-        int cg = g.CPerGroup, og = g.OPerGroup, ohw = g.OH * g.OW, ckk = cg * g.KH * g.KW;
-        long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * ohw;
-        ForImages(g.N, n =>
-        {
-            long colBytes = g.IsPointwise ? 0 : (long)ckk * ohw * sizeof(T);
-            T* col = colBytes > 0 ? (T*)CpuMemoryPool.Rent(colBytes, out colBytes) : null;
-            try
+            for (int gi = 0; gi < groups; gi++)
             {
-                for (int grp = 0; grp < g.Groups; grp++)
+                T* gyg = gy + ((long)n * g.O + gi * og) * p;
+                T* gxg = gx + ((long)n * g.C + gi * cg) * hw;
+                T* wg = w + (long)gi * og * k;
+                if (pointwise) { Mm(true, false, cg, p, og, wg, k, gyg, p, false, gxg, hw); continue; }
+                new Span<T>(gxg, cg * hw).Clear();
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
                 {
-                    T* gxg = gx + n * xImage + (long)grp * cg * g.H * g.W;
-                    T* gyg = gy + n * yImage + (long)grp * og * ohw;
-                    T* wg = w + (long)grp * og * ckk;
-                    if (g.IsPointwise) { Gemm(true, false, ckk, ohw, og, wg, ckk, gyg, ohw, 0f, gxg, ohw); continue; }
-                    Gemm(true, false, ckk, ohw, og, wg, ckk, gyg, ohw, 0f, col, ohw);
-                    new Span<T>(gxg, cg * g.H * g.W).Clear();
-                    Col2Im(col, g, gxg);
-                }
-            }
-            finally { if (col != null) CpuMemoryPool.Return((byte*)col, colBytes); }
-        });
-    }
-
-    private static void TransposedConvolution<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int cg = g.CPerGroup, og = g.OPerGroup, kk = g.KH * g.KW;
-        long count = (long)g.C * og * kk;
-        var flipped = (T*)CpuMemoryPool.Rent(count * sizeof(T), out long bytes);
-        try
-        {
-            // flipped[grp*cg + c, o, kh, kw] = w[grp*og + o, c, KH-1-kh, KW-1-kw]
-            for (int grp = 0; grp < g.Groups; grp++)
-                for (int o = 0; o < og; o++)
-                    for (int c = 0; c < cg; c++)
-                        for (int k = 0; k < kk; k++)
-                            flipped[(((long)(grp * cg + c) * og + o) * kk) + k] = w[(((long)(grp * og + o) * cg + c) * kk) + (kk - 1 - k)];
-            var t = new ConvGeometry(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1,
-                g.DH * (g.KH - 1) - g.PH, g.DW * (g.KW - 1) - g.PW, g.DH, g.DW, g.Groups);
-            Forward(gy, flipped, (T*)null, gx, t);
-        }
-        finally { CpuMemoryPool.Return((byte*)flipped, bytes); }
-    }
-
-    public static void BackwardFilter<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (g.IsDepthwise) { DepthwiseBackwardFilter(x, gy, gw, g); return; }
-        int cg = g.CPerGroup, og = g.OPerGroup, ohw = g.OH * g.OW, ckk = cg * g.KH * g.KW;
-        long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * ohw, wSize = (long)g.O * ckk;
-        // Each worker accumulates a private copy of gw over its share of the batch; the copies are summed at the end.
-        int parts = g.N >= CpuWorkers.ThreadCount && CpuWorkers.ThreadCount > 1 ? CpuWorkers.ThreadCount : 1;
-        var partials = new nint[parts];
-        var partialBytes = new long[parts];
-        try
-        {
-            void Part(int p)
-            {
-                T* acc = p == 0 ? gw : (T*)CpuMemoryPool.Rent(wSize * sizeof(T), out partialBytes[p]);
-                if (p != 0) partials[p] = (nint)acc;
-                new Span<T>(acc, (int)wSize).Clear();
-                long colBytes = g.IsPointwise ? 0 : (long)ckk * ohw * sizeof(T);
-                T* col = colBytes > 0 ? (T*)CpuMemoryPool.Rent(colBytes, out colBytes) : null;
-                try
-                {
-                    for (int n = p; n < g.N; n += parts)
-                        for (int grp = 0; grp < g.Groups; grp++)
-                        {
-                            T* xg = x + n * xImage + (long)grp * cg * g.H * g.W;
-                            T* gyg = gy + n * yImage + (long)grp * og * ohw;
-                            T* b = xg;
-                            if (!g.IsPointwise) { Im2Col(xg, g, col); b = col; }
-                            // gw[g] += gy[g] (og x ohw) · col^T (ohw x ckk)
-                            Gemm(false, true, og, ckk, ohw, gyg, ohw, b, ohw, 1f, acc + (long)grp * og * ckk, ckk);
-                        }
-                }
-                finally { if (col != null) CpuMemoryPool.Return((byte*)col, colBytes); }
-            }
-            if (parts > 1) CpuWorkers.For(parts, Part); else Part(0);
-            for (int p = 1; p < parts; p++)
-                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<T>(gw, (int)wSize), new ReadOnlySpan<T>((T*)partials[p], (int)wSize), new Span<T>(gw, (int)wSize));
-        }
-        finally
-        {
-            for (int p = 1; p < parts; p++) if (partials[p] != 0) CpuMemoryPool.Return((byte*)partials[p], partialBytes[p]);
-        }
-    }
-
-    // ---------- depthwise (groups == C): direct kernels ----------
-
-    private static void DepthwiseForward<T>(T* x, T* w, T* bias, T* y, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int mult = g.O / g.C, oh = g.OH, ow = g.OW, kk = g.KH * g.KW;
-        CpuWorkers.ForRange(g.N * g.O, 1, (s, e) =>
-        {
-            for (int no = s; no < e; no++)
-            {
-                int n = no / g.O, o = no % g.O, c = o / mult;
-                T* plane = x + ((long)n * g.C + c) * g.H * g.W;
-                T* wo = w + (long)o * kk;
-                T* dst = y + (long)no * oh * ow;
-                T b = bias != null ? bias[o] : T.Zero;
-                new Span<T>(dst, oh * ow).Fill(b);
-                for (int kh = 0; kh < g.KH; kh++)
-                    for (int kw = 0; kw < g.KW; kw++)
-                    {
-                        T wv = wo[kh * g.KW + kw];
-                        int ix0 = kw * g.DW - g.PW;
-                        // output columns whose input column is inside the image
-                        int xoLo = Math.Max(0, (-ix0 + g.SW - 1) / g.SW), xoHi = Math.Min(ow, (g.W - ix0 + g.SW - 1) / g.SW);
-                        for (int yo = 0; yo < oh; yo++)
-                        {
-                            int iy = yo * g.SH - g.PH + kh * g.DH;
-                            if ((uint)iy >= (uint)g.H) continue;
-                            T* srcRow = plane + (long)iy * g.W;
-                            T* dstRow = dst + (long)yo * ow;
-                            if (xoHi <= xoLo) continue;
-                            if (g.SW == 1)
-                                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(srcRow + ix0 + xoLo, xoHi - xoLo), wv, new ReadOnlySpan<T>(dstRow + xoLo, xoHi - xoLo), new Span<T>(dstRow + xoLo, xoHi - xoLo));
-                            else
-                                for (int xo = xoLo; xo < xoHi; xo++) dstRow[xo] += wv * srcRow[ix0 + xo * g.SW];
-                        }
-                    }
-            }
-        });
-    }
-
-    private static void DepthwiseBackwardData<T>(T* gy, T* w, T* gx, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int mult = g.O / g.C, oh = g.OH, ow = g.OW, kk = g.KH * g.KW;
-        CpuWorkers.ForRange(g.N * g.C, 1, (s, e) =>
-        {
-            for (int nc = s; nc < e; nc++)
-            {
-                int n = nc / g.C, c = nc % g.C;
-                T* dst = gx + (long)nc * g.H * g.W;
-                new Span<T>(dst, g.H * g.W).Clear();
-                for (int m = 0; m < mult; m++)
-                {
-                    int o = c * mult + m;
-                    T* src = gy + ((long)n * g.O + o) * oh * ow;
-                    T* wo = w + (long)o * kk;
-                    for (int kh = 0; kh < g.KH; kh++)
-                        for (int kw = 0; kw < g.KW; kw++)
-                        {
-                            T wv = wo[kh * g.KW + kw];
-                            int ix0 = kw * g.DW - g.PW;
-                            int xoLo = Math.Max(0, (-ix0 + g.SW - 1) / g.SW), xoHi = Math.Min(ow, (g.W - ix0 + g.SW - 1) / g.SW);
-                            for (int yo = 0; yo < oh; yo++)
-                            {
-                                int iy = yo * g.SH - g.PH + kh * g.DH;
-                                if ((uint)iy >= (uint)g.H) continue;
-                                T* dstRow = dst + (long)iy * g.W;
-                                T* srcRow = src + (long)yo * ow;
-                                if (xoHi <= xoLo) continue;
-                                if (g.SW == 1)
-                                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(srcRow + xoLo, xoHi - xoLo), wv, new ReadOnlySpan<T>(dstRow + ix0 + xoLo, xoHi - xoLo), new Span<T>(dstRow + ix0 + xoLo, xoHi - xoLo));
-                                else
-                                    for (int xo = xoLo; xo < xoHi; xo++) dstRow[ix0 + xo * g.SW] += wv * srcRow[xo];
-                            }
-                        }
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Mm(true, false, k, pb, og, wg, k, gyg + (long)r0 * g.OW, p, false, col, pb);
+                    Col2im(col, cg, g, r0, r1, gxg);
                 }
             }
         });
     }
 
-    private static void DepthwiseBackwardFilter<T>(T* x, T* gy, T* gw, ConvGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void BiasGrad<T>(T* gy, T* gb, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int mult = g.O / g.C, oh = g.OH, ow = g.OW, kk = g.KH * g.KW;
-        CpuWorkers.ForRange(g.O, 1, (s, e) =>
+        int p = g.OH * g.OW;
+        CpuWorkers.ForRange(g.O, (long)g.N * g.O * p < InnerParallelMin ? g.O : 1, (s, e) =>
         {
             for (int o = s; o < e; o++)
             {
-                int c = o / mult;
-                for (int kh = 0; kh < g.KH; kh++)
-                    for (int kw = 0; kw < g.KW; kw++)
-                    {
-                        T acc = T.Zero;
-                        int ix0 = kw * g.DW - g.PW;
-                        int xoLo = Math.Max(0, (-ix0 + g.SW - 1) / g.SW), xoHi = Math.Min(ow, (g.W - ix0 + g.SW - 1) / g.SW);
-                        for (int n = 0; n < g.N; n++)
-                        {
-                            T* plane = x + ((long)n * g.C + c) * g.H * g.W;
-                            T* src = gy + ((long)n * g.O + o) * oh * ow;
-                            for (int yo = 0; yo < oh; yo++)
-                            {
-                                int iy = yo * g.SH - g.PH + kh * g.DH;
-                                if ((uint)iy >= (uint)g.H) continue;
-                                T* xr = plane + (long)iy * g.W;
-                                T* gr = src + (long)yo * ow;
-                                if (g.SW == 1 && xoHi > xoLo)
-                                    acc += System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<T>(xr + ix0 + xoLo, xoHi - xoLo), new ReadOnlySpan<T>(gr + xoLo, xoHi - xoLo));
-                                else
-                                    for (int xo = xoLo; xo < xoHi; xo++) acc += xr[ix0 + xo * g.SW] * gr[xo];
-                            }
-                        }
-                        gw[(long)o * kk + kh * g.KW + kw] = acc;
-                    }
+                double acc = 0;
+                for (int n = 0; n < g.N; n++) acc += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(gy + ((long)n * g.O + o) * p, p)));
+                gb[o] = T.CreateTruncating(acc);
             }
         });
+    }
+
+    public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
+        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        bool pointwise = algo == Algo.Pointwise;
+        int chunks = ImageChunks(g.N);
+        long gwLen = (long)g.O * k;
+        // Chunk 0 accumulates straight into gw; the others into partial sums reduced at the end.
+        using var partials = Workspace.Of<T>((chunks - 1) * gwLen);
+        T* part = (T*)partials.Ptr;
+        int rows = BlockRows(g, k);
+        var counts = RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (c, n, first, col) =>
+        {
+            T* acc = c == 0 ? gw : part + (c - 1) * gwLen;
+            for (int gi = 0; gi < groups; gi++)
+            {
+                T* xg = x + ((long)n * g.C + gi * cg) * hw;
+                T* gyg = gy + ((long)n * g.O + gi * og) * p;
+                T* accg = acc + (long)gi * og * k;
+                if (pointwise) { Mm(false, true, og, k, p, gyg, p, xg, p, !first, accg, k); continue; }
+                for (int r0 = 0; r0 < g.OH; r0 += rows)
+                {
+                    int r1 = Math.Min(g.OH, r0 + rows), pb = (r1 - r0) * g.OW;
+                    Im2col(xg, cg, g, r0, r1, col);
+                    Mm(false, true, og, k, pb, gyg + (long)r0 * g.OW, p, col, pb, !first || r0 > 0, accg, k);
+                }
+            }
+        });
+        var dst = new Span<T>(gw, checked((int)gwLen));
+        if (counts[0] == 0) dst.Clear();
+        for (int c = 1; c < chunks; c++)
+            if (counts[c] > 0) TensorPrimitives.Add(dst, new ReadOnlySpan<T>(part + (c - 1) * gwLen, (int)gwLen), dst);
+    }
+
+    /// <summary>For tests: column-block budget in elements (0 = the defaults below); 1 gives one output row per block.</summary>
+    internal static long BlockBudgetOverride { get; set; }
+
+    /// <summary>
+    /// Output rows per im2col block: the column block (K x rows*OW) stays within about 1 MiB of F32 when each GEMM is
+    /// single-threaded (it is then read by GEMM's packing from L2, and C's block stays in cache), and within 16 MiB
+    /// (about a whole image) when GEMM parallelises inside the image and wants wide matrices.
+    /// </summary>
+    internal static int BlockRows(in Conv2dGeometry g, int k)
+    {
+        bool gemmParallel = CpuWorkers.ThreadCount > 1 && ImageChunks(g.N) == 1;
+        long budget = BlockBudgetOverride > 0 ? BlockBudgetOverride : gemmParallel ? 1L << 22 : 1L << 18;
+        long rows = budget / Math.Max(1L, (long)k * g.OW);
+        return (int)Math.Clamp(rows, 1, g.OH);
+    }
+
+    /// <summary>Valid output-column range [lo, hi) for a tap whose input column is ow * s + off.</summary>
+    internal static (int Lo, int Hi) ValidRange(int off, int s, int outLen, int inLen)
+    {
+        int lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int hi = off > inLen - 1 ? 0 : Math.Min(outLen, (inLen - 1 - off) / s + 1);
+        lo = Math.Min(lo, outLen);
+        return (lo, Math.Max(lo, hi));
+    }
+
+    /// <summary>
+    /// Output rows [r0, r1) of the column matrix: col[(c KH + kh) KW + kw, (oh - r0) OW + ow] =
+    /// x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside), row length (r1 - r0) OW.
+    /// </summary>
+    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, int r0, int r1, T* col) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int kk = g.KH * g.KW;
+        long pb = (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
+        {
+            for (int c = s; c < e; c++)
+                for (int kh = 0; kh < geo.KH; kh++)
+                    for (int kw = 0; kw < geo.KW; kw++)
+                        Im2colRow(x + (long)c * geo.H * geo.W, geo, kh, kw, r0, r1, col + ((long)c * kk + kh * geo.KW + kw) * pb);
+        });
+    }
+
+    private static void Im2colRow<T>(T* xc, in Conv2dGeometry g, int kh, int kw, int r0, int r1, T* row) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
+        var (lo, hi) = ValidRange(off, sw, ow, g.W);
+        for (int oh = r0; oh < r1; oh++)
+        {
+            T* dst = row + (long)(oh - r0) * ow;
+            int ih = oh * g.SH - g.PH + kh * g.DH;
+            if ((uint)ih >= (uint)g.H) { new Span<T>(dst, ow).Clear(); continue; }
+            T* src = xc + (long)ih * g.W + off;
+            for (int j = 0; j < lo; j++) dst[j] = T.Zero;
+            if (sw == 1) new ReadOnlySpan<T>(src + lo, hi - lo).CopyTo(new Span<T>(dst + lo, hi - lo));
+            else for (int j = lo; j < hi; j++) dst[j] = src[(long)j * sw];
+            for (int j = hi; j < ow; j++) dst[j] = T.Zero;
+        }
+    }
+
+    /// <summary>The transpose of Im2col for output rows [r0, r1): adds each column entry into the input cell it read.</summary>
+    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, int r0, int r1, T* x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var geo = g;
+        int kk = g.KH * g.KW;
+        long pb = (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
+        {
+            for (int c = s; c < e; c++)
+                for (int kh = 0; kh < geo.KH; kh++)
+                    for (int kw = 0; kw < geo.KW; kw++)
+                        Col2imRow(col + ((long)c * kk + kh * geo.KW + kw) * pb, geo, kh, kw, r0, r1, x + (long)c * geo.H * geo.W);
+        });
+    }
+
+    private static void Col2imRow<T>(T* row, in Conv2dGeometry g, int kh, int kw, int r0, int r1, T* xc) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int off = kw * g.DW - g.PW, sw = g.SW, ow = g.OW;
+        var (lo, hi) = ValidRange(off, sw, ow, g.W);
+        if (hi <= lo) return;
+        for (int oh = r0; oh < r1; oh++)
+        {
+            int ih = oh * g.SH - g.PH + kh * g.DH;
+            if ((uint)ih >= (uint)g.H) continue;
+            T* src = row + (long)(oh - r0) * ow;
+            T* dst = xc + (long)ih * g.W + off;
+            if (sw == 1)
+            {
+                var d = new Span<T>(dst + lo, hi - lo);
+                TensorPrimitives.Add(d, new ReadOnlySpan<T>(src + lo, hi - lo), d);
+            }
+            else for (int j = lo; j < hi; j++) dst[(long)j * sw] += src[j];
+        }
     }
 }

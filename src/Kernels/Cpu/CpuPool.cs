@@ -1,173 +1,250 @@
-// Pooling and per-channel (batch-norm) kernels on contiguous NCHW planes.
+// CPU pooling over NCHW planes: max (with argmax indices), average and adaptive average/max, and their
+// backward passes. Every variant is described as per-output-row and per-output-column index ranges
+// (first input cell, count, step), so one max kernel and one average kernel serve all of them.
 using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
+public sealed unsafe partial class CpuBackend
+{
+    public void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage indices, in Pool2dGeometry g)
+    {
+        var dt = ConvType(C(y).DType, "max_pool2d");
+        CheckShape(xLayout, "input", "max_pool2d", g.N, g.C, g.H, g.W);
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        var rows = CpuPool.WindowRanges(g.H, g.OH, g.KH, g.SH, g.PH, g.DH);
+        var cols = CpuPool.WindowRanges(g.W, g.OW, g.KW, g.SW, g.PW, g.DW);
+        long* pi = C(indices).Ptr<long>();
+        if (dt == DType.F32) CpuPool.Max((float*)px, C(y).Ptr<float>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
+        else CpuPool.Max((double*)px, C(y).Ptr<double>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
+    }
+
+    public void MaxPool2dBackward(Storage gy, Layout gyLayout, Storage indices, Storage gx, int inH, int inW)
+    {
+        var dt = ConvType(C(gx).DType, "max_pool2d backward");
+        int r = gyLayout.Rank;
+        int outPlane = gyLayout.Shape[r - 1] * gyLayout.Shape[r - 2];
+        int planes = outPlane == 0 ? 0 : gyLayout.Numel / outPlane;
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        long* pi = C(indices).Ptr<long>();
+        if (dt == DType.F32) CpuPool.ScatterBack((float*)pg, pi, C(gx).Ptr<float>(), planes, outPlane, inH * inW);
+        else CpuPool.ScatterBack((double*)pg, pi, C(gx).Ptr<double>(), planes, outPlane, inH * inW);
+    }
+
+    public void AvgPool2d(Storage x, Layout xLayout, Storage y, in Pool2dGeometry g, bool countIncludePad, int divisorOverride)
+    {
+        var dt = ConvType(C(y).DType, "avg_pool2d");
+        CheckShape(xLayout, "input", "avg_pool2d", g.N, g.C, g.H, g.W);
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        var (rows, cols) = CpuPool.AvgRanges(g, countIncludePad, divisorOverride);
+        if (dt == DType.F32) CpuPool.Avg((float*)px, C(y).Ptr<float>(), g.N * g.C, g.H, g.W, rows, cols);
+        else CpuPool.Avg((double*)px, C(y).Ptr<double>(), g.N * g.C, g.H, g.W, rows, cols);
+    }
+
+    public void AvgPool2dBackward(Storage gy, Layout gyLayout, Storage gx, in Pool2dGeometry g, bool countIncludePad, int divisorOverride)
+    {
+        var dt = ConvType(C(gx).DType, "avg_pool2d backward");
+        CheckShape(gyLayout, "output gradient", "avg_pool2d backward", g.N, g.C, g.OH, g.OW);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        var (rows, cols) = CpuPool.AvgRanges(g, countIncludePad, divisorOverride);
+        if (dt == DType.F32) CpuPool.AvgBackward((float*)pg, C(gx).Ptr<float>(), g.N * g.C, g.H, g.W, rows, cols);
+        else CpuPool.AvgBackward((double*)pg, C(gx).Ptr<double>(), g.N * g.C, g.H, g.W, rows, cols);
+    }
+
+    public void AdaptivePool2d(bool max, Storage x, Layout xLayout, Storage y, Storage? indices, int outH, int outW)
+    {
+        var dt = ConvType(C(y).DType, max ? "adaptive_max_pool2d" : "adaptive_avg_pool2d");
+        if (xLayout.Rank < 2) throw new ArgumentException($"adaptive pooling needs [..., H, W], got {Layout.ShapeString(xLayout.Shape)}");
+        int h = xLayout.Shape[^2], w = xLayout.Shape[^1];
+        int planes = h * w == 0 ? 0 : xLayout.Numel / (h * w);
+        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
+        var rows = CpuPool.AdaptiveRanges(h, outH);
+        var cols = CpuPool.AdaptiveRanges(w, outW);
+        if (max)
+        {
+            long* pi = C(indices ?? throw new ArgumentNullException(nameof(indices))).Ptr<long>();
+            if (dt == DType.F32) CpuPool.Max((float*)px, C(y).Ptr<float>(), pi, planes, h, w, rows, cols, 1, 1);
+            else CpuPool.Max((double*)px, C(y).Ptr<double>(), pi, planes, h, w, rows, cols, 1, 1);
+        }
+        else if (dt == DType.F32) CpuPool.Avg((float*)px, C(y).Ptr<float>(), planes, h, w, rows, cols);
+        else CpuPool.Avg((double*)px, C(y).Ptr<double>(), planes, h, w, rows, cols);
+    }
+
+    public void AdaptiveAvgPool2dBackward(Storage gy, Layout gyLayout, Storage gx, int inH, int inW)
+    {
+        var dt = ConvType(C(gx).DType, "adaptive_avg_pool2d backward");
+        int oh = gyLayout.Shape[^2], ow = gyLayout.Shape[^1];
+        int planes = oh * ow == 0 ? 0 : gyLayout.Numel / (oh * ow);
+        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
+        var rows = CpuPool.AdaptiveRanges(inH, oh);
+        var cols = CpuPool.AdaptiveRanges(inW, ow);
+        if (dt == DType.F32) CpuPool.AvgBackward((float*)pg, C(gx).Ptr<float>(), planes, inH, inW, rows, cols);
+        else CpuPool.AvgBackward((double*)pg, C(gx).Ptr<double>(), planes, inH, inW, rows, cols);
+    }
+}
+
+/// <summary>For each output index along one axis: the first input cell, how many cells (at the axis' step), and the divisor factor.</summary>
+internal sealed record PoolRanges(int[] Start, int[] Count, double[] Divisor);
+
 internal static unsafe class CpuPool
 {
-    public static void MaxForward<T>(T* x, T* y, long* idx, PoolGeometry p) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Below this many input elements the planes run on one thread.</summary>
+    private const int ParallelMin = 1 << 15;
+
+    private static int MinChunk(int planes, long perPlane) => planes * perPlane < ParallelMin ? Math.Max(1, planes) : 1;
+
+    /// <summary>Valid taps of dilated windows starting at o*s - p: first valid cell and count (step d).</summary>
+    public static PoolRanges WindowRanges(int input, int output, int k, int s, int p, int d)
     {
-        CpuWorkers.ForRange(p.N * p.C, 1, (s, e) =>
+        var start = new int[output];
+        var count = new int[output];
+        for (int o = 0; o < output; o++)
         {
-            for (int nc = s; nc < e; nc++)
+            int st = o * s - p;
+            int i0 = st >= 0 ? 0 : (-st + d - 1) / d;
+            int i1 = input - 1 - st < 0 ? 0 : Math.Min(k, (input - 1 - st) / d + 1);
+            start[o] = st + i0 * d;
+            count[o] = Math.Max(0, i1 - i0);
+        }
+        return new PoolRanges(start, count, new double[output]);
+    }
+
+    /// <summary>Average-pool windows (no dilation) with PyTorch's divisor: the window clipped to the padded input
+    /// (countIncludePad) or the real cells; divisorOverride (> 0) goes into the row factor.</summary>
+    public static (PoolRanges Rows, PoolRanges Cols) AvgRanges(in Pool2dGeometry g, bool countIncludePad, int divisorOverride)
+    {
+        static PoolRanges Axis(int input, int output, int k, int s, int p, bool includePad, double fixedDiv)
+        {
+            var start = new int[output];
+            var count = new int[output];
+            var div = new double[output];
+            for (int o = 0; o < output; o++)
             {
-                T* plane = x + (long)nc * p.H * p.W;
-                T* dst = y + (long)nc * p.OH * p.OW;
-                long* di = idx + (long)nc * p.OH * p.OW;
-                for (int oy = 0; oy < p.OH; oy++)
-                {
-                    int y0 = oy * p.SH - p.PH, y1 = Math.Min(y0 + p.KH, p.H);
-                    y0 = Math.Max(y0, 0);
-                    for (int ox = 0; ox < p.OW; ox++)
+                int st = o * s - p;
+                int end = Math.Min(st + k, input + p);
+                int padded = end - st;
+                int a = Math.Max(st, 0), b = Math.Min(end, input);
+                start[o] = a;
+                count[o] = Math.Max(0, b - a);
+                div[o] = fixedDiv > 0 ? fixedDiv : includePad ? padded : count[o];
+            }
+            return new PoolRanges(start, count, div);
+        }
+        var rows = Axis(g.H, g.OH, g.KH, g.SH, g.PH, countIncludePad, divisorOverride > 0 ? divisorOverride : 0);
+        var cols = Axis(g.W, g.OW, g.KW, g.SW, g.PW, countIncludePad, divisorOverride > 0 ? 1 : 0);
+        return (rows, cols);
+    }
+
+    /// <summary>PyTorch's adaptive bins: [floor(i in / out), ceil((i + 1) in / out)).</summary>
+    public static PoolRanges AdaptiveRanges(int input, int output)
+    {
+        if (output < 1) throw new ArgumentException($"adaptive pooling output size must be positive, got {output}");
+        var start = new int[output];
+        var count = new int[output];
+        var div = new double[output];
+        for (int o = 0; o < output; o++)
+        {
+            int a = (int)((long)o * input / output);
+            int b = (int)(((long)(o + 1) * input + output - 1) / output);
+            start[o] = a;
+            count[o] = b - a;
+            div[o] = b - a;
+        }
+        return new PoolRanges(start, count, div);
+    }
+
+    public static void Max<T>(T* x, T* y, long* idx, int planes, int h, int w, PoolRanges rows, PoolRanges cols, int dh, int dw)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int oh = rows.Start.Length, ow = cols.Start.Length;
+        CpuWorkers.ForRange(planes, MinChunk(planes, (long)h * w), (s, e) =>
+        {
+            for (int pl = s; pl < e; pl++)
+            {
+                T* xp = x + (long)pl * h * w;
+                long o = (long)pl * oh * ow;
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++, o++)
                     {
-                        int x0 = ox * p.SW - p.PW, x1 = Math.Min(x0 + p.KW, p.W);
-                        x0 = Math.Max(x0, 0);
                         T best = T.NegativeInfinity;
-                        long bi = (long)y0 * p.W + x0;
-                        for (int iy = y0; iy < y1; iy++)
-                            for (int ix = x0; ix < x1; ix++)
+                        long bi = (long)rows.Start[i] * w + cols.Start[j];
+                        for (int a = 0, r = rows.Start[i]; a < rows.Count[i]; a++, r += dh)
+                        {
+                            T* xr = xp + (long)r * w;
+                            for (int b = 0, c = cols.Start[j]; b < cols.Count[j]; b++, c += dw)
                             {
-                                T v = plane[(long)iy * p.W + ix];
-                                if (v > best || T.IsNaN(v)) { best = v; bi = (long)iy * p.W + ix; if (T.IsNaN(v)) goto done; }
+                                T v = xr[c];
+                                if (v > best || T.IsNaN(v)) { best = v; bi = (long)r * w + c; }
                             }
-                        done:
-                        dst[oy * p.OW + ox] = best;
-                        di[oy * p.OW + ox] = bi;
-                    }
-                }
-            }
-        });
-    }
-
-    public static void MaxBackward<T>(T* gy, long* idx, T* gx, PoolGeometry p) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        CpuWorkers.ForRange(p.N * p.C, 1, (s, e) =>
-        {
-            for (int nc = s; nc < e; nc++)
-            {
-                T* dst = gx + (long)nc * p.H * p.W;
-                new Span<T>(dst, p.H * p.W).Clear();
-                T* src = gy + (long)nc * p.OH * p.OW;
-                long* si = idx + (long)nc * p.OH * p.OW;
-                for (int i = 0; i < p.OH * p.OW; i++) dst[si[i]] += src[i];
-            }
-        });
-    }
-
-    private static int Divisor(PoolGeometry p, int oy, int ox, bool countIncludePad)
-    {
-        int y0 = oy * p.SH - p.PH, x0 = ox * p.SW - p.PW;
-        int y1 = Math.Min(y0 + p.KH, p.H + p.PH), x1 = Math.Min(x0 + p.KW, p.W + p.PW);
-        if (countIncludePad) return (y1 - y0) * (x1 - x0);
-        return (Math.Min(y1, p.H) - Math.Max(y0, 0)) * (Math.Min(x1, p.W) - Math.Max(x0, 0));
-    }
-
-    public static void AvgForward<T>(T* x, T* y, PoolGeometry p, bool countIncludePad) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        CpuWorkers.ForRange(p.N * p.C, 1, (s, e) =>
-        {
-            for (int nc = s; nc < e; nc++)
-            {
-                T* plane = x + (long)nc * p.H * p.W;
-                T* dst = y + (long)nc * p.OH * p.OW;
-                for (int oy = 0; oy < p.OH; oy++)
-                    for (int ox = 0; ox < p.OW; ox++)
-                    {
-                        int y0 = Math.Max(oy * p.SH - p.PH, 0), y1 = Math.Min(oy * p.SH - p.PH + p.KH, p.H);
-                        int x0 = Math.Max(ox * p.SW - p.PW, 0), x1 = Math.Min(ox * p.SW - p.PW + p.KW, p.W);
-                        T sum = T.Zero;
-                        for (int iy = y0; iy < y1; iy++) for (int ix = x0; ix < x1; ix++) sum += plane[(long)iy * p.W + ix];
-                        int d = Divisor(p, oy, ox, countIncludePad);
-                        dst[oy * p.OW + ox] = d == 0 ? T.Zero : sum / T.CreateChecked(d);
+                        }
+                        y[o] = best;
+                        idx[o] = bi;
                     }
             }
         });
     }
 
-    public static void AvgBackward<T>(T* gy, T* gx, PoolGeometry p, bool countIncludePad) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void ScatterBack<T>(T* gy, long* idx, T* gx, int planes, int outPlane, int inPlane) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CpuWorkers.ForRange(p.N * p.C, 1, (s, e) =>
+        CpuWorkers.ForRange(planes, MinChunk(planes, inPlane), (s, e) =>
         {
-            for (int nc = s; nc < e; nc++)
+            new Span<T>(gx + (long)s * inPlane, (e - s) * inPlane).Clear();
+            for (int pl = s; pl < e; pl++)
             {
-                T* dst = gx + (long)nc * p.H * p.W;
-                new Span<T>(dst, p.H * p.W).Clear();
-                T* src = gy + (long)nc * p.OH * p.OW;
-                for (int oy = 0; oy < p.OH; oy++)
-                    for (int ox = 0; ox < p.OW; ox++)
-                    {
-                        int d = Divisor(p, oy, ox, countIncludePad);
-                        if (d == 0) continue;
-                        T g = src[oy * p.OW + ox] / T.CreateChecked(d);
-                        int y0 = Math.Max(oy * p.SH - p.PH, 0), y1 = Math.Min(oy * p.SH - p.PH + p.KH, p.H);
-                        int x0 = Math.Max(ox * p.SW - p.PW, 0), x1 = Math.Min(ox * p.SW - p.PW + p.KW, p.W);
-                        for (int iy = y0; iy < y1; iy++) for (int ix = x0; ix < x1; ix++) dst[(long)iy * p.W + ix] += g;
-                    }
-            }
-        });
-    }
-
-    public static void ChannelStats<T>(T* x, int n, int c, int hw, T* mean, T* variance) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        CpuWorkers.ForRange(c, 1, (s, e) =>
-        {
-            for (int ch = s; ch < e; ch++)
-            {
-                // Accumulate in double: a channel of a large batch sums 10^5-10^6 values.
-                double sum = 0;
-                for (int i = 0; i < n; i++) sum += double.CreateTruncating(TensorPrimitives.Sum(new ReadOnlySpan<T>(x + ((long)i * c + ch) * hw, hw)));
-                long m = (long)n * hw;
-                double mu = m == 0 ? 0 : sum / m;
-                double sq = 0;
-                T tmu = T.CreateTruncating(mu);
-                for (int i = 0; i < n; i++)
+                T* gxp = gx + (long)pl * inPlane;
+                long o = (long)pl * outPlane;
+                for (int j = 0; j < outPlane; j++)
                 {
-                    var plane = new ReadOnlySpan<T>(x + ((long)i * c + ch) * hw, hw);
-                    T acc = T.Zero;
-                    foreach (var v in plane) { T d = v - tmu; acc += d * d; }
-                    sq += double.CreateTruncating(acc);
+                    long k = idx[o + j];
+                    if ((ulong)k >= (ulong)inPlane) throw new IndexOutOfRangeException($"max_pool2d backward: index {k} outside a plane of {inPlane} cells");
+                    gxp[k] += gy[o + j];
                 }
-                mean[ch] = tmu;
-                variance[ch] = T.CreateTruncating(m == 0 ? 0 : sq / m);
             }
         });
     }
 
-    public static void ChannelAffine<T>(T* x, int n, int c, int hw, T* scale, T* shift, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Avg<T>(T* x, T* y, int planes, int h, int w, PoolRanges rows, PoolRanges cols) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CpuWorkers.ForRange(n * c, Math.Max(1, CpuElementwise.ParallelThreshold / Math.Max(1, hw)), (s, e) =>
+        int oh = rows.Start.Length, ow = cols.Start.Length;
+        CpuWorkers.ForRange(planes, MinChunk(planes, (long)h * w), (s, e) =>
         {
-            for (int nc = s; nc < e; nc++)
+            for (int pl = s; pl < e; pl++)
             {
-                int ch = nc % c;
-                var src = new ReadOnlySpan<T>(x + (long)nc * hw, hw);
-                var dst = new Span<T>(y + (long)nc * hw, hw);
-                TensorPrimitives.Multiply(src, scale[ch], dst);
-                TensorPrimitives.Add(dst, shift[ch], dst);
+                T* xp = x + (long)pl * h * w;
+                long o = (long)pl * oh * ow;
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++, o++)
+                    {
+                        T acc = T.Zero;
+                        for (int r = rows.Start[i], re = r + rows.Count[i]; r < re; r++)
+                            acc += TensorPrimitives.Sum(new ReadOnlySpan<T>(xp + (long)r * w + cols.Start[j], cols.Count[j]));
+                        y[o] = acc / T.CreateTruncating(rows.Divisor[i] * cols.Divisor[j]);
+                    }
             }
         });
     }
 
-    public static void ChannelGradSums<T>(T* x, T* gy, int n, int c, int hw, T* mean, T* rstd, T* sumGy, T* sumGyXhat) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void AvgBackward<T>(T* gy, T* gx, int planes, int h, int w, PoolRanges rows, PoolRanges cols) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CpuWorkers.ForRange(c, 1, (s, e) =>
+        int oh = rows.Start.Length, ow = cols.Start.Length;
+        CpuWorkers.ForRange(planes, MinChunk(planes, (long)h * w), (s, e) =>
         {
-            for (int ch = s; ch < e; ch++)
+            new Span<T>(gx + (long)s * h * w, (e - s) * h * w).Clear();
+            for (int pl = s; pl < e; pl++)
             {
-                double sg = 0, sgx = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    var g = new ReadOnlySpan<T>(gy + ((long)i * c + ch) * hw, hw);
-                    var xv = new ReadOnlySpan<T>(x + ((long)i * c + ch) * hw, hw);
-                    T gs = TensorPrimitives.Sum(g);
-                    T dot = TensorPrimitives.Dot(g, xv);
-                    sg += double.CreateTruncating(gs);
-                    sgx += double.CreateTruncating(dot);
-                }
-                // sum(gy * (x - mean)) * rstd = (sum(gy x) - mean sum(gy)) * rstd
-                sumGy[ch] = T.CreateTruncating(sg);
-                sumGyXhat[ch] = T.CreateTruncating((sgx - double.CreateTruncating(mean[ch]) * sg) * double.CreateTruncating(rstd[ch]));
+                T* gxp = gx + (long)pl * h * w;
+                long o = (long)pl * oh * ow;
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++, o++)
+                    {
+                        T v = gy[o] / T.CreateTruncating(rows.Divisor[i] * cols.Divisor[j]);
+                        for (int r = rows.Start[i], re = r + rows.Count[i]; r < re; r++)
+                        {
+                            var row = new Span<T>(gxp + (long)r * w + cols.Start[j], cols.Count[j]);
+                            TensorPrimitives.Add(row, v, row);
+                        }
+                    }
             }
         });
     }

@@ -90,7 +90,7 @@ public sealed class BatchNorm2d : Module
 public sealed class MaxPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false) : Module
 {
     public override Tensor Forward(Tensor input) =>
-        F.MaxPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode);
+        F.MaxPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode: ceilMode);
 }
 
 public sealed class AvgPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false, bool countIncludePad = true) : Module

@@ -1,0 +1,153 @@
+// conv2d FP32 NCHW on the four ANCHORS.md shapes, forward and forward + backward (grad input + grad weight),
+// on 1 and 2 threads, calling the CPU backend directly on preallocated tensors. Run with
+//   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*ConvBenchmarks*'
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+
+namespace Cuda.Nn.Bench;
+
+[Config(typeof(ConvConfig))]
+public class ConvBenchmarks
+{
+    /// <summary>The ANCHORS.md cases: (a) 3x3 64->64, (b) 1x1 64->256, (c) depthwise 144, (d) 7x7 s2 stem.</summary>
+    public static readonly Dictionary<string, Conv2dGeometry> Cases = new()
+    {
+        ["a_3x3_64to64"] = new(32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1),
+        ["b_1x1_64to256"] = new(32, 64, 56, 56, 256, 1, 1),
+        ["c_dw3x3_144"] = new(32, 144, 56, 56, 144, 3, 3, 1, 1, 1, 1, 1, 1, 144),
+        ["d_7x7s2_3to64"] = new(8, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3),
+    };
+
+    [ParamsSource(nameof(CaseNames))] public string Case = "";
+    [Params(1, 2)] public int Threads;
+
+    public static IEnumerable<string> CaseNames => Cases.Keys;
+
+    private Conv2dGeometry _g;
+    private Storage _x = null!, _w = null!, _b = null!, _y = null!, _gy = null!, _gx = null!, _gw = null!;
+    private Layout _xl = null!, _wl = null!, _bl = null!, _gyl = null!;
+    private readonly CpuBackend _cpu = CpuBackend.Instance;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _g = Cases[Case];
+        CpuWorkers.ThreadCount = Threads;
+        var g = _g;
+        _xl = Layout.Contiguous([g.N, g.C, g.H, g.W]);
+        _wl = Layout.Contiguous([g.O, g.C / g.Groups, g.KH, g.KW]);
+        _bl = Layout.Contiguous([g.O]);
+        _gyl = Layout.Contiguous([g.N, g.O, g.OH, g.OW]);
+        _x = Filled(_xl.Numel, 1, 1);
+        _w = Filled(_wl.Numel, 2, 1 / Math.Sqrt(g.C / g.Groups * g.KH * g.KW));
+        _b = Filled(g.O, 3, 1);
+        _gy = Filled(_gyl.Numel, 4, 1);
+        _y = _cpu.Allocate(DType.F32, _gyl.Numel);
+        _gx = _cpu.Allocate(DType.F32, _xl.Numel);
+        _gw = _cpu.Allocate(DType.F32, _wl.Numel);
+        Console.WriteLine($"// {Case}: {g}, {2.0 * g.Macs / 1e9:F2} GFLOP forward, gemm {Gemm.ActiveKernel}, threads {Threads}");
+    }
+
+    private Storage Filled(int n, ulong seed, double std)
+    {
+        var s = _cpu.Allocate(DType.F32, n);
+        _cpu.FillRandom(s, n, seed, 0, normal: true, 0, std);
+        return s;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var s in new[] { _x, _w, _b, _y, _gy, _gx, _gw }) s.Release();
+    }
+
+    [Benchmark]
+    public void Forward() => _cpu.Conv2d(_x, _xl, _w, _wl, _b, _bl, _y, _g);
+
+    public void BackwardData() => _cpu.Conv2dBackwardData(_gy, _gyl, _w, _wl, _gx, _g);
+
+    public void BackwardFilter() => _cpu.Conv2dBackwardFilter(_x, _xl, _gy, _gyl, _gw, null, _g);
+
+    [Benchmark]
+    public void ForwardBackward()
+    {
+        _cpu.Conv2d(_x, _xl, _w, _wl, _b, _bl, _y, _g);
+        _cpu.Conv2dBackwardData(_gy, _gyl, _w, _wl, _gx, _g);
+        _cpu.Conv2dBackwardFilter(_x, _xl, _gy, _gyl, _gw, null, _g);
+    }
+}
+
+/// <summary>Few iterations (these calls take tens of milliseconds), one invocation each, plus a GFLOP/s column.</summary>
+public sealed class ConvConfig : ManualConfig
+{
+    public ConvConfig()
+    {
+        AddJob(Job.Default.WithWarmupCount(2).WithIterationCount(7).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
+        // On the shared machine the minimum is the best estimate of uncontended speed; the median shows the spread.
+        AddColumn(StatisticColumn.Median, StatisticColumn.Min, new ConvGflopsColumn(), new ConvGflopsColumn(fromMin: true));
+    }
+}
+
+/// <summary>FLOPs = 2 MACs per forward; forward + backward counts 3x (ANCHORS.md's convention).</summary>
+public sealed class ConvGflopsColumn(bool fromMin = false) : IColumn
+{
+    public string Id => fromMin ? "ConvGFLOPSMin" : "ConvGFLOPS";
+    public string ColumnName => fromMin ? "GFLOP/s (min)" : "GFLOP/s (median)";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 0;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => $"2 MACs (x3 with backward) / {(fromMin ? "min" : "median")} time";
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public bool IsAvailable(Summary summary) => true;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var report = summary[benchmarkCase];
+        if (report?.ResultStatistics is not { } stats || benchmarkCase.Parameters["Case"] is not string c) return "-";
+        double flops = 2.0 * ConvBenchmarks.Cases[c].Macs * (benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(ConvBenchmarks.ForwardBackward) ? 3 : 1);
+        return (flops / (fromMin ? stats.Min : stats.Median)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Minimum time of each pass (forward, backward-data, backward-filter) per case: where the time goes.</summary>
+public static class ConvProfile
+{
+    public static void Run(string[] args)
+    {
+        var names = args.Length > 0 && args[0] != "all" ? [args[0]] : ConvBenchmarks.CaseNames.ToArray();
+        int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
+        int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
+        foreach (var name in names)
+        {
+            var b = new ConvBenchmarks { Case = name, Threads = threads };
+            b.Setup();
+            var g = ConvBenchmarks.Cases[name];
+            double Min(Action a)
+            {
+                a();
+                double best = double.MaxValue;
+                for (int i = 0; i < reps; i++)
+                {
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    a();
+                    best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+                }
+                return best;
+            }
+            double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
+            double gf = 2.0 * g.Macs / 1e6;
+            Console.WriteLine($"{name} threads {threads} algo {CpuConv.Choose(g)}: forward {f:F1} ms ({gf / f:F0} GFLOP/s), " +
+                $"backward-data {d:F1} ms ({gf / d:F0}), backward-filter {w:F1} ms ({gf / w:F0}), sum {f + d + w:F1} ms");
+            b.Cleanup();
+        }
+    }
+}

@@ -1,0 +1,282 @@
+// Direct depthwise convolution (groups == C; O = m C, output channel o reads input channel o / m), NCHW.
+// One output plane per parallel item. Inside a plane the interior columns (every tap in bounds) of a stride-1
+// row are computed a vector of outputs at a time with all KH x KW taps accumulated in a register and stored once;
+// border columns and other strides take the scalar path. Backward-data with stride 1 is the same kernel run on
+// gy with the kernel flipped and padding d(k-1) - p; backward-filter is one dot product per tap and row.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Cuda.Nn.Kernels.Cpu;
+
+internal static unsafe class CpuConvDepthwise
+{
+    /// <summary>Shape of one plane-to-plane correlation.</summary>
+    private readonly record struct Plane(int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW);
+
+    public static void Forward<T>(T* x, T* w, T* b, T* y, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
+        var pl = new Plane(g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW);
+        CpuWorkers.For(g.N * g.O, idx =>
+        {
+            int n = idx / g.O, o = idx % g.O;
+            T* xp = x + ((long)n * g.C + o / m) * hw;
+            CorrelatePadded(xp, w + (long)o * kk, b == null ? T.Zero : b[o], false, y + (long)idx * p, pl);
+        });
+    }
+
+    public static void BackwardData<T>(T* gy, T* w, T* gx, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
+        int qh = g.DH * (g.KH - 1) - g.PH, qw = g.DW * (g.KW - 1) - g.PW;
+        bool flipped = g.SH == 1 && g.SW == 1 && qh >= 0 && qw >= 0;
+        var pl = new Plane(g.OH, g.OW, g.H, g.W, g.KH, g.KW, 1, 1, qh, qw, g.DH, g.DW);
+        CpuWorkers.For(g.N * g.C, idx =>
+        {
+            int n = idx / g.C, c = idx % g.C;
+            T* gxp = gx + (long)idx * hw;
+            if (flipped)
+            {
+                T* wf = stackalloc T[kk];
+                for (int j = 0; j < m; j++)
+                {
+                    int o = c * m + j;
+                    T* wo = w + (long)o * kk;
+                    for (int t = 0; t < kk; t++) wf[t] = wo[kk - 1 - t];
+                    CorrelatePadded(gy + ((long)n * g.O + o) * p, wf, T.Zero, j > 0, gxp, pl);
+                }
+                return;
+            }
+            new Span<T>(gxp, hw).Clear();
+            for (int j = 0; j < m; j++)
+            {
+                int o = c * m + j;
+                T* wo = w + (long)o * kk;
+                T* gyp = gy + ((long)n * g.O + o) * p;
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                    {
+                        T wv = wo[kh * g.KW + kw];
+                        int off = kw * g.DW - g.PW;
+                        var (lo, hi) = CpuConv.ValidRange(off, g.SW, g.OW, g.W);
+                        for (int oh = 0; oh < g.OH; oh++)
+                        {
+                            int ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)ih >= (uint)g.H) continue;
+                            T* src = gyp + (long)oh * g.OW;
+                            T* dst = gxp + (long)ih * g.W + off;
+                            for (int ow = lo; ow < hi; ow++) dst[(long)ow * g.SW] += wv * src[ow];
+                        }
+                    }
+            }
+        });
+    }
+
+    public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
+        int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
+        CpuWorkers.For(g.O, o =>
+        {
+            int c = o / m;
+            double* acc = stackalloc double[kk];
+            for (int t = 0; t < kk; t++) acc[t] = 0;
+            for (int n = 0; n < g.N; n++)
+            {
+                // The input plane, zero-padded, so every tap reads whole rows: gw[tap] = sum over rows of dot(gy row, x row).
+                T* xp = PaddedPlane(x + ((long)n * g.C + c) * hw, g.H, g.W, g.PH, g.PW);
+                T* gyp = gy + ((long)n * g.O + o) * p;
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                    {
+                        T* bx = xp + (long)kh * g.DH * wp + kw * g.DW;
+                        T dot = g.SW == 1 ? PlaneDot(gyp, g.OW, bx, g.SH * wp, g.OH, g.OW) : T.Zero;
+                        if (g.SW != 1)
+                            for (int oh = 0; oh < g.OH; oh++) dot += DotStrided(gyp + (long)oh * g.OW, bx + (long)oh * g.SH * wp, g.SW, g.OW);
+                        acc[kh * g.KW + kw] += double.CreateTruncating(dot);
+                    }
+            }
+            for (int t = 0; t < kk; t++) gw[(long)o * kk + t] = T.CreateTruncating(acc[t]);
+        });
+    }
+
+    /// <summary>Copies an h x w plane into this thread's scratch with pad rows/columns of zeros around it (no copy without padding).</summary>
+    private static T* PaddedPlane<T>(T* x, int h, int w, int ph, int pw) where T : unmanaged
+    {
+        if (ph == 0 && pw == 0) return x;
+        int hp = h + 2 * ph, wp = w + 2 * pw;
+        T* buf = Scratch<T>((long)hp * wp);
+        new Span<T>(buf, hp * wp).Clear();
+        for (int r = 0; r < h; r++)
+            new ReadOnlySpan<T>(x + (long)r * w, w).CopyTo(new Span<T>(buf + (long)(r + ph) * wp + pw, w));
+        return buf;
+    }
+
+    [ThreadStatic] private static byte* _scratch;
+    [ThreadStatic] private static long _scratchBytes;
+
+    /// <summary>A per-thread buffer that only grows (one zero-padded input plane).</summary>
+    private static T* Scratch<T>(long elements) where T : unmanaged
+    {
+        long bytes = elements * sizeof(T);
+        if (bytes > _scratchBytes)
+        {
+            if (_scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(_scratch);
+            _scratchBytes = Math.Max(bytes, 64 * 1024);
+            _scratch = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)_scratchBytes, 64);
+        }
+        return (T*)_scratch;
+    }
+
+    /// <summary>
+    /// Stride-1 planes with padding are first copied into a zero-padded scratch plane (it stays in L1/L2), so every
+    /// output column takes the vector path; other planes go straight to Correlate.
+    /// </summary>
+    private static void CorrelatePadded<T>(T* x, T* k, T bias, bool accumulate, T* y, in Plane s) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (s.SW != 1 || (s.PH == 0 && s.PW == 0) || s.OW < 16)
+        {
+            Correlate(x, k, bias, accumulate, y, s);
+            return;
+        }
+        T* buf = PaddedPlane(x, s.H, s.W, s.PH, s.PW);
+        Correlate(buf, k, bias, accumulate, y, s with { H = s.H + 2 * s.PH, W = s.W + 2 * s.PW, PH = 0, PW = 0 });
+    }
+
+    /// <summary>
+    /// y[oh, ow] (= or +=) bias + sum over taps of k[kh, kw] * x[oh sH - pH + kh dH, ow sW - pW + kw dW] for one plane.
+    /// </summary>
+    private static void Correlate<T>(T* x, T* k, T bias, bool accumulate, T* y, in Plane s) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        // Interior columns: every tap of the row in bounds.
+        int a = Math.Min(s.OW, (s.PW + s.SW - 1) / s.SW);
+        int lastSpan = s.W - 1 + s.PW - (s.KW - 1) * s.DW;
+        int bEnd = lastSpan < 0 ? 0 : Math.Min(s.OW, lastSpan / s.SW + 1);
+        bEnd = Math.Max(a, bEnd);
+        for (int oh = 0; oh < s.OH; oh++)
+        {
+            T* yr = y + (long)oh * s.OW;
+            int ih0 = oh * s.SH - s.PH;
+            // Rows of the kernel that fall inside the input.
+            int khLo = ih0 >= 0 ? 0 : (-ih0 + s.DH - 1) / s.DH;
+            int khHi = s.H - 1 - ih0 < 0 ? 0 : Math.Min(s.KH, (s.H - 1 - ih0) / s.DH + 1);
+            for (int ow = 0; ow < a; ow++) yr[ow] = Edge(x, k, bias, accumulate ? yr[ow] : T.Zero, s, ih0, khLo, khHi, ow);
+            int ow0 = a;
+            if (s.SW == 1 && khHi > khLo) ow0 = Interior(x, k, bias, accumulate, yr, s, ih0, khLo, khHi, a, bEnd);
+            for (int ow = ow0; ow < bEnd; ow++)
+            {
+                T acc = accumulate ? yr[ow] + bias : bias;
+                int iw0 = ow * s.SW - s.PW;
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    T* xr = x + (long)(ih0 + kh * s.DH) * s.W + iw0;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++) acc += kr[kw] * xr[kw * s.DW];
+                }
+                yr[ow] = acc;
+            }
+            for (int ow = bEnd; ow < s.OW; ow++) yr[ow] = Edge(x, k, bias, accumulate ? yr[ow] : T.Zero, s, ih0, khLo, khHi, ow);
+        }
+    }
+
+    /// <summary>One output with bounds checks on the columns (border outputs).</summary>
+    private static T Edge<T>(T* x, T* k, T bias, T start, in Plane s, int ih0, int khLo, int khHi, int ow) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        T acc = start + bias;
+        int iw0 = ow * s.SW - s.PW;
+        for (int kh = khLo; kh < khHi; kh++)
+        {
+            T* xr = x + (long)(ih0 + kh * s.DH) * s.W;
+            for (int kw = 0; kw < s.KW; kw++)
+            {
+                int iw = iw0 + kw * s.DW;
+                if ((uint)iw < (uint)s.W) acc += k[kh * s.KW + kw] * xr[iw];
+            }
+        }
+        return acc;
+    }
+
+    /// <summary>Stride-1 interior columns [a, b) a vector at a time; returns the first column it did not do.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Interior<T>(T* x, T* k, T bias, bool accumulate, T* yr, in Plane s, int ih0, int khLo, int khHi, int a, int b) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int ow = a;
+        T* xbase = x + (long)ih0 * s.W - s.PW;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int vn = Vector512<T>.Count;
+            var vb = Vector512.Create(bias);
+            for (; ow + vn <= b; ow += vn)
+            {
+                var acc = accumulate ? Vector512.Load(yr + ow) + vb : vb;
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                }
+                acc.Store(yr + ow);
+            }
+            // The tail as one more vector overlapping the last one (recomputes a few outputs; not when accumulating).
+            if (!accumulate && ow < b && b - a >= vn)
+            {
+                int o2 = b - vn;
+                var acc = vb;
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    T* xr = xbase + (long)kh * s.DH * s.W + o2;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                }
+                acc.Store(yr + o2);
+                ow = b;
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            int vn = Vector256<T>.Count;
+            var vb = Vector256.Create(bias);
+            for (; ow + vn <= b; ow += vn)
+            {
+                var acc = accumulate ? Vector256.Load(yr + ow) + vb : vb;
+                for (int kh = khLo; kh < khHi; kh++)
+                {
+                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++) acc += Vector256.Create(kr[kw]) * Vector256.Load(xr + kw * s.DW);
+                }
+                acc.Store(yr + ow);
+            }
+        }
+        return ow;
+    }
+
+    /// <summary>sum over rows r &lt; rows of dot(a + r aStride, b + r bStride) over n values; vector partial sums stay
+    /// in registers across rows and are reduced once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T PlaneDot<T>(T* a, int aStride, T* b, int bStride, int rows, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var v512 = Vector512<T>.Zero;
+        var v256 = Vector256<T>.Zero;
+        T sc = T.Zero;
+        int n512 = Vector512.IsHardwareAccelerated ? n - n % Vector512<T>.Count : 0;
+        int n256 = Vector256.IsHardwareAccelerated ? n512 + (n - n512) - (n - n512) % Vector256<T>.Count : n512;
+        for (int r = 0; r < rows; r++)
+        {
+            T* ar = a + (long)r * aStride, br = b + (long)r * bStride;
+            int i = 0;
+            for (; i < n512; i += Vector512<T>.Count) v512 += Vector512.Load(ar + i) * Vector512.Load(br + i);
+            for (; i < n256; i += Vector256<T>.Count) v256 += Vector256.Load(ar + i) * Vector256.Load(br + i);
+            for (; i < n; i++) sc += ar[i] * br[i];
+        }
+        return Vector512.Sum(v512) + Vector256.Sum(v256) + sc;
+    }
+
+    private static T DotStrided<T>(T* a, T* b, int stride, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        T sum = T.Zero;
+        for (int i = 0; i < n; i++) sum += a[i] * b[(long)i * stride];
+        return sum;
+    }
+}

@@ -1,0 +1,204 @@
+// conv2d against a plain scalar reference (direct 7-loop convolution and its backward in double) on shapes
+// the oracle does not cover: odd and non-square sizes, batch 1, batches that split over threads, groups,
+// depthwise with multipliers and strides, dilation, stride 3, 1x1 with stride; in F32 and F64.
+using Cuda.Nn.Functional;
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+
+namespace Cuda.Nn.Tests;
+
+/// <summary>Runs alone: two tests change process-wide settings (CpuWorkers.ThreadCount, the im2col block budget),
+/// which would perturb other classes' thread-count-sensitive results (bit-exact resume tests) if run beside them.</summary>
+[CollectionDefinition(nameof(GlobalSettingsCollection), DisableParallelization = true)]
+public sealed class GlobalSettingsCollection;
+
+[Collection(nameof(GlobalSettingsCollection))]
+public class ConvReferenceTests
+{
+    public static TheoryData<string> Shapes() => new(Geometries.Keys);
+
+    // N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, Groups
+    private static readonly Dictionary<string, Conv2dGeometry> Geometries = new()
+    {
+        ["batch1 odd non-square 3x3"] = new(1, 3, 7, 12, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        ["stride 3 no pad"] = new(2, 4, 10, 11, 6, 3, 3, 3, 3, 0, 0, 1, 1, 1),
+        ["dilation 2 groups 2 batch 3"] = new(3, 4, 10, 11, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2),
+        ["depthwise wide rows"] = new(2, 3, 11, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3),
+        ["depthwise multiplier 2"] = new(2, 3, 9, 40, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3),
+        ["depthwise 5x5 stride 2"] = new(2, 4, 13, 21, 4, 5, 5, 2, 2, 2, 2, 1, 1, 4),
+        ["depthwise dilated"] = new(1, 5, 12, 33, 5, 3, 3, 1, 1, 2, 2, 2, 2, 5),
+        ["depthwise pad beyond kernel"] = new(2, 2, 6, 7, 2, 3, 3, 1, 1, 3, 3, 1, 1, 2),
+        ["depthwise non-square kernel stride (1,2)"] = new(1, 3, 9, 19, 3, 3, 5, 1, 2, 1, 2, 1, 1, 3),
+        ["pointwise"] = new(2, 5, 6, 9, 7, 1, 1),
+        ["pointwise groups 2"] = new(2, 4, 5, 7, 6, 1, 1, Groups: 2),
+        ["1x1 stride 2 pad 1"] = new(2, 3, 7, 8, 4, 1, 1, 2, 2, 1, 1, 1, 1, 1),
+        ["stem 7x7 s2 p3"] = new(2, 3, 20, 18, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1),
+        ["kernel 3x5 s(2,1) p(0,2) d(1,2)"] = new(1, 2, 9, 13, 3, 3, 5, 2, 1, 0, 2, 1, 2, 1),
+        ["batch 8 splits over threads"] = new(8, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        ["batch 8 grouped 3 stride 2"] = new(8, 6, 9, 8, 9, 3, 3, 2, 2, 1, 1, 1, 1, 3),
+    };
+
+    private static double[] Random(int n, int seed, double scale = 1)
+    {
+        var r = new Random(seed);
+        var a = new double[n];
+        for (int i = 0; i < n; i++) a[i] = (r.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    /// <summary>Direct convolution in double: returns y, and given gy the gradients gx, gw, gb.</summary>
+    internal static (double[] Y, double[] Gx, double[] Gw, double[] Gb) Reference(double[] x, double[] w, double[] b, double[] gy, Conv2dGeometry g)
+    {
+        int cg = g.C / g.Groups, og = g.O / g.Groups, oh = g.OH, ow = g.OW;
+        var y = new double[g.N * g.O * oh * ow];
+        var gx = new double[x.Length];
+        var gw = new double[w.Length];
+        var gb = new double[g.O];
+        for (int n = 0; n < g.N; n++)
+            for (int o = 0; o < g.O; o++)
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int yi = ((n * g.O + o) * oh + i) * ow + j;
+                        double acc = b[o];
+                        gb[o] += gy[yi];
+                        int grp = o / og;
+                        for (int c = 0; c < cg; c++)
+                            for (int kh = 0; kh < g.KH; kh++)
+                                for (int kw = 0; kw < g.KW; kw++)
+                                {
+                                    int ih = i * g.SH - g.PH + kh * g.DH, iw = j * g.SW - g.PW + kw * g.DW;
+                                    if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                    int xi = ((n * g.C + grp * cg + c) * g.H + ih) * g.W + iw;
+                                    int wi = ((o * cg + c) * g.KH + kh) * g.KW + kw;
+                                    acc += x[xi] * w[wi];
+                                    gx[xi] += gy[yi] * w[wi];
+                                    gw[wi] += gy[yi] * x[xi];
+                                }
+                        y[yi] = acc;
+                    }
+        return (y, gx, gw, gb);
+    }
+
+    private static void Close(double[] actual, double[] expected, double atol, double rtol, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= atol + rtol * Math.Abs(expected[i]),
+                $"{what}[{i}]: {actual[i]} vs reference {expected[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MatchesScalarReference(string shape) => Check(shape);
+
+    [Fact]
+    public void MatchesScalarReferenceWithOneOutputRowPerIm2colBlock()
+    {
+        CpuConv.BlockBudgetOverride = 1;
+        try
+        {
+            foreach (var shape in Geometries.Keys) Check(shape);
+        }
+        finally { CpuConv.BlockBudgetOverride = 0; }
+    }
+
+    private static void Check(string shape)
+    {
+        var g = Geometries[shape];
+        int cg = g.C / g.Groups;
+        var x = Random(g.N * g.C * g.H * g.W, 1);
+        var w = Random(g.O * cg * g.KH * g.KW, 2, 1 / Math.Sqrt(cg * g.KH * g.KW));
+        var b = Random(g.O, 3);
+        var gy = Random(g.N * g.O * g.OH * g.OW, 4);
+        var r = Reference(x, w, b, gy, g);
+        foreach (var dt in new[] { DType.F32, DType.F64 })
+        {
+            using var scope = new DisposeScope();
+            var xt = Tensor.FromArray(x, g.N, g.C, g.H, g.W).To(dt).RequiresGrad_();
+            var wt = Tensor.FromArray(w, g.O, cg, g.KH, g.KW).To(dt).RequiresGrad_();
+            var bt = Tensor.FromArray(b, g.O).To(dt).RequiresGrad_();
+            var y = F.Conv2d(xt, wt, bt, (g.SH, g.SW), (g.PH, g.PW), (g.DH, g.DW), g.Groups);
+            Assert.Equal([g.N, g.O, g.OH, g.OW], y.Shape);
+            y.Backward(Tensor.FromArray(gy, y.Shape).To(dt));
+            double tol = dt == DType.F32 ? 1e-4 : 1e-10;
+            Close(y.ToDoubleArray(), r.Y, tol, tol, $"{shape} {dt} y");
+            Close(xt.Grad!.ToDoubleArray(), r.Gx, tol, tol, $"{shape} {dt} gx");
+            Close(wt.Grad!.ToDoubleArray(), r.Gw, 10 * tol, tol, $"{shape} {dt} gw");
+            Close(bt.Grad!.ToDoubleArray(), r.Gb, 10 * tol, tol, $"{shape} {dt} gb");
+        }
+    }
+
+    [Fact]
+    public void SingleThreadMatchesTwoThreads()
+    {
+        var g = Geometries["batch 8 grouped 3 stride 2"];
+        var x = Random(g.N * g.C * g.H * g.W, 5);
+        var w = Random(g.O * (g.C / g.Groups) * 9, 6);
+        float[] Run(int threads)
+        {
+            int saved = CpuWorkers.ThreadCount;
+            CpuWorkers.ThreadCount = threads;
+            try
+            {
+                using var scope = new DisposeScope();
+                var xt = Tensor.FromArray(x, g.N, g.C, g.H, g.W).To(DType.F32).RequiresGrad_();
+                var wt = Tensor.FromArray(w, g.O, g.C / g.Groups, 3, 3).To(DType.F32).RequiresGrad_();
+                var y = F.Conv2d(xt, wt, null, 2, 1, 1, g.Groups);
+                y.Sum().Backward();
+                return [.. y.ToFloatArray(), .. xt.Grad!.ToFloatArray(), .. wt.Grad!.ToFloatArray()];
+            }
+            finally { CpuWorkers.ThreadCount = saved; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.True(Math.Abs(one[i] - two[i]) <= 1e-5 + 1e-5 * Math.Abs(one[i]), $"element {i}: {one[i]} vs {two[i]}");
+    }
+
+    [Fact]
+    public void SamePaddingMatchesExplicitAsymmetricPad()
+    {
+        using var scope = new DisposeScope();
+        var x = Tensor.FromArray(Random(2 * 3 * 7 * 9, 7), 2, 3, 7, 9);
+        var w = Tensor.FromArray(Random(4 * 3 * 4 * 3, 8), 4, 3, 4, 3).To(DType.F32);
+        x = x.To(DType.F32);
+        var same = F.Conv2d(x, w, null, "same");
+        Assert.Equal([2, 4, 7, 9], same.Shape);
+        // kernel 4 rows: total 3 = 1 top + 2 bottom; kernel 3 cols: 1 + 1.
+        var manual = F.Conv2d(F.Pad(x, [1, 1, 1, 2]), w);
+        Close(same.ToDoubleArray(), manual.ToDoubleArray(), 1e-6, 1e-6, "same");
+        var valid = F.Conv2d(x, w, null, "valid");
+        Assert.Equal([2, 4, 4, 7], valid.Shape);
+    }
+
+    [Fact]
+    public void ShapeErrorsNameTheShapes()
+    {
+        using var scope = new DisposeScope();
+        var x = Tensor.Zeros([1, 6, 5, 5]);
+        var e1 = Assert.Throws<ArgumentException>(() => F.Conv2d(x, Tensor.Zeros([4, 2, 3, 3]), null, groups: 2));
+        Assert.Contains("[1, 6, 5, 5]", e1.Message);
+        Assert.Contains("groups", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => F.Conv2d(x, Tensor.Zeros([4, 6, 9, 9])));
+        Assert.Contains("larger than the padded input", e2.Message);
+        Assert.Throws<ArgumentException>(() => F.Conv2d(x, Tensor.Zeros([5, 3, 3, 3]), null, groups: 2));
+        Assert.Throws<ArgumentException>(() => F.Conv2d(x, Tensor.Zeros([4, 6, 3, 3]), Tensor.Zeros([3])));
+        Assert.Throws<ArgumentException>(() => F.MaxPool2d(x, 3, 1, padding: 2));
+        Assert.Throws<ArgumentException>(() => F.Conv2d(x, Tensor.Zeros([4, 6, 3, 3]), null, "same", stride: (2, 2)));
+    }
+
+    [Fact]
+    public void UnbatchedInputAndHalfPrecision()
+    {
+        using var scope = new DisposeScope();
+        var x = Tensor.FromArray(Random(3 * 6 * 6, 9), 3, 6, 6).To(DType.F32);
+        var w = Tensor.FromArray(Random(2 * 3 * 3 * 3, 10), 2, 3, 3, 3).To(DType.F32);
+        var y3 = F.Conv2d(x, w, null, 1, 1);
+        var y4 = F.Conv2d(x.Unsqueeze(0), w, null, 1, 1);
+        Assert.Equal([2, 6, 6], y3.Shape);
+        Close(y3.ToDoubleArray(), y4.ToDoubleArray(), 0, 0, "unbatched");
+        var yh = F.Conv2d(x.To(DType.F16), w.To(DType.F16), null, 1, 1);
+        Assert.Equal(DType.F16, yh.DType);
+        Close(yh.ToDoubleArray(), y3.ToDoubleArray(), 2e-2, 2e-2, "f16");
+    }
+}

@@ -59,8 +59,18 @@ internal static unsafe class CpuElementwise
         switch (op)
         {
             case UnaryOp.Relu:
-                for (int i = 0; i < n; i++) gx[i] = x[i] > T.Zero ? gy[i] : T.Zero;
-                return;
+                {
+                    // gx = x > 0 ? gy : 0, a vector compare-and-select per Vector<T> lanes
+                    int i = 0, w = System.Numerics.Vector<T>.Count;
+                    for (; i <= n - w; i += w)
+                    {
+                        var xv = System.Numerics.Vector.Load(x + i);
+                        var mask = System.Numerics.Vector.GreaterThan(xv, System.Numerics.Vector<T>.Zero);
+                        System.Numerics.Vector.ConditionalSelect(mask, System.Numerics.Vector.Load(gy + i), System.Numerics.Vector<T>.Zero).Store(gx + i);
+                    }
+                    for (; i < n; i++) gx[i] = x[i] > T.Zero ? gy[i] : T.Zero;
+                    return;
+                }
             case UnaryOp.Neg:
                 TensorPrimitives.Negate(new ReadOnlySpan<T>(gy, n), new Span<T>(gx, n));
                 return;

@@ -22,6 +22,11 @@ public static class CliMain
           eval --checkpoint FILE [--data DIR] [--model NAME] [--out DIR]
                                evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
                                ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
+          kappa FILE.csv       annotation agreement from "item,annotator1,annotator2,..." rows: pairwise Cohen's
+                               kappa, Fleiss' kappa and a per-class disagreement table
+          audit DIR [--json] [--threshold N] [--max-pairs N] [--out FILE]
+                               class counts and imbalance, corrupt files, exact duplicates and near-duplicates
+                               (pHash) between DIR/train and DIR/test (or within DIR) of class-per-folder images
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -51,6 +56,10 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
                 case "eval":
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+                case "kappa":
+                    return DataCommands.Kappa(rest);
+                case "audit":
+                    return DataCommands.Audit(rest);
                 case "models":
                     foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;

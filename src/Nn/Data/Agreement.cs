@@ -214,7 +214,11 @@ public sealed record AgreementReport(int Items, int Annotators, string[] Categor
         string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.000", ci);
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"{Items} items, {Annotators} annotators, {Categories.Length} categories");
-        foreach (var p in Pairs)
+        // Every pair when there are few; with many annotators, the least and most agreeing pairs.
+        var shown = Pairs.Length <= 15 ? Pairs
+            : [.. Pairs.Where(p => !double.IsNaN(p.Kappa)).OrderBy(p => p.Kappa).Take(3), .. Pairs.Where(p => !double.IsNaN(p.Kappa)).OrderBy(p => p.Kappa).TakeLast(3)];
+        if (shown.Length < Pairs.Length) sb.AppendLine(ci, $"{Pairs.Length} annotator pairs; the three least and three most agreeing:");
+        foreach (var p in shown)
             sb.AppendLine(ci, $"Cohen's kappa {p.A} vs {p.B}: {F(p.Kappa)} (observed agreement {F(p.ObservedAgreement)} over {p.Items} items)");
         if (Pairs.Length > 1)
             sb.AppendLine(ci, $"mean pairwise Cohen's kappa: {F(Pairs.Select(p => p.Kappa).Where(k => !double.IsNaN(k)).DefaultIfEmpty(double.NaN).Average())}");

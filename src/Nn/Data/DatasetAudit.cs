@@ -52,7 +52,7 @@ public sealed record AuditReport(
         sb.AppendLine(ci, $"audit of {Root}");
         foreach (var s in Splits)
         {
-            sb.AppendLine(ci, $"{(s.Name.Length == 0 ? "images" : s.Name)}: {s.Total} images in {s.Counts.Count} classes, imbalance ratio {Ratio(s.ImbalanceRatio)}{(s.IgnoredFiles > 0 ? $", {s.IgnoredFiles} non-image files ignored" : "")}");
+            sb.AppendLine(ci, $"{(s.Name.Length == 0 ? "images" : s.Name)}: {s.Total} images in {s.Counts.Count} classes, imbalance ratio {Ratio(s.ImbalanceRatio)}{(s.IgnoredFiles > 0 ? $", {s.IgnoredFiles} other files or linked folders ignored" : "")}");
             foreach (var (c, n) in s.Counts) sb.AppendLine(ci, $"  {c,-24} {n,8}");
             if (s.EmptyClasses.Length > 0) sb.AppendLine(ci, $"  empty class folders: {string.Join(", ", s.EmptyClasses)}");
         }

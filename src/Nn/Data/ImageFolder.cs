@@ -46,7 +46,7 @@ public sealed class ImageFolderResult
     public required string[] Files { get; init; }
     /// <summary>What was left out (SkipBad), in path order.</summary>
     public required SkippedFile[] Skipped { get; init; }
-    /// <summary>Files without an image extension, not read.</summary>
+    /// <summary>Files without an image extension, and links to folders inside class folders, not read.</summary>
     public required int IgnoredFiles { get; init; }
 
     public string Report()
@@ -55,7 +55,7 @@ public sealed class ImageFolderResult
         var counts = new int[Set.ClassNames.Length];
         foreach (var l in Set.Labels) counts[l]++;
         sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"{Set.Count} images in {Set.ClassNames.Length} classes at {Set.Channels}x{Set.Height}x{Set.Width}");
-        if (IgnoredFiles > 0) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"; {IgnoredFiles} files without an image extension ignored");
+        if (IgnoredFiles > 0) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"; {IgnoredFiles} other files or linked folders ignored");
         sb.AppendLine();
         for (int c = 0; c < counts.Length; c++) sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  {Set.ClassNames[c]}: {counts[c]}");
         if (Skipped.Length > 0)
@@ -73,24 +73,50 @@ public static class ImageFolder
 
     public static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
-    private static readonly EnumerationOptions Walk = new()
+    private static readonly EnumerationOptions OneLevel = new()
     {
-        RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System,
+        RecurseSubdirectories = false, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System,
         MatchType = MatchType.Simple, ReturnSpecialDirectories = false,
     };
 
-    /// <summary>The class folders of root (ordinal order) with their image files (recursive, ordinal order), and how many other files there were.</summary>
+    /// <summary>
+    /// The files under dir, recursively, not descending into symbolic links to directories (a link loop would
+    /// otherwise repeat files until the path length limit). Returns the files and how many linked folders were passed over.
+    /// </summary>
+    private static (List<string> Files, int SkippedLinks) WalkFiles(string dir)
+    {
+        var files = new List<string>();
+        int links = 0;
+        var stack = new Stack<string>();
+        stack.Push(dir);
+        while (stack.Count > 0)
+        {
+            var d = stack.Pop();
+            files.AddRange(Directory.EnumerateFiles(d, "*", OneLevel));
+            foreach (var sub in Directory.EnumerateDirectories(d, "*", OneLevel))
+            {
+                if (new DirectoryInfo(sub).LinkTarget is not null) { links++; continue; }
+                stack.Push(sub);
+            }
+        }
+        return (files, links);
+    }
+
+    /// <summary>
+    /// The class folders of root (ordinal order) with their image files (recursive, ordinal order), and how many
+    /// other files and linked sub-folders were passed over.
+    /// </summary>
     public static (List<(string Class, string Dir, string[] Files)> Classes, int Ignored) Scan(string root)
     {
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"image folder not found: {root}");
         var classes = new List<(string, string, string[])>();
         int ignored = 0;
-        foreach (var dir in Directory.EnumerateDirectories(root, "*", new EnumerationOptions { AttributesToSkip = FileAttributes.Hidden | FileAttributes.System, IgnoreInaccessible = true })
-                     .Order(StringComparer.Ordinal))
+        // A class folder may itself be a link (it is followed); links to folders inside it are not.
+        foreach (var dir in Directory.EnumerateDirectories(root, "*", OneLevel).Order(StringComparer.Ordinal))
         {
-            var all = Directory.EnumerateFiles(dir, "*", Walk).Order(StringComparer.Ordinal).ToArray();
-            var images = all.Where(IsImageFile).ToArray();
-            ignored += all.Length - images.Length;
+            var (all, links) = WalkFiles(dir);
+            var images = all.Where(IsImageFile).Order(StringComparer.Ordinal).ToArray();
+            ignored += all.Count - images.Length + links;
             classes.Add((Path.GetFileName(dir), dir, images));
         }
         return (classes, ignored);

@@ -210,6 +210,33 @@ public class ImageFolderTests
         finally { Directory.Delete(root, true); }
     }
 
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo(string path, uint mode);
+
+    [Fact]
+    public async Task PipesDevicesAndBrokenLinksAreRefusedWithoutHanging()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Skip("named pipes and /dev/zero are Linux specifics");
+        var f = ImageFixtures.FashionOrSkip();
+        var root = ImageFixtures.TempDir("imgspecial");
+        try
+        {
+            WriteFolder(f, root, 2);
+            Assert.Equal(0, mkfifo(Path.Combine(root, "0_tshirt", "pipe.png"), 0x1B6));
+            File.CreateSymbolicLink(Path.Combine(root, "1_trouser", "zero.jpg"), "/dev/zero");
+            File.CreateSymbolicLink(Path.Combine(root, "8_bag", "gone.png"), Path.Combine(root, "missing.png"));
+            var load = Task.Run(() => ImageFolder.Load(root, new ImageLoadOptions { Width = 28, Height = 28, Grayscale = true, SkipBad = true }), TestContext.Current.CancellationToken);
+            var r = await load.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken); // TimeoutException if it hangs
+            Assert.Equal(6, r.Set.Count);
+            Assert.Equal(["gone.png", "pipe.png", "zero.jpg"], r.Skipped.Select(s => Path.GetFileName(s.Path)).Order(StringComparer.Ordinal));
+            Assert.Contains("not a regular file", r.Skipped.Single(s => s.Path.EndsWith("pipe.png", StringComparison.Ordinal)).Problem);
+            Assert.Contains("link to a missing file", r.Skipped.Single(s => s.Path.EndsWith("gone.png", StringComparison.Ordinal)).Problem);
+            var list = Task.Run(() => Assert.Throws<InvalidDataException>(() => LabelList.Read(Path.Combine(root, "0_tshirt", "pipe.png"))), TestContext.Current.CancellationToken);
+            await list.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
     [Fact]
     public void FuzzedImagesDecodeOrFailCleanly()
     {

@@ -103,10 +103,7 @@ public sealed class AnnotationTable
 
     public static AnnotationTable Read(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"annotation file not found: {path}", path);
-        if (info.Length > LabelList.MaxFileBytes) throw new InvalidDataException($"{path}: {info.Length} bytes is too large");
-        return Parse(LabelList.DecodeText(File.ReadAllBytes(path), path), path);
+        return Parse(LabelList.DecodeText(SafeFile.ReadAllBytes(path, LabelList.MaxFileBytes, "annotation file"), path), path);
     }
 
     public static AnnotationTable Parse(string text, string source)

@@ -44,10 +44,7 @@ public static class Cifar
         var labels = new List<long[]>();
         foreach (var p in paths)
         {
-            var info = new FileInfo(p);
-            if (!info.Exists) throw new FileNotFoundException($"CIFAR batch not found: {p}", p);
-            if (info.Length > Idx.MaxBytes) throw new InvalidDataException($"{p}: {info.Length} bytes is larger than a CIFAR batch can be ({Idx.MaxBytes})");
-            var (im, lab) = ParseRecords(File.ReadAllBytes(p), p, kind);
+            var (im, lab) = ParseRecords(SafeFile.ReadAllBytes(p, Idx.MaxBytes, "CIFAR batch"), p, kind);
             images.Add(im);
             labels.Add(lab);
         }

@@ -222,16 +222,8 @@ public sealed class ImageDecoder
 
     public byte[] ReadFile(string path)
     {
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw Bad(path, "file not found");
-            if (info.Length == 0) throw Bad(path, "empty file (0 bytes)");
-            if (info.Length > MaxFileBytes) throw Bad(path, $"{info.Length} bytes exceeds the file size limit of {MaxFileBytes}");
-            return File.ReadAllBytes(path);
-        }
-        catch (IOException e) { throw Bad(path, $"cannot read the file ({e.Message})", e); }
-        catch (UnauthorizedAccessException e) { throw Bad(path, $"permission denied ({e.Message})", e); }
+        try { return SafeFile.ReadAllBytes(path, MaxFileBytes, "image file"); }
+        catch (FileNotFoundException e) { throw Bad(path, "file not found", e); }
     }
 
     public void DecodeFile(string path, int width, int height, bool grayscale, Span<byte> chw) =>

@@ -41,10 +41,7 @@ public sealed class LabelList
     /// <summary>Reads a .csv or .json list (by extension; anything else is read as CSV). Relative paths are resolved against the list's folder.</summary>
     public static LabelList Read(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"label list not found: {path}", path);
-        if (info.Length > MaxFileBytes) throw new InvalidDataException($"{path}: {info.Length} bytes is too large for a label list");
-        var bytes = File.ReadAllBytes(path);
+        var bytes = SafeFile.ReadAllBytes(path, MaxFileBytes, "label list");
         var list = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? ParseJson(bytes, path) : ParseCsv(DecodeText(bytes, path), path);
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".";
         return new LabelList

@@ -238,6 +238,30 @@ public class ImageFolderTests
     }
 
     [Fact]
+    public void ValidImagesAtThePixelCapDecodeAndOneMorePixelIsRefused()
+    {
+        var f = ImageFixtures.FashionOrSkip();
+        const int w = 640, h = 480;
+        var decoder = new ImageDecoder(maxPixels: w * h);
+        var tighter = new ImageDecoder(maxPixels: w * h - 1);
+        var buf = new byte[3 * 24 * 24];
+        foreach (var (name, enc) in new (string, SixLabors.ImageSharp.Formats.IImageEncoder)[]
+                 { ("big.png", new PngEncoder()), ("big.jpg", new JpegEncoder()), ("big.webp", new SixLabors.ImageSharp.Formats.Webp.WebpEncoder()), ("big.gif", new SixLabors.ImageSharp.Formats.Gif.GifEncoder()), ("big.bmp", new SixLabors.ImageSharp.Formats.Bmp.BmpEncoder()) })
+        {
+            using var img = ImageFixtures.ToImage(f, 3);
+            img.Mutate(x => x.Resize(w, h));
+            using var ms = new MemoryStream();
+            img.Save(ms, enc);
+            var bytes = ms.ToArray();
+            decoder.Decode(bytes, name, 24, 24, grayscale: false, buf);
+            Assert.True(buf.Any(b => b > 0), name);
+            var e = Assert.Throws<InvalidDataException>(() => tighter.Decode(bytes, name, 24, 24, grayscale: false, buf));
+            Assert.Contains($"{name}: ", e.Message);
+            Assert.Contains("over the limit", e.Message);
+        }
+    }
+
+    [Fact]
     public void FuzzedImagesDecodeOrFailCleanly()
     {
         var f = ImageFixtures.FashionOrSkip();

@@ -22,6 +22,9 @@ public static class CliMain
           eval --checkpoint FILE [--data DIR] [--model NAME] [--out DIR]
                                evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
                                ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
+          dataset PATH [--size N] [--gray] [--skip-bad] [--val F] [--seed N] [--coarse]
+                               loads a class-per-folder image tree, a label list (.csv/.json) or a CIFAR-10/100
+                               binary directory; prints counts, skipped files, imbalance, loss weights, split sizes
           kappa FILE.csv       annotation agreement from "item,annotator1,annotator2,..." rows: pairwise Cohen's
                                kappa, Fleiss' kappa and a per-class disagreement table
           audit DIR [--json] [--threshold N] [--max-pairs N] [--out FILE]
@@ -56,6 +59,8 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
                 case "eval":
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+                case "dataset":
+                    return DataCommands.Dataset(rest);
                 case "kappa":
                     return DataCommands.Kappa(rest);
                 case "audit":

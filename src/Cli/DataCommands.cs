@@ -41,6 +41,54 @@ public static class DataCommands
         return 0;
     }
 
+    /// <summary>cudann dataset PATH: loads an image folder, a label list (.csv/.json) or a CIFAR directory and prints its balance and a stratified split.</summary>
+    public static int Dataset(string[] args)
+    {
+        var (path, o, flags) = Split("dataset", args, "image folder, label list (.csv or .json) or CIFAR directory",
+            ["size", "val", "seed", "max-pixels", "workers"], ["gray", "skip-bad", "coarse"]);
+        int size = o.Int("size", 32, 1, 4096);
+        double val = o.Double("val", 0.1);
+        if (val is < 0 or >= 1) throw new UsageException($"--val expects a fraction in [0, 1), got {val}");
+        var load = new ImageLoadOptions
+        {
+            Width = size, Height = size, Grayscale = flags.Contains("gray"), SkipBad = flags.Contains("skip-bad"),
+            MaxPixels = o.Int("max-pixels", 64 * 1024 * 1024, 1), Workers = o.Int("workers", Environment.ProcessorCount, 1, 1024),
+        };
+        ImageClassificationSet set;
+        try
+        {
+            bool cifar = Directory.Exists(path) && (File.Exists(Path.Combine(path, "test_batch.bin")) || File.Exists(Path.Combine(path, "test.bin")));
+            if (cifar) set = Cifar.FromDirectory(path, train: true, coarse: flags.Contains("coarse"));
+            else if (File.Exists(path))
+            {
+                var r = ImageFolder.FromList(LabelList.Read(path), load, path);
+                Console.Write(r.Report());
+                set = r.Set;
+            }
+            else
+            {
+                var r = ImageFolder.Load(path, load);
+                Console.Write(r.Report());
+                set = r.Set;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"cudann dataset: {e.Message}");
+            return 1;
+        }
+        var balance = ClassBalance.Of(set);
+        var weights = balance.InverseFrequencyWeights();
+        var (train, valid) = Splits.Stratified(set.Labels, val, (ulong)o.Int("seed", 0, 0));
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(ci, $"{set.Count} samples, {set.ClassNames.Length} classes, {set.Channels}x{set.Height}x{set.Width}; imbalance ratio {balance.ImbalanceRatio:0.00}"));
+        Console.WriteLine(string.Create(ci, $"stratified split (--val {val}, --seed {o.Int("seed", 0, 0)}): {train.Length} train, {valid.Length} validation"));
+        Console.WriteLine("class                     count  loss weight");
+        for (int c = 0; c < set.ClassNames.Length; c++)
+            Console.WriteLine(string.Create(ci, $"{set.ClassNames[c],-24} {balance.Counts[c],6}  {weights[c],10:0.000}"));
+        return 0;
+    }
+
     public static int Audit(string[] args)
     {
         var (dir, o, flags) = Split("audit", args, "dataset folder", ["threshold", "max-pairs", "out", "workers"], ["json"]);

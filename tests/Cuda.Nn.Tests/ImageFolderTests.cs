@@ -262,6 +262,14 @@ public class ImageFolderTests
     }
 
     [Fact]
+    public void TheDecoderLeavesImageSharpsDefaultConfigurationAlone()
+    {
+        _ = new ImageDecoder();
+        var gif = Configuration.Default.ImageFormatsManager.FindDecoder(SixLabors.ImageSharp.Formats.Gif.GifFormat.Instance);
+        Assert.Equal(SixLabors.ImageSharp.Metadata.FrameDecodingMode.All, Assert.IsType<SixLabors.ImageSharp.Formats.Gif.GifDecoder>(gif).DecodingMode);
+    }
+
+    [Fact]
     public void FuzzedImagesDecodeOrFailCleanly()
     {
         var f = ImageFixtures.FashionOrSkip();

@@ -6,7 +6,11 @@
 using System.Text;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
 using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
@@ -204,7 +208,13 @@ public sealed class ImageDecoder
     {
         MaxPixels = maxPixels;
         MaxFileBytes = maxFileBytes;
-        _config = Configuration.Default.Clone();
+        // A configuration of its own: Configuration.Default.Clone() shares the format manager, so setting the GIF
+        // decoder on a clone changed every ImageSharp user in the process. Only the five formats read here.
+        _config = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(),
+            new BmpConfigurationModule(), new WebpConfigurationModule())
+        {
+            MaxDegreeOfParallelism = 1, // the loaders run one file per thread already
+        };
         // One buffer may hold at most a frame of 16-byte pixels at the pixel cap (decoders' working buffers stay well under it).
         _config.MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions
         {

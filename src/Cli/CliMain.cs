@@ -25,6 +25,14 @@ public static class CliMain
           kfold --folds K [train options]
                                stratified K-fold cross-validation on the train split: each fold trained from
                                scratch, per-fold accuracy and mean +/- std in kfold.json; rerun to resume
+          dataset PATH [--size N] [--gray] [--skip-bad] [--val F] [--seed N] [--coarse]
+                               loads a class-per-folder image tree, a label list (.csv/.json) or a CIFAR-10/100
+                               binary directory; prints counts, skipped files, imbalance, loss weights, split sizes
+          kappa FILE.csv       annotation agreement from "item,annotator1,annotator2,..." rows: pairwise Cohen's
+                               kappa, Fleiss' kappa and a per-class disagreement table
+          audit DIR [--json] [--threshold N] [--max-pairs N] [--out FILE]
+                               class counts and imbalance, corrupt files, exact duplicates and near-duplicates
+                               (pHash) between DIR/train and DIR/test (or within DIR) of class-per-folder images
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -56,6 +64,12 @@ public static class CliMain
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
                 case "kfold":
                     return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
+                case "dataset":
+                    return DataCommands.Dataset(rest);
+                case "kappa":
+                    return DataCommands.Kappa(rest);
+                case "audit":
+                    return DataCommands.Audit(rest);
                 case "models":
                     foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
                     return 0;

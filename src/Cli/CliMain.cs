@@ -19,7 +19,8 @@ public static class CliMain
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
                                  transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
-          eval --checkpoint FILE [--data DIR] [--model NAME] [--out DIR]
+          eval --checkpoint FILE [--data PATH] [--model NAME] [--out DIR] [--channels C --size S]
+                               PATH: IDX folder, CIFAR folder, label list (.csv/.json) or image folder (its test/)
                                evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
                                ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
           kfold --folds K [train options]

@@ -9,7 +9,7 @@ namespace Cuda.Nn.Cli;
 
 public static class EvalCommand
 {
-    public static readonly string[] OptionNames = ["checkpoint", "data", "model", "out", "batch-size", "threads"];
+    public static readonly string[] OptionNames = ["checkpoint", "data", "model", "out", "batch-size", "threads", "channels", "size"];
 
     public static int Run(Options o)
     {
@@ -18,8 +18,11 @@ public static class EvalCommand
         try
         {
             var data = o.String("data") ?? ImageClassificationSet.DefaultFashionMnistDir;
-            var test = ImageClassificationSet.FromIdxDirectory(data, train: false, ImageClassificationSet.FashionMnistClasses);
             var state = TensorFile.Load(path, out var meta);
+            // Image files are sized like the model's input: channels and size from the first conv and the config's data.
+            int channels = o.Int("channels", 1, 1, 4), size = o.Int("size", 28, 1, 4096);
+            var test = AnyDataset.Load(data, train: false, channels, size, size,
+                data == ImageClassificationSet.DefaultFashionMnistDir ? ImageClassificationSet.FashionMnistClasses : null);
             try
             {
                 string model = o.String("model") ?? (meta.TryGetValue("model", out var m) ? m : throw new UsageException($"{path} does not name its model: pass --model NAME"));
@@ -38,7 +41,7 @@ public static class EvalCommand
             }
             finally { foreach (var t in state.Values) t.Dispose(); }
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"cudann eval: {e.Message}");
             return 1;

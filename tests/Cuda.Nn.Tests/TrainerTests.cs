@@ -203,3 +203,29 @@ public class KFoldTests
         Directory.Delete(dir, true);
     }
 }
+
+public class AnyDatasetEvaluationTests
+{
+    [Fact]
+    public void EvaluationRunsOnAnImageFolderBuiltFromFashionMnist()
+    {
+        if (!Directory.Exists(ImageClassificationSet.DefaultFashionMnistDir)) Assert.Skip("Fashion-MNIST is not installed");
+        var src = ImageClassificationSet.FromIdxDirectory(ImageClassificationSet.DefaultFashionMnistDir, false);
+        var root = Directory.CreateTempSubdirectory("anyset").FullName;
+        var test = Path.Combine(root, "test");
+        for (int i = 0; i < 40; i++)
+        {
+            var dir = Path.Combine(test, $"class{src.Labels[i]}");
+            Directory.CreateDirectory(dir);
+            using var img = SixLabors.ImageSharp.Image.LoadPixelData<SixLabors.ImageSharp.PixelFormats.L8>(src.Images.AsSpan(i * 784, 784), 28, 28);
+            SixLabors.ImageSharp.ImageExtensions.SaveAsPng(img, Path.Combine(dir, $"{i}.png"));
+        }
+        var set = AnyDataset.Load(root, train: false, channels: 1, height: 28, width: 28);
+        Assert.Equal(40, set.Count);
+        Assert.Equal(1, set.Channels);
+        using var model = Models.ModelRegistry.Create("mlp", new Models.ModelOptions(set.ClassNames.Length, 1, 28, new Generator(1)));
+        var r = Metrics.Evaluation.Run(model, new DataLoader(set, 16, shuffle: false), set.ClassNames, TestContext.Current.CancellationToken);
+        Assert.Equal(40, r.Samples);
+        Directory.Delete(root, true);
+    }
+}

@@ -27,33 +27,9 @@ public static class Oracle
         return TensorFile.ToTensor(f, name, e.DType, e.Shape);
     }
 
-    /// <summary>|a - r| &lt;= atol + rtol |r| elementwise, with a message naming the worst element.</summary>
-    public static void AssertClose(Tensor actual, Tensor expected, double atol, double rtol, string what)
-    {
-        Assert.True(actual.Shape.SequenceEqual(expected.Shape), $"{what}: shape {string.Join("x", actual.Shape)} vs expected {string.Join("x", expected.Shape)}");
-        var a = actual.ToDoubleArray();
-        var r = expected.ToDoubleArray();
-        int worst = -1;
-        double worstRatio = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            double tol = atol + rtol * Math.Abs(r[i]);
-            double err = Math.Abs(a[i] - r[i]);
-            if (double.IsNaN(a[i]) != double.IsNaN(r[i])) { worst = i; worstRatio = double.PositiveInfinity; break; }
-            if (!double.IsNaN(a[i]) && err / tol > worstRatio) { worstRatio = err / tol; worst = i; }
-        }
-        Assert.True(worstRatio <= 1, $"{what}: element {worst} is {(worst >= 0 ? a[worst] : 0)}, expected {(worst >= 0 ? r[worst] : 0)} (tolerance {atol} + {rtol}|r|, {worstRatio:F2}x over)");
-    }
+    public static void AssertClose(Tensor actual, Tensor expected, double atol, double rtol, string what) =>
+        TensorAssert.AssertClose(actual, expected, atol, rtol, what);
 
-    /// <summary>||a - r|| / ||r|| &lt;= tol.</summary>
-    public static void AssertRelNorm(Tensor actual, Tensor expected, double tol, string what)
-    {
-        var a = actual.ToDoubleArray();
-        var r = expected.ToDoubleArray();
-        Assert.Equal(r.Length, a.Length);
-        double num = 0, den = 0;
-        for (int i = 0; i < a.Length; i++) { num += (a[i] - r[i]) * (a[i] - r[i]); den += r[i] * r[i]; }
-        double rel = Math.Sqrt(num) / Math.Max(1e-30, Math.Sqrt(den));
-        Assert.True(rel <= tol, $"{what}: relative norm error {rel:E3} exceeds {tol:E1}");
-    }
+    public static void AssertRelNorm(Tensor actual, Tensor expected, double tol, string what) =>
+        TensorAssert.AssertRelNorm(actual, expected, tol, what);
 }

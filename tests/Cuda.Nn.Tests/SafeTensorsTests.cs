@@ -159,3 +159,21 @@ public class SafeTensorsTests
         Assert.Equal("v", f.Metadata["k"]);
     }
 }
+
+public class SafeTensorsLayoutTests
+{
+    [Fact]
+    public void WrittenDataBlockHasNoGapsAndEveryTensorIsAlignedToItsElementSize()
+    {
+        var bytes = Cuda.Nn.IO.SafeTensorsWriter.ToBytes([
+            new("u8", Kernels.DType.U8, [3], new byte[3]), new("f64", Kernels.DType.F64, [2], new byte[16]),
+            new("f16", Kernels.DType.F16, [1], new byte[2]), new("f32", Kernels.DType.F32, [1], new byte[4])]);
+        using var f = Cuda.Nn.IO.SafeTensorsFile.FromBytes(bytes, "mem");
+        Assert.Equal(["u8", "f64", "f16", "f32"], f.Entries.Select(e => e.Name));
+        var sorted = f.Entries.OrderBy(e => e.DataOffset).ToList();
+        long dataStart = bytes.Length - sorted.Sum(e => e.ByteLength);
+        Assert.Equal(dataStart, sorted[0].DataOffset);
+        for (int i = 1; i < sorted.Count; i++) Assert.Equal(sorted[i - 1].DataOffset + sorted[i - 1].ByteLength, sorted[i].DataOffset);
+        Assert.All(f.Entries, e => Assert.Equal(0, e.DataOffset % Kernels.DTypeInfo.SizeOf(e.DType)));
+    }
+}

@@ -232,13 +232,19 @@ public static class SafeTensorsWriter
         AtomicFile.Write(path, s => s.Write(bytes));
     }
 
-    /// <summary>Tensors in the given order, each starting 8-byte aligned; header padded with spaces to 8 bytes.</summary>
+    /// <summary>Header in the given order (padded with spaces to 8 bytes); data widest dtype first with no gaps.</summary>
     public static byte[] ToBytes(IEnumerable<Item> items, IReadOnlyDictionary<string, string>? metadata = null) => ToBytes(items, metadata, "safetensors output");
 
     private static byte[] ToBytes(IEnumerable<Item> items, IReadOnlyDictionary<string, string>? metadata, string target)
     {
         var list = items.ToList();
         var names = new HashSet<string>();
+        // Data block: widest elements first (stable), no gaps, so every tensor starts aligned to its own
+        // element size and readers that require a gap-free block (Hugging Face's) accept the file.
+        var dataOrder = list.Select((it, i) => (it, i)).OrderByDescending(p => p.it.DType.SizeOf()).ThenBy(p => p.i).Select(p => p.it).ToList();
+        var offsets = new Dictionary<Item, long>(ReferenceEqualityComparer.Instance);
+        long next = 0;
+        foreach (var it in dataOrder) { offsets[it] = next; next += it.Data.Length; }
         using var header = new MemoryStream();
         using (var w = new Utf8JsonWriter(header))
         {
@@ -249,14 +255,13 @@ public static class SafeTensorsWriter
                 foreach (var (k, v) in metadata) w.WriteString(k, v);
                 w.WriteEndObject();
             }
-            long offset = 0;
             foreach (var it in list)
             {
                 if (it.Name == "__metadata__" || !names.Add(it.Name)) throw new ArgumentException($"{target}: duplicate or reserved tensor name '{it.Name}'");
                 long numel = it.Shape.Aggregate(1L, (a, d) => d < 0 ? throw new ArgumentException($"{target}: tensor '{it.Name}' has a negative dimension") : a * d);
                 if (numel * it.DType.SizeOf() != it.Data.Length)
                     throw new ArgumentException($"{target}: tensor '{it.Name}' has {it.Data.Length} bytes but {it.DType} shape {Layout.ShapeString(it.Shape)} needs {numel * it.DType.SizeOf()}");
-                offset = (offset + 7) & ~7L;
+                long offset = offsets[it];
                 w.WriteStartObject(it.Name);
                 w.WriteString("dtype", it.DType.SafetensorsName());
                 w.WriteStartArray("shape");
@@ -267,7 +272,6 @@ public static class SafeTensorsWriter
                 w.WriteNumberValue(offset + it.Data.Length);
                 w.WriteEndArray();
                 w.WriteEndObject();
-                offset += it.Data.Length;
             }
             w.WriteEndObject();
         }
@@ -279,14 +283,7 @@ public static class SafeTensorsWriter
         output.Write(len);
         header.Position = 0;
         header.CopyTo(output);
-        long dataStart = output.Length, at = 0;
-        foreach (var it in list)
-        {
-            long aligned = (at + 7) & ~7L;
-            for (; at < aligned; at++) output.WriteByte(0);
-            output.Write(it.Data.Span);
-            at += it.Data.Length;
-        }
+        foreach (var it in dataOrder) output.Write(it.Data.Span);
         return output.ToArray();
     }
 }

@@ -11,7 +11,6 @@ public abstract class Storage
     public int Length { get; }
     public long ByteLength => (long)Length * DType.SizeOf();
     public abstract Device Device { get; }
-    public bool IsReleased => Volatile.Read(ref _refCount) <= 0;
 
     protected Storage(DType dtype, int length)
     {

@@ -14,8 +14,7 @@ public sealed unsafe class CpuStorage : Storage
     {
         long bytes = Math.Max(1, (long)length * dtype.SizeOf());
         _ptr = CpuMemoryPool.Rent(bytes, out _capacityBytes);
-        if (zero) new Span<byte>(_ptr, checked((int)Math.Min(bytes, int.MaxValue))).Clear();
-        if (zero && bytes > int.MaxValue) NativeClear(bytes);
+        if (zero) Clear(bytes);
     }
 
     private CpuStorage(byte* external, DType dtype, int length) : base(dtype, length)
@@ -27,7 +26,8 @@ public sealed unsafe class CpuStorage : Storage
     /// <summary>Wraps memory the caller owns and keeps alive (pinned arrays, memory-mapped files); never freed here.</summary>
     public static CpuStorage Wrap(byte* pointer, DType dtype, int length) => new(pointer, dtype, length);
 
-    private void NativeClear(long bytes)
+    /// <summary>Zeroes the first bytes in span-sized pieces (a span addresses at most 2^31-1 bytes).</summary>
+    private void Clear(long bytes)
     {
         for (long o = 0; o < bytes; o += int.MaxValue)
             new Span<byte>(_ptr + o, (int)Math.Min(int.MaxValue, bytes - o)).Clear();

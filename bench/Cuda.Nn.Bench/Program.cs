@@ -1,8 +1,14 @@
 // Benchmarks: dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*'
 // Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case] [threads] [reps]
+// Per-stage image pipeline timings: ... -- pipeline-profile [reps]
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);
+    return;
+}
+if (args is ["pipeline-profile", ..])
+{
+    Cuda.Nn.Bench.PipelineProfile.Run(args[1..]);
     return;
 }
 BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Cuda.Nn.Bench.BenchMarker).Assembly).Run(args);

@@ -15,7 +15,7 @@ public static class CliMain
                                defaults: resnet20, 3 epochs, batch 128, SGD lr 0.1 Nesterov, cosine, output in runs/<time>
                                options: --config FILE.json --model --data --epochs --batch-size --optimizer sgd|adam|adamw
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
-                                 --warmup EPOCHS --label-smoothing --amp true|false --seed --threads --workers --out DIR
+                                 --warmup EPOCHS --label-smoothing --mixup ALPHA --cutmix ALPHA --random-erasing P --amp true|false --seed --threads --workers --out DIR
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
                                  transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1

@@ -10,7 +10,7 @@ public static class TrainCommand
     public static readonly string[] OptionNames =
     [
         "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
-        "warmup", "label-smoothing", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
+        "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
     ];
 
@@ -31,6 +31,9 @@ public static class TrainCommand
             Schedule = o.String("schedule") ?? c.Schedule,
             WarmupEpochs = o.Double("warmup", c.WarmupEpochs),
             LabelSmoothing = o.Double("label-smoothing", c.LabelSmoothing),
+            MixupAlpha = o.Double("mixup", c.MixupAlpha),
+            CutmixAlpha = o.Double("cutmix", c.CutmixAlpha),
+            RandomErasing = o.Double("random-erasing", c.RandomErasing),
             Amp = o.Bool("amp", c.Amp),
             Seed = (ulong)o.Int("seed", (int)c.Seed, 0),
             Threads = o.Int("threads", c.Threads, 1, 1024),

@@ -131,6 +131,17 @@ public class TrainerTests
     }
 
     [Fact]
+    public void MixUpCutMixAndRandomErasingTrainingLearns()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("mix").FullName;
+        var r = new Trainer(Config(dir) with { MixupAlpha = 0.2, CutmixAlpha = 1.0, RandomErasing = 0.25 }, Mlp, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        Assert.True(r.TestAccuracy > 0.55, $"a run with MixUp/CutMix/RandomErasing reached only {r.TestAccuracy}");
+        Assert.Contains("\"mixup_alpha\": 0.2", File.ReadAllText(Path.Combine(dir, "config.json")));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void InvalidConfigNamesTheField()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(new TrainConfig { BatchSize = 0 }, Mlp));

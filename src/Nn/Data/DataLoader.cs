@@ -1,15 +1,19 @@
-// Batches from an in-memory image set: per-epoch shuffling from the seed, worker threads with a bounded
+// Batches from a sample source (an in-memory set or image files): per-epoch shuffling from the seed, worker threads with a bounded
 // prefetch queue per worker (read round-robin, so batch order is deterministic), drop_last, and batch
 // tensors from the pooled allocator.
 using System.Collections.Concurrent;
 
 namespace Cuda.Nn.Data;
 
-/// <summary>One batch: images [B, C, H, W] F32 and labels [B] I64. Dispose it after use.</summary>
-public sealed class Batch(Tensor images, Tensor labels, int[] indices) : IDisposable
+/// <summary>One batch: images [B, C, H, W] F32, labels [B] I64 and, after MixUp/CutMix, soft targets [B, K] F32. Dispose it after use.</summary>
+public sealed class Batch(Tensor images, Tensor labels, int[] indices, Tensor? softTargets = null) : IDisposable
 {
     public Tensor Images { get; } = images;
     public Tensor Labels { get; } = labels;
+    /// <summary>Class probabilities from a batch transform (MixUp, CutMix); null when the labels are the targets.</summary>
+    public Tensor? SoftTargets { get; } = softTargets;
+    /// <summary>What the loss should compare with: the soft targets when present, else the labels.</summary>
+    public Tensor Targets => SoftTargets ?? Labels;
     /// <summary>Dataset indices of the samples, in batch order.</summary>
     public int[] Indices { get; } = indices;
     public int Size => Indices.Length;
@@ -18,12 +22,13 @@ public sealed class Batch(Tensor images, Tensor labels, int[] indices) : IDispos
     {
         Images.Dispose();
         Labels.Dispose();
+        SoftTargets?.Dispose();
     }
 }
 
 public sealed class DataLoader
 {
-    private readonly ImageClassificationSet _set;
+    private readonly ISampleSource _set;
     private readonly int[]? _subset;
 
     public int BatchSize { get; }
@@ -33,9 +38,11 @@ public sealed class DataLoader
     public int Prefetch { get; }
     public ulong Seed { get; }
     public ITransform? Transform { get; }
+    /// <summary>Applied to each whole batch after the per-sample transforms (MixUp, CutMix).</summary>
+    public IBatchTransform? BatchTransform { get; init; }
 
     /// <param name="subset">Dataset indices to draw from (a split); all samples when null.</param>
-    public DataLoader(ImageClassificationSet set, int batchSize, bool shuffle, ITransform? transform = null, bool dropLast = false,
+    public DataLoader(ISampleSource set, int batchSize, bool shuffle, ITransform? transform = null, bool dropLast = false,
         int workers = 1, int prefetch = 2, ulong seed = 0, int[]? subset = null)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size must be positive");
@@ -136,16 +143,14 @@ public sealed class DataLoader
     {
         int start = b * BatchSize, n = Math.Min(BatchSize, order.Length - start);
         var idx = order.AsSpan(start, n).ToArray();
-        var img = new ImageBuffer(_set.Channels, _set.Height, _set.Width);
+        var img = new ImageBuffer(0, 0, 0);
         float[]? data = null;
         int c = 0, h = 0, w = 0;
         var labels = new long[n];
         for (int i = 0; i < n; i++)
         {
             int k = idx[i];
-            img.Reset(_set.Channels, _set.Height, _set.Width);
-            var src = _set.Images.AsSpan(k * _set.ImageSize, _set.ImageSize);
-            for (int p = 0; p < src.Length; p++) img.Data[p] = src[p] * (1f / 255f);
+            labels[i] = _set.Load(k, img);
             Transform?.Apply(img, new SampleRandom(Seed, epoch, k));
             if (data is null)
             {
@@ -155,10 +160,18 @@ public sealed class DataLoader
             else if (img.Channels != c || img.Height != h || img.Width != w)
                 throw new InvalidOperationException($"sample {k} became {img.Channels}x{img.Height}x{img.Width} after the transforms, but the batch is {c}x{h}x{w}: add a crop or resize");
             img.Data.AsSpan(0, img.Size).CopyTo(data.AsSpan(i * img.Size));
-            labels[i] = _set.Labels[k];
         }
-        var images = DisposeScope.Detach(Tensor.FromArray(data ?? [], n, c, h, w));
+        data ??= [];
+        Tensor? soft = null;
+        if (BatchTransform is not null)
+        {
+            // Its own stream (another seed), so mixing does not shift any sample's augmentation.
+            var mix = new BatchData(data, n, c, h, w, labels);
+            BatchTransform.Apply(mix, new SampleRandom(Seed ^ 0x6D697875UL, epoch, b));
+            if (mix.SoftTargets is not null) soft = DisposeScope.Detach(Tensor.FromArray(mix.SoftTargets, n, mix.Classes));
+        }
+        var images = DisposeScope.Detach(Tensor.FromArray(data, n, c, h, w));
         var lab = DisposeScope.Detach(Tensor.FromArray(labels, n));
-        return new Batch(images, lab, idx);
+        return new Batch(images, lab, idx, soft);
     }
 }

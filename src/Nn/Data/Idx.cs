@@ -82,7 +82,7 @@ public static class Idx
 }
 
 /// <summary>An in-memory image classification set: U8 images [N, C, H, W] and I64 labels [N].</summary>
-public sealed class ImageClassificationSet
+public sealed class ImageClassificationSet : ISampleSource
 {
     public required byte[] Images { get; init; }
     public required long[] Labels { get; init; }
@@ -92,6 +92,15 @@ public sealed class ImageClassificationSet
     public required string[] ClassNames { get; init; }
     public int Count => Labels.Length;
     public int ImageSize => Channels * Height * Width;
+
+    public long Label(int index) => Labels[index];
+
+    /// <summary>ToTensor: the bytes of sample index scaled to [0, 1].</summary>
+    public long Load(int index, ImageBuffer image)
+    {
+        image.SetFromBytes(Images.AsSpan(index * ImageSize, ImageSize), Channels, Height, Width);
+        return Labels[index];
+    }
 
     public static readonly string[] FashionMnistClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];

@@ -242,6 +242,41 @@ public sealed class ImageDecoder
     /// <summary>Identifies, checks the pixel count, decodes the first frame, orients it by EXIF, resizes (bilinear) and writes C×H×W bytes.</summary>
     public void Decode(byte[] bytes, string path, int width, int height, bool grayscale, Span<byte> chw)
     {
+        string format = Check(bytes, path);
+        try
+        {
+            using var img = Load(bytes, grayscale);
+            img.Mutate(x =>
+            {
+                x.AutoOrient();
+                if (x.GetCurrentSize() != new Size(width, height))
+                    x.Resize(new ResizeOptions { Size = new Size(width, height), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Triangle });
+            });
+            ToPlanar(img, chw);
+        }
+        catch (Exception e) when (Recoverable(e)) { throw Bad(path, $"corrupt or truncated {format} data ({Describe(e)})", e); }
+    }
+
+    /// <summary>Decodes a file at its own (EXIF-oriented) size into buffer (grown when needed) as C×H×W bytes.</summary>
+    public (int C, int H, int W) DecodeNative(string path, bool grayscale, ref byte[] buffer)
+    {
+        var bytes = ReadFile(path);
+        string format = Check(bytes, path);
+        try
+        {
+            using var img = Load(bytes, grayscale);
+            img.Mutate(x => x.AutoOrient());
+            int c = grayscale ? 1 : 3, n = c * img.Width * img.Height;
+            if (buffer.Length < n) buffer = new byte[n];
+            ToPlanar(img, buffer.AsSpan(0, n));
+            return (c, img.Height, img.Width);
+        }
+        catch (Exception e) when (Recoverable(e)) { throw Bad(path, $"corrupt or truncated {format} data ({Describe(e)})", e); }
+    }
+
+    /// <summary>Checks the header and the pixel cap before any pixel is decoded; returns the format's name.</summary>
+    private string Check(byte[] bytes, string path)
+    {
         IImageInfo? info;
         IImageFormat? format;
         try { info = Image.Identify(_config, bytes, out format); }
@@ -252,32 +287,40 @@ public sealed class ImageDecoder
         long pixels = (long)info.Width * info.Height * frames;
         if (pixels > MaxPixels)
             throw Bad(path, $"{format.Name} header claims {info.Width}x{info.Height}{(frames > 1 ? $"x{frames} frames" : "")} = {pixels} pixels, over the limit of {MaxPixels} (a decompression bomb, or raise the limit)");
-        try
-        {
-            if (grayscale) DecodeAs<L8>(bytes, width, height, chw, (img, dst) => img.CopyPixelDataTo(dst));
-            else DecodeAs<Rgb24>(bytes, width, height, chw, (img, dst) =>
-            {
-                var px = new Rgb24[width * height];
-                img.CopyPixelDataTo(px);
-                int plane = width * height;
-                for (int i = 0; i < plane; i++) { dst[i] = px[i].R; dst[plane + i] = px[i].G; dst[2 * plane + i] = px[i].B; }
-            });
-        }
-        catch (Exception e) when (Recoverable(e)) { throw Bad(path, $"corrupt or truncated {format.Name} data ({Describe(e)})", e); }
+        return format.Name;
     }
 
-    private delegate void Copy<TPixel>(Image<TPixel> image, Span<byte> dst) where TPixel : unmanaged, IPixel<TPixel>;
+    private Image Load(byte[] bytes, bool grayscale) => grayscale ? Image.Load<L8>(_config, bytes) : Image.Load<Rgb24>(_config, bytes);
 
-    private void DecodeAs<TPixel>(byte[] bytes, int width, int height, Span<byte> chw, Copy<TPixel> copy) where TPixel : unmanaged, IPixel<TPixel>
+    /// <summary>Interleaved pixels to planes, row by row (no whole-image temporary).</summary>
+    private static void ToPlanar(Image image, Span<byte> chw)
     {
-        using var img = Image.Load<TPixel>(_config, bytes);
-        img.Mutate(x =>
+        int w = image.Width, h = image.Height, plane = w * h;
+        if (image is Image<L8> gray)
         {
-            x.AutoOrient();
-            if (x.GetCurrentSize() != new Size(width, height))
-                x.Resize(new ResizeOptions { Size = new Size(width, height), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Triangle });
-        });
-        copy(img, chw);
+            gray.CopyPixelDataTo(chw[..plane]);
+            return;
+        }
+        var rgb = (Image<Rgb24>)image;
+        if (rgb.DangerousTryGetSinglePixelMemory(out var memory)) Split(memory.Span, chw);
+        else
+        {
+            // Images over the allocator's contiguous limit come in several buffers.
+            var all = new Rgb24[plane];
+            rgb.CopyPixelDataTo(all);
+            Split(all, chw);
+        }
+    }
+
+    private static void Split(ReadOnlySpan<Rgb24> px, Span<byte> chw)
+    {
+        int plane = px.Length;
+        for (int i = 0; i < plane; i++)
+        {
+            chw[i] = px[i].R;
+            chw[plane + i] = px[i].G;
+            chw[2 * plane + i] = px[i].B;
+        }
     }
 
     private static string Describe(Exception e) => e is InvalidMemoryOperationException

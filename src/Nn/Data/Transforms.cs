@@ -2,42 +2,6 @@
 // from a per-sample stream (seed, epoch, index), so results do not depend on which worker ran them.
 namespace Cuda.Nn.Data;
 
-/// <summary>A float image [C, H, W] in a reusable buffer.</summary>
-public sealed class ImageBuffer(int channels, int height, int width)
-{
-    public int Channels { get; private set; } = channels;
-    public int Height { get; private set; } = height;
-    public int Width { get; private set; } = width;
-    public float[] Data { get; private set; } = new float[channels * height * width];
-    private float[] _scratch = [];
-
-    public int Size => Channels * Height * Width;
-
-    /// <summary>Makes room for a new shape and returns a scratch array of that size holding nothing in particular.</summary>
-    internal float[] Scratch(int c, int h, int w)
-    {
-        if (_scratch.Length < c * h * w) _scratch = new float[c * h * w];
-        return _scratch;
-    }
-
-    /// <summary>Swaps in the scratch array as the data, with a new shape.</summary>
-    internal void SwapWithScratch(int c, int h, int w)
-    {
-        (Data, _scratch) = (_scratch, Data);
-        Channels = c;
-        Height = h;
-        Width = w;
-    }
-
-    public void Reset(int c, int h, int w)
-    {
-        Channels = c;
-        Height = h;
-        Width = w;
-        if (Data.Length < c * h * w) Data = new float[c * h * w];
-    }
-}
-
 /// <summary>The random stream of one sample: Philox keyed by the loader seed, at a counter unique to (epoch, index).</summary>
 public sealed class SampleRandom(ulong seed, long epoch, long index)
 {
@@ -46,6 +10,48 @@ public sealed class SampleRandom(ulong seed, long epoch, long index)
     public double NextDouble() => Kernels.Cpu.Philox.ToUnit(Kernels.Cpu.Philox.At(seed, _offset++));
     public int NextInt(int n) => Math.Min(n - 1, (int)(NextDouble() * n));
     public double Uniform(double lo, double hi) => lo + (hi - lo) * NextDouble();
+
+    /// <summary>torch.randint(lo, hi): an integer in [lo, hi).</summary>
+    public int NextInt(int lo, int hi) => lo + NextInt(hi - lo);
+
+    /// <summary>A standard normal draw (Box-Muller on two uniforms; 1 - u keeps the logarithm finite).</summary>
+    public double Normal() => Math.Sqrt(-2 * Math.Log(1 - NextDouble())) * Math.Cos(2 * Math.PI * NextDouble());
+
+    /// <summary>Gamma(shape, 1) by Marsaglia and Tsang; shapes below 1 use the boost Gamma(a+1) * U^(1/a).</summary>
+    public double Gamma(double shape)
+    {
+        if (!(shape > 0)) throw new ArgumentOutOfRangeException(nameof(shape), $"gamma shape must be positive, got {shape}");
+        if (shape < 1) return Gamma(shape + 1) * Math.Pow(1 - NextDouble(), 1 / shape);
+        double d = shape - 1.0 / 3, c = 1 / Math.Sqrt(9 * d);
+        while (true)
+        {
+            double x = Normal(), v = 1 + c * x;
+            if (v <= 0) continue;
+            v = v * v * v;
+            double u = 1 - NextDouble();
+            if (Math.Log(u) < 0.5 * x * x + d - d * v + d * Math.Log(v)) return d * v;
+        }
+    }
+
+    /// <summary>Beta(a, b) as Gamma(a) / (Gamma(a) + Gamma(b)).</summary>
+    public double Beta(double a, double b)
+    {
+        double x = Gamma(a), y = Gamma(b);
+        return x + y == 0 ? 0.5 : x / (x + y);
+    }
+
+    /// <summary>A uniformly random permutation of 0..n-1 (Fisher-Yates).</summary>
+    public int[] Permutation(int n)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
 }
 
 public interface ITransform
@@ -67,17 +73,10 @@ public sealed class Compose(params ITransform[] transforms) : ITransform
 /// <summary>(x - mean_c) / std_c per channel.</summary>
 public sealed class Normalize(float[] mean, float[] std) : ITransform
 {
-    public void Apply(ImageBuffer image, SampleRandom random)
-    {
-        if (mean.Length != image.Channels && mean.Length != 1) throw new ArgumentException($"Normalize has {mean.Length} means for a {image.Channels}-channel image");
-        int plane = image.Height * image.Width;
-        for (int c = 0; c < image.Channels; c++)
-        {
-            float m = mean[mean.Length == 1 ? 0 : c], inv = 1f / std[std.Length == 1 ? 0 : c];
-            var span = image.Data.AsSpan(c * plane, plane);
-            for (int i = 0; i < span.Length; i++) span[i] = (span[i] - m) * inv;
-        }
-    }
+    public static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
+    public static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
+
+    public void Apply(ImageBuffer image, SampleRandom random) => ImageOps.Normalize(image, mean, std);
 }
 
 /// <summary>Flips left-right with probability p.</summary>
@@ -85,9 +84,16 @@ public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform
 {
     public void Apply(ImageBuffer image, SampleRandom random)
     {
-        if (random.NextDouble() >= p) return;
-        int w = image.Width;
-        for (int row = 0; row < image.Channels * image.Height; row++) image.Data.AsSpan(row * w, w).Reverse();
+        if (random.NextDouble() < p) ImageOps.HorizontalFlip(image);
+    }
+}
+
+/// <summary>Flips top-bottom with probability p.</summary>
+public sealed class RandomVerticalFlip(double p = 0.5) : ITransform
+{
+    public void Apply(ImageBuffer image, SampleRandom random)
+    {
+        if (random.NextDouble() < p) ImageOps.VerticalFlip(image);
     }
 }
 

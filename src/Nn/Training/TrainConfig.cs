@@ -33,6 +33,12 @@ public sealed record TrainConfig
     public int Patience { get; init; }
     public double MinDelta { get; init; }
     public bool Augment { get; init; } = true;
+    /// <summary>MixUp with lam ~ Beta(a, a) on each training batch (0 = off); with CutMix too, each batch picks one.</summary>
+    public double MixupAlpha { get; init; }
+    /// <summary>CutMix with lam ~ Beta(a, a) on each training batch (0 = off).</summary>
+    public double CutmixAlpha { get; init; }
+    /// <summary>RandomErasing probability after normalisation (0 = off).</summary>
+    public double RandomErasing { get; init; }
     public double GradClip { get; init; }
     /// <summary>Start from these weights (safetensors state dict); layers whose shapes differ, such as a head for another class count, keep their fresh init and are reported.</summary>
     public string? Init { get; init; }
@@ -77,6 +83,8 @@ public sealed record TrainConfig
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label_smoothing must be in [0, 1), got {LabelSmoothing}");
         if (Threads < 1) throw new ArgumentException($"threads must be at least 1, got {Threads}");
         if (BackboneLrFactor is < 0 or > 1e3) throw new ArgumentException($"backbone_lr_factor must be in [0, 1000], got {BackboneLrFactor}");
+        if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentException($"mixup_alpha and cutmix_alpha must be non-negative, got {MixupAlpha} and {CutmixAlpha}");
+        if (RandomErasing is < 0 or > 1) throw new ArgumentException($"random_erasing must be a probability in [0, 1], got {RandomErasing}");
         if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
     }
 }

@@ -65,8 +65,17 @@ public sealed class Trainer
         split ??= DataSplit.TrainTest(c);
         var (train, trainSubset, test, testSubset) = split;
         var normalize = new Normalize(FashionMnistMean, FashionMnistStd);
-        ITransform trainTransform = c.Augment ? new Compose(new RandomCrop(train.Height, padding: 2), new RandomHorizontalFlip(), normalize) : normalize;
-        var trainLoader = new DataLoader(train, c.BatchSize, shuffle: true, trainTransform, dropLast: false, workers: c.Workers, seed: c.Seed, subset: trainSubset);
+        var steps = new List<ITransform>();
+        if (c.Augment) steps.AddRange([new RandomCrop(train.Height, padding: 2), new RandomHorizontalFlip()]);
+        steps.Add(normalize);
+        if (c.RandomErasing > 0) steps.Add(new RandomErasing(c.RandomErasing));
+        int classes = train.ClassNames.Length;
+        IBatchTransform[] mixes = [.. c.MixupAlpha > 0 ? [new MixUp(c.MixupAlpha, classes)] : Array.Empty<IBatchTransform>(),
+            .. c.CutmixAlpha > 0 ? [new CutMix(c.CutmixAlpha, classes)] : Array.Empty<IBatchTransform>()];
+        var trainLoader = new DataLoader(train, c.BatchSize, shuffle: true, new Compose([.. steps]), dropLast: false, workers: c.Workers, seed: c.Seed, subset: trainSubset)
+        {
+            BatchTransform = mixes.Length switch { 0 => null, 1 => mixes[0], _ => new RandomChoiceBatch(mixes) },
+        };
         var testLoader = new DataLoader(test, Math.Max(c.BatchSize, 256), shuffle: false, normalize, workers: c.Workers, seed: c.Seed, subset: testSubset);
 
         Generator.ManualSeed(c.Seed);
@@ -148,7 +157,7 @@ public sealed class Trainer
             {
                 Tensor logits;
                 using (new Autocast(_config.Amp)) logits = model.Forward(batch.Images);
-                var loss = F.CrossEntropy(logits, batch.Labels, labelSmoothing: _config.LabelSmoothing);
+                var loss = F.CrossEntropy(logits, batch.Targets, labelSmoothing: _config.LabelSmoothing);
                 scaler.ScaleLoss(loss).Backward();
                 if (_config.GradClip > 0)
                 {

@@ -19,6 +19,9 @@ public static class CliMain
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
                                  transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
+          distill --teacher FILE [train options] [--temperature T] [--distill-alpha A]
+                               trains the student (--model) with alpha * T^2 KL(teacher_T || student_T) + (1 - alpha) CE;
+                               defaults T 4, alpha 0.5; the teacher file names its model (checkpoint or best.safetensors)
           eval --checkpoint FILE [--data PATH] [--model NAME] [--out DIR] [--channels C --size S]
                                PATH: IDX folder, CIFAR folder, label list (.csv/.json) or image folder (its test/)
                                evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
@@ -63,6 +66,8 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
                 case "eval":
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+                case "distill":
+                    return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames), distill: true);
                 case "kfold":
                     return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
                 case "dataset":

@@ -18,28 +18,18 @@ public static class EvalCommand
         try
         {
             var data = o.String("data") ?? ImageClassificationSet.DefaultFashionMnistDir;
-            var state = TensorFile.Load(path, out var meta);
             // Image files are sized like the model's input: channels and size from the first conv and the config's data.
             int channels = o.Int("channels", 1, 1, 4), size = o.Int("size", 28, 1, 4096);
             var test = AnyDataset.Load(data, train: false, channels, size, size,
                 data == ImageClassificationSet.DefaultFashionMnistDir ? ImageClassificationSet.FashionMnistClasses : null);
-            try
-            {
-                string model = o.String("model") ?? (meta.TryGetValue("model", out var m) ? m : throw new UsageException($"{path} does not name its model: pass --model NAME"));
-                var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
-                    ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
-                    : state;
-                using var net = ModelRegistry.Create(model, new ModelOptions(test.ClassNames.Length, test.Channels, test.Height));
-                net.LoadStateDict(weights);
-                var loader = new DataLoader(test, o.Int("batch-size", 256, 1), shuffle: false, new Normalize(Trainer.FashionMnistMean, Trainer.FashionMnistStd));
-                var result = Evaluation.Run(net, loader, test.ClassNames);
-                Console.Write(Evaluation.Table(result));
-                var outDir = o.String("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "eval");
-                Evaluation.Write(result, outDir);
-                Console.WriteLine($"wrote {Path.Combine(outDir, "eval.json")}, confusion_matrix.png and per_class.png");
-                return 0;
-            }
-            finally { foreach (var t in state.Values) t.Dispose(); }
+            using var net = Checkpoint.CreateFromFile(path, new ModelOptions(test.ClassNames.Length, test.Channels, test.Height), o.String("model"));
+            var loader = new DataLoader(test, o.Int("batch-size", 256, 1), shuffle: false, new Normalize(Trainer.FashionMnistMean, Trainer.FashionMnistStd));
+            var result = Evaluation.Run(net, loader, test.ClassNames);
+            Console.Write(Evaluation.Table(result));
+            var outDir = o.String("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "eval");
+            Evaluation.Write(result, outDir);
+            Console.WriteLine($"wrote {Path.Combine(outDir, "eval.json")}, confusion_matrix.png and per_class.png");
+            return 0;
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
         {

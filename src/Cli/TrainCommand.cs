@@ -10,11 +10,11 @@ public static class TrainCommand
     public static readonly string[] OptionNames =
     [
         "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
-        "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
+        "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
     ];
 
-    public static int Run(Options o, bool kfold = false)
+    public static int Run(Options o, bool kfold = false, bool distill = false)
     {
         var c = o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
         c = c with
@@ -50,7 +50,11 @@ public static class TrainCommand
             FreezeBackbone = o.Bool("freeze-backbone", c.FreezeBackbone),
             UnfreezeEvery = o.Int("unfreeze-every", c.UnfreezeEvery, 0),
             BackboneLrFactor = o.Double("backbone-lr-factor", c.BackboneLrFactor),
+            Teacher = o.String("teacher") ?? c.Teacher,
+            DistillTemperature = o.Double("temperature", c.DistillTemperature),
+            DistillAlpha = o.Double("distill-alpha", c.DistillAlpha),
         };
+        if (distill && c.Teacher is null) throw new UsageException("distill needs --teacher FILE (a checkpoint or best.safetensors from cudann train)");
         try
         {
             Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>

@@ -142,6 +142,25 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ADistilledStudentBeatsTheSameStudentTrainedAlone()
+    {
+        RequireFashionMnist();
+        var dir = Directory.CreateTempSubdirectory("distill").FullName;
+        static Module Registry(TrainConfig c, int channels, int classes) => Models.ModelRegistry.Create(c.Model, new Models.ModelOptions(classes, channels, 28, new Generator(c.Seed)));
+        // The teacher sees 8x the data; the student's budget is 512 images for 10 epochs, with or without it. Seeds 11-14
+        // measured here: alone 78.5-79.2%, distilled 80.6-81.8% (teacher 84.1%); the run is deterministic.
+        var teacherRun = Config(Path.Combine(dir, "teacher")) with { Epochs = 2, TrainLimit = 4096, TestLimit = 2000, Augment = false };
+        var teacher = new Trainer(teacherRun, Registry, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        var student = Config(Path.Combine(dir, "alone")) with { Epochs = 10, TrainLimit = 512, TestLimit = 2000, Augment = false, Seed = 11 };
+        var alone = new Trainer(student, Registry, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        var withTeacher = student with { Out = Path.Combine(dir, "distilled"), Teacher = Path.Combine(dir, "teacher", "best.safetensors"), DistillAlpha = 0.9 };
+        var distilled = new Trainer(withTeacher, Registry, TextWriter.Null).Run(TestContext.Current.CancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine($"teacher {teacher.TestAccuracy:P2}, student alone {alone.TestAccuracy:P2}, distilled {distilled.TestAccuracy:P2}");
+        Assert.True(distilled.TestAccuracy > alone.TestAccuracy, $"distilled {distilled.TestAccuracy:P2} is not above alone {alone.TestAccuracy:P2} (teacher {teacher.TestAccuracy:P2})");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void InvalidConfigNamesTheField()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(new TrainConfig { BatchSize = 0 }, Mlp));

@@ -71,6 +71,27 @@ public static class Checkpoint
     /// <summary>Model weights only (torchvision-style names), e.g. best.safetensors.</summary>
     public static void SaveModel(string path, Module model, IReadOnlyDictionary<string, string>? metadata = null) => TensorFile.Save(path, model.StateDict(), metadata);
 
+    /// <summary>
+    /// Builds the model a file names (metadata "model", or modelName) with the given options and loads its weights
+    /// strictly: a training checkpoint (its "model." tensors) or a weights file such as best.safetensors.
+    /// </summary>
+    public static Module CreateFromFile(string path, Models.ModelOptions options, string? modelName = null)
+    {
+        var state = TensorFile.Load(path, out var meta);
+        try
+        {
+            string name = modelName ?? (meta.TryGetValue("model", out var m) ? m : throw new InvalidDataException($"{path} does not name its model in its metadata: give the model name"));
+            var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
+                ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
+                : state;
+            var net = Models.ModelRegistry.Create(name, options);
+            try { net.LoadStateDict(weights); }
+            catch { net.Dispose(); throw; }
+            return net;
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
     public static StateDictLoadResult LoadModel(string path, Module model, bool strict = true)
     {
         var state = TensorFile.Load(path);

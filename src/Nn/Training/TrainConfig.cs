@@ -46,6 +46,12 @@ public sealed record TrainConfig
     public bool FreezeBackbone { get; init; }
     /// <summary>Gradual unfreezing: with FreezeBackbone, unfreeze one more backbone stage (from the top) every N epochs (0 = never).</summary>
     public int UnfreezeEvery { get; init; }
+    /// <summary>Knowledge distillation: a teacher model file (checkpoint or weights naming its model); null = plain training.</summary>
+    public string? Teacher { get; init; }
+    /// <summary>Softmax temperature of the distillation loss.</summary>
+    public double DistillTemperature { get; init; } = 4;
+    /// <summary>Weight of the distillation loss; the cross-entropy with the labels gets 1 - alpha.</summary>
+    public double DistillAlpha { get; init; } = 0.5;
     /// <summary>Discriminative learning rates: the backbone trains at Lr times this factor, the head at Lr.</summary>
     public double BackboneLrFactor { get; init; } = 1.0;
 
@@ -85,6 +91,8 @@ public sealed record TrainConfig
         if (BackboneLrFactor is < 0 or > 1e3) throw new ArgumentException($"backbone_lr_factor must be in [0, 1000], got {BackboneLrFactor}");
         if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentException($"mixup_alpha and cutmix_alpha must be non-negative, got {MixupAlpha} and {CutmixAlpha}");
         if (RandomErasing is < 0 or > 1) throw new ArgumentException($"random_erasing must be a probability in [0, 1], got {RandomErasing}");
+        if (DistillTemperature <= 0) throw new ArgumentException($"distill_temperature must be positive, got {DistillTemperature}");
+        if (DistillAlpha is < 0 or > 1) throw new ArgumentException($"distill_alpha must be in [0, 1], got {DistillAlpha}");
         if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
     }
 }

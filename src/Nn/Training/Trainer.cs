@@ -80,6 +80,12 @@ public sealed class Trainer
 
         Generator.ManualSeed(c.Seed);
         using var model = _modelFactory(c, train.Channels, train.ClassNames.Length);
+        using var teacher = c.Teacher is null ? null : Checkpoint.CreateFromFile(c.Teacher, new Models.ModelOptions(train.ClassNames.Length, train.Channels, train.Height));
+        if (teacher is not null)
+        {
+            teacher.Eval();
+            _log.WriteLine($"distilling from {c.Teacher} at temperature {c.DistillTemperature}, alpha {c.DistillAlpha}");
+        }
         if (c.Init is { } init)
         {
             var loaded = Checkpoint.LoadModel(init, model, strict: false);
@@ -115,7 +121,7 @@ public sealed class Trainer
         {
             cancel.ThrowIfCancellationRequested();
             if (transfer.ApplyEpoch(epoch) is { } change) _log.WriteLine(change);
-            var (loss, acc, secs, skipped) = TrainEpoch(model, optimizer, scheduler, scaler, trainLoader, epoch, cancel);
+            var (loss, acc, secs, skipped) = TrainEpoch(model, teacher, optimizer, scheduler, scaler, trainLoader, epoch, cancel);
             trainSeconds += secs;
             var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
             var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, secs, trainLoader.SampleCount / secs, skipped);
@@ -142,7 +148,7 @@ public sealed class Trainer
         return report;
     }
 
-    private (double Loss, double Acc, double Seconds, int Skipped) TrainEpoch(Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch, CancellationToken cancel)
+    private (double Loss, double Acc, double Seconds, int Skipped) TrainEpoch(Module model, Module? teacher, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch, CancellationToken cancel)
     {
         model.Train();
         var sw = Stopwatch.StartNew();
@@ -158,6 +164,14 @@ public sealed class Trainer
                 Tensor logits;
                 using (new Autocast(_config.Amp)) logits = model.Forward(batch.Images);
                 var loss = F.CrossEntropy(logits, batch.Targets, labelSmoothing: _config.LabelSmoothing);
+                if (teacher is not null)
+                {
+                    Tensor teacherLogits;
+                    using (AutogradMode.NoGrad()) teacherLogits = teacher.Forward(batch.Images);
+                    // Hinton et al.: alpha T^2 KL(teacher_T || student_T) + (1 - alpha) CE.
+                    using var kd = F.DistillationLoss(logits, teacherLogits, _config.DistillTemperature);
+                    loss = kd.Mul(_config.DistillAlpha).Add(loss.Mul(1 - _config.DistillAlpha));
+                }
                 scaler.ScaleLoss(loss).Backward();
                 if (_config.GradClip > 0)
                 {

@@ -1,6 +1,7 @@
 // Convolution-stack layers: Conv2d, BatchNorm2d, pooling modules. Tensors are looked up by name so that
 // To() can replace them; names match torch.nn (weight, bias, running_mean, running_var, num_batches_tracked).
 using Cuda.Nn.Autograd;
+using Cuda.Nn.Compression;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 
@@ -8,8 +9,8 @@ namespace Cuda.Nn.Modules;
 
 public sealed class Conv2d : Module
 {
-    public int InChannels { get; }
-    public int OutChannels { get; }
+    public int InChannels { get; private set; }
+    public int OutChannels { get; private set; }
     public (int H, int W) KernelSize { get; }
     public (int H, int W) Stride { get; }
     public (int H, int W) Padding { get; }
@@ -41,6 +42,26 @@ public sealed class Conv2d : Module
         }
     }
 
+    /// <summary>Keeps only the listed output channels (filters) and/or input channels, for structured pruning (groups 1).</summary>
+    internal void KeepChannels(int[]? outputs, int[]? inputs)
+    {
+        if (Groups != 1) throw new InvalidOperationException($"channel pruning of a grouped convolution (groups {Groups}) is not supported");
+        using var noGrad = AutogradMode.NoGrad();
+        if (outputs is not null)
+        {
+            using var idx = Pruning.Index(outputs);
+            ReplaceOwn("weight", Weight.IndexSelect(0, idx));
+            if (Bias is { } b) ReplaceOwn("bias", b.IndexSelect(0, idx));
+            OutChannels = outputs.Length;
+        }
+        if (inputs is not null)
+        {
+            using var idx = Pruning.Index(inputs);
+            ReplaceOwn("weight", Weight.IndexSelect(1, idx));
+            InChannels = inputs.Length;
+        }
+    }
+
     public override Tensor Forward(Tensor input)
     {
         var y = F.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
@@ -52,7 +73,7 @@ public sealed class Conv2d : Module
 /// <summary>Batch norm over [N, C, H, W] with running statistics (momentum weights the new value, PyTorch's convention).</summary>
 public sealed class BatchNorm2d : Module
 {
-    public int NumFeatures { get; }
+    public int NumFeatures { get; private set; }
     public double Eps { get; }
     public double Momentum { get; }
     public Tensor Weight => Own("weight")!;
@@ -71,6 +92,15 @@ public sealed class BatchNorm2d : Module
         RegisterBuffer("running_mean", Tensor.Zeros([numFeatures]));
         RegisterBuffer("running_var", Tensor.Ones([numFeatures]));
         RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.I64));
+    }
+
+    /// <summary>Keeps only the listed channels (structured pruning).</summary>
+    internal void KeepChannels(int[] channels)
+    {
+        using var noGrad = AutogradMode.NoGrad();
+        using var idx = Pruning.Index(channels);
+        foreach (var name in new[] { "weight", "bias", "running_mean", "running_var" }) ReplaceOwn(name, Own(name)!.IndexSelect(0, idx));
+        NumFeatures = channels.Length;
     }
 
     public override Tensor Forward(Tensor input)

@@ -6,8 +6,8 @@ namespace Cuda.Nn.Modules;
 /// <summary>y = x W^T + b; weight [out, in], PyTorch's default init.</summary>
 public sealed class Linear : Module
 {
-    public int InFeatures { get; }
-    public int OutFeatures { get; }
+    public int InFeatures { get; private set; }
+    public int OutFeatures { get; private set; }
     public Tensor Weight => Own("weight")!;
     public Tensor? Bias => Own("bias");
 
@@ -21,6 +21,25 @@ public sealed class Linear : Module
         {
             var b = RegisterParameter("bias", Tensor.Empty([outFeatures]));
             Init.Uniform(b, 1.0 / Math.Sqrt(inFeatures), generator);
+        }
+    }
+
+    /// <summary>Keeps only the listed output and/or input features (structured pruning).</summary>
+    internal void KeepFeatures(int[]? outputs, int[]? inputs)
+    {
+        using var noGrad = Autograd.AutogradMode.NoGrad();
+        if (outputs is not null)
+        {
+            using var idx = Compression.Pruning.Index(outputs);
+            ReplaceOwn("weight", Weight.IndexSelect(0, idx));
+            if (Bias is { } b) ReplaceOwn("bias", b.IndexSelect(0, idx));
+            OutFeatures = outputs.Length;
+        }
+        if (inputs is not null)
+        {
+            using var idx = Compression.Pruning.Index(inputs);
+            ReplaceOwn("weight", Weight.IndexSelect(1, idx));
+            InFeatures = inputs.Length;
         }
     }
 

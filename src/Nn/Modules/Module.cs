@@ -178,6 +178,26 @@ public abstract class Module : IDisposable
         foreach (var (_, c) in _children) c.Replace(convert);
     }
 
+    /// <summary>Swaps one of this module's own parameters or buffers for a new tensor (structured pruning changes shapes);
+    /// the old one is disposed, a parameter stays a trainable leaf.</summary>
+    protected void ReplaceOwn(string name, Tensor value)
+    {
+        DisposeScope.Detach(value);
+        int i = _parameters.FindIndex(p => p.Key == name);
+        if (i >= 0)
+        {
+            var old = _parameters[i].Value;
+            value.RequiresGrad = old?.RequiresGrad ?? true;
+            old?.Dispose();
+            _parameters[i] = new(name, value);
+            return;
+        }
+        int j = _buffers.FindIndex(p => p.Key == name);
+        if (j < 0) throw new ArgumentException($"{GetType().Name} has no parameter or buffer '{name}'");
+        _buffers[j].Value?.Dispose();
+        _buffers[j] = new(name, value);
+    }
+
     /// <summary>This module's own parameter or buffer by name. Layers read their tensors through this rather than
     /// caching them in fields, so To() can swap them.</summary>
     protected Tensor? Own(string name) =>

@@ -85,7 +85,13 @@ public static class Checkpoint
                 ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
                 : state;
             var net = Models.ModelRegistry.Create(name, options);
-            try { net.LoadStateDict(weights); }
+            try
+            {
+                // A channel-pruned model is rebuilt at its recorded widths before its weights load.
+                if (meta.TryGetValue(Compression.Pruning.WidthsMetadataKey, out var widths))
+                    Compression.Pruning.ApplyWidths(net, Compression.Pruning.WidthsFromJson(widths, path));
+                net.LoadStateDict(weights);
+            }
             catch { net.Dispose(); throw; }
             return net;
         }

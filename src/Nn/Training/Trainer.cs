@@ -40,6 +40,9 @@ public sealed class Trainer
     private readonly TextWriter _log;
 
     /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
+    /// <summary>Runs after every optimizer step (pruning masks use it to keep pruned weights at zero).</summary>
+    public Action<Module>? AfterStep { get; init; }
+
     public Trainer(TrainConfig config, Func<TrainConfig, int, int, Module> modelFactory, TextWriter? log = null)
     {
         config.Validate();
@@ -179,6 +182,7 @@ public sealed class Trainer
                     Optimizer.ClipGradNorm(model.Parameters(), _config.GradClip);
                 }
                 scaler.Step(optimizer);
+                AfterStep?.Invoke(model);
                 scaler.Update();
                 optimizer.ZeroGrad();
                 scheduler.Step();

@@ -62,8 +62,26 @@ public sealed class Conv2d : Module
         }
     }
 
+    /// <summary>Set by quantization: in eval mode the conv then runs in int8.</summary>
+    internal ConvInt8? Int8 { get; set; }
+    /// <summary>Set during calibration: records the range of the inputs.</summary>
+    internal RangeObserver? Observer { get; set; }
+
+    /// <summary>Folds a per-output-channel affine (a batch norm in eval form) into the weights and bias.</summary>
+    internal void FoldScaleShift(Tensor scale, Tensor shift)
+    {
+        using var noGrad = AutogradMode.NoGrad();
+        using var s4 = scale.Reshape([OutChannels, 1, 1, 1]);
+        ReplaceOwn("weight", Weight.Mul(s4));
+        if (Bias is { } b) ReplaceOwn("bias", b.Mul(scale).Add(shift));
+        else RegisterParameter("bias", shift.Clone());
+        Int8 = null;
+    }
+
     public override Tensor Forward(Tensor input)
     {
+        Observer?.Observe(input);
+        if (Int8 is not null && !IsTraining) return Int8.Forward(input, this);
         var y = F.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
         Models.ModelSummary.Report(this, y, (long)y.Numel * (InChannels / Groups) * KernelSize.H * KernelSize.W);
         return y;
@@ -103,8 +121,16 @@ public sealed class BatchNorm2d : Module
         NumFeatures = channels.Length;
     }
 
+    /// <summary>Set when this norm has been folded into the conv before it: in eval mode it passes its input through.</summary>
+    internal bool FoldedAway { get; set; }
+
     public override Tensor Forward(Tensor input)
     {
+        if (FoldedAway)
+        {
+            if (IsTraining) throw new InvalidOperationException("this batch norm was folded into its conv for inference; a folded model cannot train");
+            return input.Share();
+        }
         if (IsTraining)
         {
             using var noGrad = AutogradMode.NoGrad();

@@ -43,8 +43,12 @@ public sealed class Linear : Module
         }
     }
 
+    /// <summary>Set by quantization: in eval mode the layer then runs in int8.</summary>
+    internal Compression.LinearInt8? Int8 { get; set; }
+
     public override Tensor Forward(Tensor input)
     {
+        if (Int8 is not null && !IsTraining) return Int8.Forward(input, this);
         var y = F.Linear(input, Weight, Bias);
         Models.ModelSummary.Report(this, y, (long)y.Numel * InFeatures);
         return y;

@@ -111,9 +111,17 @@ public static class OnnxCommands
         var g = OnnxImporter.Load(path);
         try
         {
-            var shape = g.InputShape;
-            if (shape.Length != 3 || shape.Any(d => d <= 0))
-                throw new InvalidDataException($"{path}: input '{g.InputName}' has shape [batch, {string.Join(", ", shape)}]; predict needs a fixed [C, H, W] image input");
+            // Symbolic image dims (files from other exporters) take --channels and --size.
+            var shape = g.InputShape.ToArray();
+            if (shape.Length != 3)
+                throw new InvalidDataException($"{path}: input '{g.InputName}' has shape [batch, {string.Join(", ", shape)}]; predict needs a [C, H, W] image input");
+            if (shape[0] < 0) shape[0] = o.Int("channels", 3, 1, 4);
+            if (shape[1] < 0 || shape[2] < 0)
+            {
+                int size = o.Has("size") ? o.Int("size", 0, 1, 4096) : throw new UsageException($"{path}: the input's height/width are symbolic: pass --size S");
+                if (shape[1] < 0) shape[1] = size;
+                if (shape[2] < 0) shape[2] = size;
+            }
             string[] names = g.Metadata.TryGetValue("class_names", out var cn) ? JsonSerializer.Deserialize<string[]>(cn) ?? [] : [];
             float[] Floats(string key, float[] fallback) => g.Metadata.TryGetValue(key, out var v)
                 ? v.Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray() : fallback;

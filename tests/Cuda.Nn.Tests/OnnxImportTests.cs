@@ -65,6 +65,17 @@ public class OnnxImportTests
         double after = Loss();
         Assert.True(after < before, $"loss {before} -> {after}");
         Assert.NotEqual(running, imported.StateDict()["bn1.running_mean"].ToFloatArray()); // batch statistics were used and tracked
+
+        // The fine-tuned graph exports with its new weights and runs in ONNX Runtime.
+        imported.Eval();
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 1 };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(OnnxExporter.Build(imported, [1, 16, 16])), options);
+        using (var scope = new DisposeScope())
+        using (AutogradMode.NoGrad())
+        {
+            double diff = OnnxTestModels.MaxAbsDiff(OnnxTestModels.RunOrt(session, x), imported.Forward(x));
+            Assert.True(diff <= 1e-4, $"re-exported fine-tuned graph: max |ORT - ours| = {diff:E3}");
+        }
         x.Dispose();
         target.Dispose();
     }

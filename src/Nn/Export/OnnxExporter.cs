@@ -26,8 +26,24 @@ public static class OnnxExporter
         AtomicFile.Write(path, s => proto.WriteTo(s));
     }
 
+    /// <summary>The ONNX model for <paramref name="model"/>; an imported OnnxGraphModule is written back as its own graph with
+    /// its current weights (its input shape is the file's, and <paramref name="inputShape"/> must agree with it).</summary>
     public static ModelProto Build(Module model, int[] inputShape, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        if (model is OnnxGraphModule imported)
+        {
+            if (!imported.InputShape.AsSpan().SequenceEqual(inputShape))
+                throw new ArgumentException($"ONNX export: the imported graph takes [batch, {string.Join(", ", imported.InputShape)}], not [batch, {string.Join(", ", inputShape)}]");
+            var again = imported.ToModelProto();
+            if (metadata is not null)
+                foreach (var (k, v) in metadata)
+                {
+                    for (int i = again.MetadataProps.Count - 1; i >= 0; i--)
+                        if (again.MetadataProps[i].Key == k) again.MetadataProps.RemoveAt(i);
+                    again.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
+                }
+            return again;
+        }
         if (inputShape.Length == 0 || inputShape.Any(d => d <= 0))
             throw new ArgumentException($"ONNX export: input shape {Layout.ShapeString(inputShape)} must be non-empty and positive (C, H, W or features, without the batch)");
         var outputShape = ProbeOutputShape(model, inputShape);

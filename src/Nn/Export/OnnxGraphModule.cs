@@ -18,6 +18,7 @@ public sealed class OnnxGraphModule : Module
         "Shape", "Sigmoid", "Softmax", "Softplus", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     };
 
+    private readonly ModelProto _model;
     private readonly GraphProto _graph;
     private readonly string _source;
     private readonly Dictionary<string, string> _fileNames = new(StringComparer.Ordinal); // state-dict name -> initializer name
@@ -31,6 +32,7 @@ public sealed class OnnxGraphModule : Module
 
     internal OnnxGraphModule(ModelProto model, string source)
     {
+        _model = model;
         _graph = model.Graph;
         _source = source;
         Metadata = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
@@ -99,6 +101,20 @@ public sealed class OnnxGraphModule : Module
         }
         if (!env.TryGetValue(OutputName, out var y)) throw new InvalidDataException($"{_source}: no node produces the output '{OutputName}'");
         return scope.MoveToOuter(y.Share());
+    }
+
+    /// <summary>The file's model with the initializers replaced by the current parameters and buffers (after fine-tuning,
+    /// this is what to save). Everything else, nodes and metadata included, is kept as read.</summary>
+    public ModelProto ToModelProto()
+    {
+        var copy = _model.Clone();
+        var byName = StateDict().ToDictionary(kv => _fileNames[kv.Key], kv => kv.Value, StringComparer.Ordinal);
+        for (int i = 0; i < copy.Graph.Initializer.Count; i++)
+        {
+            var name = copy.Graph.Initializer[i].Name;
+            copy.Graph.Initializer[i] = OnnxGraphBuilder.ToTensorProto(name, byName[name]);
+        }
+        return copy;
     }
 
     /// <summary>Holds the parameters and buffers under one dotted prefix.</summary>

@@ -36,6 +36,7 @@ public class OnnxOpTests
         ["reducemean_negative_axis"] = ("ReduceMean", [2, 3, 4], [Attr.Ints("axes", -1)], () => []),
         ["softmax_axis1"] = ("Softmax", [2, 3, 4], [Attr.Int("axis", 1)], () => []),
         ["flatten_axis2"] = ("Flatten", [2, 3, 4, 5], [Attr.Int("axis", 2)], () => []),
+        ["flatten_negative_axis"] = ("Flatten", [2, 3, 4, 5], [Attr.Int("axis", -1)], () => []),
         ["transpose_default"] = ("Transpose", [2, 3, 4], [], () => []),
         ["unsqueeze"] = ("Unsqueeze", [2, 3], [], () => [("axes", L(0, -1))]),
         ["squeeze"] = ("Squeeze", [2, 1, 4], [], () => [("axes", L(1))]),

@@ -95,7 +95,7 @@ internal static class OnnxOps
             case "Flatten":
             {
                 var x = In(0);
-                int axis = Axis(a.Int("axis", 1), x.Rank + 1);
+                int axis = Bound(a.Int("axis", 1), x.Rank);
                 int outer = x.ShapeRef[..axis].Aggregate(1, (p, d) => p * d);
                 return [x.Reshape(outer, x.Numel / Math.Max(1, outer))];
             }
@@ -125,7 +125,7 @@ internal static class OnnxOps
             case "Shape":
             {
                 var s = In(0).ShapeRef;
-                int start = Axis(a.Int("start", 0), s.Length + 1), end = a.Attr("end") is null ? s.Length : Axis(a.Int("end", s.Length), s.Length + 1);
+                int start = Bound(a.Int("start", 0), s.Length), end = Bound(a.Int("end", s.Length), s.Length);
                 var dims = s[start..Math.Max(start, end)].Select(d => (long)d).ToArray();
                 return [Tensor.FromArray(dims, dims.Length)];
             }
@@ -147,7 +147,8 @@ internal static class OnnxOps
             case "Unsqueeze":
             {
                 var x = In(0);
-                var axes = (a.Ints("axes") ?? In(1).ToLongArray()).Select(v => Axis(v, x.Rank + (a.Ints("axes") ?? In(1).ToLongArray()).Length)).Order().ToArray();
+                var given = a.Ints("axes") ?? In(1).ToLongArray();
+                var axes = given.Select(v => Axis(v, x.Rank + given.Length)).Order().ToArray(); // negative axes count in the output
                 var shape = x.ShapeRef.ToList();
                 foreach (var ax in axes) shape.Insert(ax, 1);
                 return [x.Reshape(shape.ToArray())];
@@ -170,6 +171,9 @@ internal static class OnnxOps
         if (a < 0 || a >= rank) throw new ArgumentException($"axis {axis} is out of range for rank {rank}");
         return (int)a;
     }
+
+    /// <summary>A slice bound (Shape's start/end, Flatten's axis): negative counts from the end, then clamped to [0, rank].</summary>
+    private static int Bound(long v, int rank) => (int)Math.Clamp(v < 0 ? v + rank : v, 0, rank);
 
     private static int[] ReshapeDims(int[] input, long[] shape, bool allowZero)
     {

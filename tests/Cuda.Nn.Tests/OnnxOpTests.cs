@@ -53,6 +53,10 @@ public class OnnxOpTests
         ["batchnorm"] = ("BatchNormalization", [2, 3, 4, 5], [Attr.Float("epsilon", 1e-3)], () => [("s", R(8, 3)), ("b", R(9, 3)), ("m", R(10, 3)), ("v", R(11, 3).Abs().Add(0.5))]),
         ["layernorm_axis1"] = ("LayerNormalization", [2, 3, 4], [Attr.Int("axis", 1)], () => [("s", R(12, 3, 4)), ("b", R(13, 3, 4))]),
         ["matmul_broadcast"] = ("MatMul", [2, 3, 4], [], () => [("w", R(14, 4, 5))]),
+        ["slice_axes_negative_clamped"] = ("Slice", [2, 3, 6], [], () => [("st", L(1, -4)), ("en", L(100, -1)), ("ax", L(1, -1))]),
+        ["slice_leading_axes"] = ("Slice", [4, 3], [], () => [("st", L(1)), ("en", L(3))]),
+        ["max_broadcast"] = ("Max", [2, 3, 4], [], () => [("b", R(15, 4))]),
+        ["min_three_inputs"] = ("Min", [2, 3, 4], [], () => [("b", R(16, 3, 1)), ("c", R(17, 1))]),
     };
 
     [Theory]
@@ -69,6 +73,45 @@ public class OnnxOpTests
             t.Dispose();
         }
         g.Node(op, inputs, "", attrs);
+        CompareWithOnnxRuntime(g, shape, name);
+    }
+
+    /// <summary>Graphs of a few nodes: multi-output Split, Cast round trips, Shape into ConstantOfShape.</summary>
+    [Fact]
+    public void SmallGraphsMatchOnnxRuntime()
+    {
+        var x = OnnxExporter.InputName;
+        {
+            var g = new OnnxGraphBuilder();
+            var parts = g.NodeMulti("Split", [x], 3, "", Attr.Int("axis", 1));
+            g.Node("Add", [g.Node("Sub", [parts[0], parts[1]], ""), parts[2]], "");
+            CompareWithOnnxRuntime(g, [2, 6, 4], "split_equal");
+        }
+        {
+            var g = new OnnxGraphBuilder();
+            g.Graph.Initializer.Add(OnnxGraphBuilder.Int64Tensor("sizes", [2, 4], [2]));
+            var parts = g.NodeMulti("Split", [x, "sizes"], 2, "", Attr.Int("axis", -1));
+            g.Node("Mul", [g.Node("ReduceMean", [parts[0]], "", Attr.Ints("axes", -1)), parts[1]], "");
+            CompareWithOnnxRuntime(g, [2, 3, 6], "split_sizes");
+        }
+        {
+            var g = new OnnxGraphBuilder();
+            var scaled = g.Node("Mul", [x, g.ConstFloat("", 3)], "");
+            var asInt = g.Node("Cast", [scaled], "", Attr.Int("to", (long)TensorProto.Types.DataType.Int64));
+            g.Node("Cast", [asInt], "", Attr.Int("to", (long)TensorProto.Types.DataType.Float)); // truncation toward zero
+            CompareWithOnnxRuntime(g, [2, 3, 4], "cast_round_trip");
+        }
+        {
+            var g = new OnnxGraphBuilder();
+            var dims = g.Node("Shape", [x], "", Attr.Int("start", -2));
+            var fill = g.Node("ConstantOfShape", [dims], "", Attr.Tensor("value", OnnxGraphBuilder.FloatTensor("", [2.5f], [1])));
+            g.Node("Add", [x, fill], "");
+            CompareWithOnnxRuntime(g, [2, 3, 4], "shape_constantofshape");
+        }
+    }
+
+    private static void CompareWithOnnxRuntime(OnnxGraphBuilder g, int[] shape, string name)
+    {
         g.Graph.Node[^1].Output[0] = OnnxExporter.OutputName;
         g.Graph.Input.Add(FloatValue(OnnxExporter.InputName, shape));
         g.Graph.Output.Add(FloatValue(OnnxExporter.OutputName, null));

@@ -160,6 +160,46 @@ internal static class OnnxOps
                 var drop = axes is null ? Enumerable.Range(0, x.Rank).Where(i => x.ShapeRef[i] == 1).ToHashSet() : axes.Select(v => Axis(v, x.Rank)).ToHashSet();
                 return [x.Reshape(x.ShapeRef.Where((_, i) => !drop.Contains(i)).ToArray())];
             }
+            case "Max": case "Min":
+            {
+                var y = In(0).Share();
+                for (int i = 1; i < node.Input.Count; i++)
+                {
+                    var next = node.OpType == "Max" ? y.Maximum(In(i)) : y.Minimum(In(i));
+                    y.Dispose();
+                    y = next;
+                }
+                return [y];
+            }
+            case "Slice": return [Slice(In(0), In(1).ToLongArray(), In(2).ToLongArray(), Opt(3)?.ToLongArray(), Opt(4)?.ToLongArray())];
+            case "Split":
+            {
+                var x = In(0);
+                int axis = Axis(a.Int("axis", 0), x.Rank), n = node.Output.Count, size = x.ShapeRef[axis];
+                int[] sizes = Opt(1) is { } sp ? sp.ToLongArray().Select(v => (int)v).ToArray()
+                    : Enumerable.Range(0, n).Select(i => size / n + (i < size % n ? 1 : 0)).ToArray();
+                if (Opt(1) is null && size % n != 0) throw new ArgumentException($"Split: dim {axis} of {Layout.ShapeString(x.ShapeRef)} does not divide into {n} equal parts");
+                return x.Split(sizes, axis);
+            }
+            case "Cast":
+            {
+                // Values are float32 or int64 here (see OnnxImporter.ToTensor), so casts map onto those two.
+                var to = (TensorProto.Types.DataType)a.Int("to", 0);
+                var dtype = to switch
+                {
+                    TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double => DType.F32,
+                    TensorProto.Types.DataType.Int64 or TensorProto.Types.DataType.Int32 => DType.I64,
+                    _ => throw new NotSupportedException($"Cast to {to} is not supported (FLOAT, DOUBLE, INT32, INT64 are)"),
+                };
+                return [In(0).To(dtype)];
+            }
+            case "ConstantOfShape":
+            {
+                var shape = In(0).ToLongArray().Select(v => checked((int)v)).ToArray();
+                if (a.Attr("value") is not { } v) return [Tensor.Zeros(shape)];
+                using var one = OnnxImporter.ToTensor(v.T, $"ConstantOfShape '{node.Name}'");
+                return [Tensor.Full(shape, one.Item(), one.DType)];
+            }
             default:
                 throw new NotSupportedException($"operator {node.OpType} is not supported");
         }
@@ -170,6 +210,24 @@ internal static class OnnxOps
         long a = axis < 0 ? axis + rank : axis;
         if (a < 0 || a >= rank) throw new ArgumentException($"axis {axis} is out of range for rank {rank}");
         return (int)a;
+    }
+
+    /// <summary>ONNX Slice with step 1 (negative starts/ends count from the end, out-of-range ones clamp).</summary>
+    private static Tensor Slice(Tensor x, long[] starts, long[] ends, long[]? axes, long[]? steps)
+    {
+        if (steps is not null && steps.Any(v => v != 1)) throw new NotSupportedException($"Slice: only step 1 is supported, got steps [{string.Join(", ", steps)}]");
+        axes ??= Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+        var y = x.Share();
+        for (int i = 0; i < axes.Length; i++)
+        {
+            int axis = Axis(axes[i], x.Rank), size = x.ShapeRef[axis];
+            long start = Math.Clamp(starts[i] < 0 ? starts[i] + size : starts[i], 0, size);
+            long end = Math.Clamp(ends[i] < 0 ? ends[i] + size : ends[i], 0, size);
+            var next = y.Narrow(axis, (int)start, (int)Math.Max(0, end - start));
+            y.Dispose();
+            y = next;
+        }
+        return y;
     }
 
     /// <summary>A slice bound (Shape's start/end, Flatten's axis): negative counts from the end, then clamped to [0, rank].</summary>

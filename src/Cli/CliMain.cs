@@ -40,6 +40,13 @@ public static class CliMain
           audit DIR [--json] [--threshold N] [--max-pairs N] [--out FILE]
                                class counts and imbalance, corrupt files, exact duplicates and near-duplicates
                                (pHash) between DIR/train and DIR/test (or within DIR) of class-per-folder images
+          export --checkpoint FILE --out MODEL.onnx [--model NAME] [--classes N] [--channels C] [--size S]
+                               writes the model as ONNX (opset 17, dynamic batch axis, eval mode); class count,
+                               channels and image size come from the weights unless given
+          predict --model FILE INPUT [--top K] [--json] [--limit N] [--arch NAME]
+                               FILE: an .onnx file (run by our own interpreter) or a checkpoint; INPUT: an image,
+                               a folder of images or an IDX folder (its test split, first --limit images);
+                               prints the top-K classes with probabilities, or JSON with --json
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -75,6 +82,10 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames), distill: true);
                 case "kfold":
                     return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
+                case "export":
+                    return OnnxCommands.Export(Options.Parse(rest, OnnxCommands.ExportOptions));
+                case "predict":
+                    return OnnxCommands.Predict(rest);
                 case "dataset":
                     return DataCommands.Dataset(rest);
                 case "kappa":

@@ -4,7 +4,7 @@ using Cuda.Nn.Modules;
 
 namespace Cuda.Nn.Models;
 
-public sealed class EfficientNet : Module
+public sealed partial class EfficientNet : Module
 {
     private readonly Sequential _features;
     private readonly Sequential _classifier;
@@ -37,7 +37,7 @@ public sealed class EfficientNet : Module
                 var block = new Sequential();
                 if (exp != inC) block.Add(new ConvNormActivation(inC, exp, 1, 1, 1, Activation.SiLU, eps, momentum, g));
                 block.Add(new ConvNormActivation(exp, exp, s.K, stride, exp, Activation.SiLU, eps, momentum, g));
-                block.Add(new SqueezeExcitation(exp, Math.Max(1, inC / 4), t => t.Silu(), t => t.Sigmoid(), g));
+                block.Add(new SqueezeExcitation(exp, Math.Max(1, inC / 4), Activation.SiLU(), Activation.Sigmoid(), g));
                 block.Add(new ConvNormActivation(exp, outC, 1, 1, 1, null, eps, momentum, g));
                 double sd = stochasticDepth * blockId / totalBlocks;
                 stage.Add(new InvertedResidual(block, stride == 1 && inC == outC, sd));

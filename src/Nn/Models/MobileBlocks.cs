@@ -17,7 +17,7 @@ public static class Channels
 }
 
 /// <summary>conv (no bias) + batch norm + optional activation, as a Sequential "0", "1", "2".</summary>
-public sealed class ConvNormActivation : Module
+public sealed partial class ConvNormActivation : Module
 {
     private readonly Conv2d _conv;
     private readonly BatchNorm2d _bn;
@@ -40,12 +40,13 @@ public sealed class ConvNormActivation : Module
 }
 
 /// <summary>x * scale(fc2(act(fc1(mean over H, W)))).</summary>
-public sealed class SqueezeExcitation : Module
+public sealed partial class SqueezeExcitation : Module
 {
     private readonly Conv2d _fc1, _fc2;
-    private readonly Func<Tensor, Tensor> _act, _scale;
+    // Not registered as children (they hold no state), so state-dict names stay torchvision's.
+    private readonly Activation _act, _scale;
 
-    public SqueezeExcitation(int channels, int squeeze, Func<Tensor, Tensor> activation, Func<Tensor, Tensor> scaleActivation, Generator? g)
+    public SqueezeExcitation(int channels, int squeeze, Activation activation, Activation scaleActivation, Generator? g)
     {
         _fc1 = RegisterModule("fc1", new Conv2d(channels, squeeze, 1, generator: g));
         _fc2 = RegisterModule("fc2", new Conv2d(squeeze, channels, 1, generator: g));
@@ -53,17 +54,24 @@ public sealed class SqueezeExcitation : Module
         _scale = scaleActivation;
     }
 
+    public override void Dispose()
+    {
+        _act.Dispose();
+        _scale.Dispose();
+        base.Dispose();
+    }
+
     public override Tensor Forward(Tensor x)
     {
         using var scope = new DisposeScope();
         var s = x.Mean([2, 3], keepDim: true);
-        s = _scale(_fc2.Forward(_act(_fc1.Forward(s))));
+        s = _scale.Forward(_fc2.Forward(_act.Forward(_fc1.Forward(s))));
         return scope.MoveToOuter(x.Mul(s));
     }
 }
 
 /// <summary>Stochastic depth ("row" mode): in training, drops the whole residual branch per sample with probability p.</summary>
-public sealed class StochasticDepth(double p, Generator? generator = null) : Module
+public sealed partial class StochasticDepth(double p, Generator? generator = null) : Module
 {
     public double P { get; } = p;
 
@@ -78,7 +86,7 @@ public sealed class StochasticDepth(double p, Generator? generator = null) : Mod
 }
 
 /// <summary>A residual block whose body is a numbered Sequential named "block" (MobileNetV3's InvertedResidual, EfficientNet's MBConv).</summary>
-public sealed class InvertedResidual : Module
+public sealed partial class InvertedResidual : Module
 {
     private readonly Sequential _block;
     private readonly StochasticDepth? _drop;

@@ -4,7 +4,7 @@ using Cuda.Nn.Modules;
 
 namespace Cuda.Nn.Models;
 
-public sealed class MobileNetV3 : Module
+public sealed partial class MobileNetV3 : Module
 {
     private readonly Sequential _features;
     private readonly Sequential _classifier;
@@ -30,7 +30,7 @@ public sealed class MobileNetV3 : Module
             var block = new Sequential();
             if (c.Exp != c.In) block.Add(new ConvNormActivation(c.In, c.Exp, 1, 1, 1, act, eps, momentum, g));
             block.Add(new ConvNormActivation(c.Exp, c.Exp, c.K, c.Stride, c.Exp, act, eps, momentum, g));
-            if (c.Se) block.Add(new SqueezeExcitation(c.Exp, Channels.MakeDivisible(c.Exp / 4, 8), t => t.Relu(), t => t.Hardsigmoid(), g));
+            if (c.Se) block.Add(new SqueezeExcitation(c.Exp, Channels.MakeDivisible(c.Exp / 4, 8), Activation.ReLU(), Activation.Hardsigmoid(), g));
             block.Add(new ConvNormActivation(c.Exp, c.Out, 1, 1, 1, null, eps, momentum, g));
             _features.Add(new InvertedResidual(block, c.Stride == 1 && c.In == c.Out, 0));
         }

@@ -4,7 +4,7 @@ using Cuda.Nn.Modules;
 
 namespace Cuda.Nn.Models;
 
-public sealed class BasicBlock : Module
+public sealed partial class BasicBlock : Module
 {
     public const int Expansion = 1;
     private readonly Conv2d _conv1, _conv2;
@@ -31,7 +31,7 @@ public sealed class BasicBlock : Module
     }
 }
 
-public sealed class Bottleneck : Module
+public sealed partial class Bottleneck : Module
 {
     public const int Expansion = 4;
     private readonly Conv2d _conv1, _conv2, _conv3;
@@ -61,7 +61,7 @@ public sealed class Bottleneck : Module
     }
 }
 
-public sealed class ResNet : Module
+public sealed partial class ResNet : Module
 {
     private readonly Conv2d _conv1;
     private readonly BatchNorm2d _bn1;

@@ -6,7 +6,7 @@ using Cuda.Nn.Modules;
 namespace Cuda.Nn.Models;
 
 /// <summary>Patch embedding: a conv with kernel = stride = patch, computed as a reshape and one GEMM.</summary>
-public sealed class PatchEmbedding : Module
+public sealed partial class PatchEmbedding : Module
 {
     public int Patch { get; }
     public Tensor Weight => Own("weight")!;
@@ -33,7 +33,7 @@ public sealed class PatchEmbedding : Module
     }
 }
 
-public sealed class VitMlp : Module
+public sealed partial class VitMlp : Module
 {
     public VitMlp(int dim, int hidden, double dropout, Generator? g)
     {
@@ -63,7 +63,7 @@ public sealed class VitMlp : Module
     }
 }
 
-public sealed class EncoderBlock : Module
+public sealed partial class EncoderBlock : Module
 {
     private readonly LayerNorm _ln1, _ln2;
     private readonly MultiheadAttention _attention;
@@ -89,7 +89,7 @@ public sealed class EncoderBlock : Module
     }
 }
 
-public sealed class VisionTransformer : Module
+public sealed partial class VisionTransformer : Module
 {
     private readonly PatchEmbedding _patch;
     private readonly VitEncoder _encoder;
@@ -135,7 +135,7 @@ public sealed class VisionTransformer : Module
 }
 
 /// <summary>torchvision's Encoder: pos_embedding, dropout, layers, ln.</summary>
-public sealed class VitEncoder : Module
+public sealed partial class VitEncoder : Module
 {
     public Sequential Layers { get; }
     public LayerNorm Norm { get; }

@@ -3,7 +3,7 @@ using Cuda.Nn.Functional;
 
 namespace Cuda.Nn.Modules;
 
-public sealed class MultiheadAttention : Module
+public sealed partial class MultiheadAttention : Module
 {
     public int EmbedDim { get; }
     public int NumHeads { get; }

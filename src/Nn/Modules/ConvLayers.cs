@@ -7,7 +7,7 @@ using Cuda.Nn.Kernels;
 
 namespace Cuda.Nn.Modules;
 
-public sealed class Conv2d : Module
+public sealed partial class Conv2d : Module
 {
     public int InChannels { get; private set; }
     public int OutChannels { get; private set; }
@@ -89,7 +89,7 @@ public sealed class Conv2d : Module
 }
 
 /// <summary>Batch norm over [N, C, H, W] with running statistics (momentum weights the new value, PyTorch's convention).</summary>
-public sealed class BatchNorm2d : Module
+public sealed partial class BatchNorm2d : Module
 {
     public int NumFeatures { get; private set; }
     public double Eps { get; }
@@ -143,19 +143,31 @@ public sealed class BatchNorm2d : Module
     }
 }
 
-public sealed class MaxPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false) : Module
+public sealed partial class MaxPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false) : Module
 {
+    public int KernelSize { get; } = kernelSize;
+    public int Stride { get; } = stride < 0 ? kernelSize : stride;
+    public int Padding { get; } = padding;
+    public bool CeilMode { get; } = ceilMode;
+
     public override Tensor Forward(Tensor input) =>
-        F.MaxPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode: ceilMode);
+        F.MaxPool2d(input, (KernelSize, KernelSize), (Stride, Stride), (Padding, Padding), ceilMode: CeilMode);
 }
 
-public sealed class AvgPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false, bool countIncludePad = true) : Module
+public sealed partial class AvgPool2d(int kernelSize, int stride = -1, int padding = 0, bool ceilMode = false, bool countIncludePad = true) : Module
 {
+    public int KernelSize { get; } = kernelSize;
+    public int Stride { get; } = stride < 0 ? kernelSize : stride;
+    public int Padding { get; } = padding;
+    public bool CeilMode { get; } = ceilMode;
+    public bool CountIncludePad { get; } = countIncludePad;
+
     public override Tensor Forward(Tensor input) =>
-        F.AvgPool2d(input, (kernelSize, kernelSize), stride < 0 ? (kernelSize, kernelSize) : (stride, stride), (padding, padding), ceilMode, countIncludePad);
+        F.AvgPool2d(input, (KernelSize, KernelSize), (Stride, Stride), (Padding, Padding), CeilMode, CountIncludePad);
 }
 
-public sealed class AdaptiveAvgPool2d(int outH, int outW) : Module
+public sealed partial class AdaptiveAvgPool2d(int outH, int outW) : Module
 {
-    public override Tensor Forward(Tensor input) => F.AdaptiveAvgPool2d(input, (outH, outW));
+    public (int H, int W) OutputSize { get; } = (outH, outW);
+    public override Tensor Forward(Tensor input) => F.AdaptiveAvgPool2d(input, OutputSize);
 }

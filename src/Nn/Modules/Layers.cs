@@ -4,7 +4,7 @@ using Cuda.Nn.Functional;
 namespace Cuda.Nn.Modules;
 
 /// <summary>y = x W^T + b; weight [out, in], PyTorch's default init.</summary>
-public sealed class Linear : Module
+public sealed partial class Linear : Module
 {
     public int InFeatures { get; private set; }
     public int OutFeatures { get; private set; }
@@ -56,7 +56,7 @@ public sealed class Linear : Module
 }
 
 /// <summary>Layer norm over the trailing normalizedShape dims, with elementwise affine weight 1 and bias 0.</summary>
-public sealed class LayerNorm : Module
+public sealed partial class LayerNorm : Module
 {
     public int[] NormalizedShape { get; }
     public double Eps { get; }
@@ -84,24 +84,26 @@ public sealed class LayerNorm : Module
     }
 }
 
-public sealed class Dropout(double p = 0.5, Generator? generator = null) : Module
+public sealed partial class Dropout(double p = 0.5, Generator? generator = null) : Module
 {
     public double P { get; } = p;
     public override Tensor Forward(Tensor input) => F.Dropout(input, P, IsTraining, generator);
 }
 
-public sealed class Identity : Module
+public sealed partial class Identity : Module
 {
     public override Tensor Forward(Tensor input) => input.Share();
 }
 
-public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
+public sealed partial class Flatten(int startDim = 1, int endDim = -1) : Module
 {
-    public override Tensor Forward(Tensor input) => input.Flatten(startDim, endDim);
+    public int StartDim { get; } = startDim;
+    public int EndDim { get; } = endDim;
+    public override Tensor Forward(Tensor input) => input.Flatten(StartDim, EndDim);
 }
 
 /// <summary>Children named "0", "1", ... applied in order (torch.nn.Sequential's state-dict names).</summary>
-public sealed class Sequential : Module
+public sealed partial class Sequential : Module
 {
     private readonly List<Module> _layers = new();
 
@@ -136,15 +138,18 @@ public sealed class Sequential : Module
     }
 }
 
-/// <summary>An elementwise activation as a module.</summary>
-public sealed class Activation(string name, Func<Tensor, Tensor> fn) : Module
+/// <summary>An elementwise activation as a module; Argument is its one hyperparameter (LeakyReLU's slope, 1 for
+/// tanh-approximated GELU), kept so exporters can describe it.</summary>
+public sealed partial class Activation(string name, Func<Tensor, Tensor> fn, double argument = 0) : Module
 {
     public string Name { get; } = name;
+    public double Argument { get; } = argument;
     public override Tensor Forward(Tensor input) => fn(input);
 
     public static Activation ReLU() => new("relu", x => x.Relu());
-    public static Activation LeakyReLU(double slope = 0.01) => new("leaky_relu", x => x.LeakyRelu(slope));
-    public static Activation GELU(bool approximateTanh = false) => new("gelu", x => x.Gelu(approximateTanh));
+    public static Activation ReLU6() => new("relu6", x => x.Clamp(0, 6));
+    public static Activation LeakyReLU(double slope = 0.01) => new("leaky_relu", x => x.LeakyRelu(slope), slope);
+    public static Activation GELU(bool approximateTanh = false) => new("gelu", x => x.Gelu(approximateTanh), approximateTanh ? 1 : 0);
     public static Activation SiLU() => new("silu", x => x.Silu());
     public static Activation Sigmoid() => new("sigmoid", x => x.Sigmoid());
     public static Activation Tanh() => new("tanh", x => x.Tanh());

@@ -1,0 +1,195 @@
+// A trained classifier ready to predict: an ONNX file (run by OnnxGraphModule) or a cudann checkpoint (rebuilt from the
+// model registry), with the input shape, class names and input normalisation that go with it. Used by cudann predict.
+using System.Globalization;
+using System.Text.Json;
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Data;
+using Cuda.Nn.IO;
+using Cuda.Nn.Models;
+using Cuda.Nn.Modules;
+using Cuda.Nn.Training;
+
+namespace Cuda.Nn.Export;
+
+/// <summary>Overrides for what a file does not say: the registry model name, class count, channels and image size.</summary>
+public sealed record InferenceOptions(string? Arch = null, int? Classes = null, int? Channels = null, int? Size = null);
+
+public sealed record Prediction(int Index, string Class, double Probability);
+
+/// <summary>One preprocessed input: [C, H, W] floats, normalised as in training, with a label when the source has one.</summary>
+public sealed record InferenceInput(string Name, float[] Pixels, string? Label);
+
+public sealed class InferenceModel : IDisposable
+{
+    public string Name { get; }
+    public Module Model { get; }
+    /// <summary>[C, H, W].</summary>
+    public int[] InputShape { get; }
+    public string[] ClassNames { get; }
+    public float[] Mean { get; }
+    public float[] Std { get; }
+
+    private InferenceModel(string name, Module model, int[] inputShape, string[] classNames, float[] mean, float[] std)
+    {
+        Name = name;
+        Model = model;
+        InputShape = inputShape;
+        ClassNames = classNames;
+        Mean = mean;
+        Std = std;
+        model.Eval();
+    }
+
+    public void Dispose() => Model.Dispose();
+
+    /// <summary>Metadata that makes an exported file self-describing for <see cref="Load"/>.</summary>
+    public Dictionary<string, string> Metadata() => new()
+    {
+        ["model"] = Name,
+        ["class_names"] = JsonSerializer.Serialize(ClassNames),
+        ["normalize_mean"] = string.Join(",", Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+        ["normalize_std"] = string.Join(",", Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+    };
+
+    /// <summary>Loads an .onnx file or a checkpoint / weights file (.safetensors).</summary>
+    public static InferenceModel Load(string path, InferenceOptions? options = null) =>
+        path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? LoadOnnx(path, options ?? new()) : LoadCheckpoint(path, options ?? new());
+
+    private static InferenceModel LoadOnnx(string path, InferenceOptions o)
+    {
+        var g = OnnxImporter.Load(path);
+        try
+        {
+            // Symbolic image dims (files from other exporters) take the options.
+            var shape = g.InputShape.ToArray();
+            if (shape.Length != 3)
+                throw new InvalidDataException($"{path}: input '{g.InputName}' has shape [batch, {string.Join(", ", shape)}]; an image input [C, H, W] is needed");
+            if (shape[0] < 0) shape[0] = o.Channels ?? 3;
+            if (shape[1] < 0 || shape[2] < 0)
+            {
+                int size = o.Size ?? throw new ArgumentException($"{path}: the input's height/width are symbolic: give the image size");
+                if (shape[1] < 0) shape[1] = size;
+                if (shape[2] < 0) shape[2] = size;
+            }
+            string[] names = g.Metadata.TryGetValue("class_names", out var cn) ? JsonSerializer.Deserialize<string[]>(cn) ?? [] : [];
+            float[] Floats(string key, float[] fallback) => g.Metadata.TryGetValue(key, out var v)
+                ? v.Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray() : fallback;
+            return new InferenceModel(g.Metadata.TryGetValue("model", out var m) ? m : Path.GetFileName(path), g, shape, names,
+                Floats("normalize_mean", Trainer.FashionMnistMean), Floats("normalize_std", Trainer.FashionMnistStd));
+        }
+        catch { g.Dispose(); throw; }
+    }
+
+    /// <summary>Rebuilds a registry model from a cudann checkpoint or weights file. The class count and input channels come
+    /// from the weights (the last layer, the stem); the image size is 28 (what cudann train uses) or follows ViT's
+    /// position embedding (and the MLP's first layer); the options override.</summary>
+    private static InferenceModel LoadCheckpoint(string path, InferenceOptions o)
+    {
+        var state = TensorFile.Load(path, out var meta);
+        try
+        {
+            string name = o.Arch ?? (meta.TryGetValue("model", out var m) ? m : throw new ArgumentException($"{path} does not name its model: give the model name"));
+            var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
+                ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
+                : state;
+            int? Dim(string key, int dim) => weights.TryGetValue(key, out var t) && t.Rank > dim ? t.ShapeRef[dim] : null;
+            int classes = o.Classes ?? Dim("fc.weight", 0) ?? Dim("heads.head.weight", 0) ?? Dim("3.weight", 0)
+                ?? weights.Where(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) && kv.Value.Rank == 2).Select(kv => (int?)kv.Value.ShapeRef[0]).LastOrDefault()
+                ?? throw new ArgumentException($"{path}: cannot tell the class count from the weights: give it");
+            int channels = o.Channels ?? Dim("conv1.weight", 1) ?? Dim("features.0.0.weight", 1) ?? Dim("conv_proj.weight", 1) ?? 1;
+            int size = 28;
+            if (Dim("encoder.pos_embedding", 1) is { } seq && Dim("conv_proj.weight", 2) is { } patch) size = (int)Math.Round(Math.Sqrt(seq - 1)) * patch;
+            else if (name == "mlp" && Dim("1.weight", 1) is { } features) size = (int)Math.Round(Math.Sqrt(features / (double)channels));
+            size = o.Size ?? size;
+            var model = ModelRegistry.Create(name, new ModelOptions(classes, channels, size));
+            try { model.LoadStateDict(weights); }
+            catch { model.Dispose(); throw; }
+            string[] names = classes == ImageClassificationSet.FashionMnistClasses.Length && TrainedOnFashionMnist(meta)
+                ? ImageClassificationSet.FashionMnistClasses
+                : Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            return new InferenceModel(name, model, [channels, size, size], names, Trainer.FashionMnistMean, Trainer.FashionMnistStd);
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    private static bool TrainedOnFashionMnist(IReadOnlyDictionary<string, string> meta)
+    {
+        if (!meta.TryGetValue("config", out var cfg)) return false;
+        using var doc = JsonDocument.Parse(cfg);
+        return doc.RootElement.TryGetProperty("data", out var d) && d.GetString() == ImageClassificationSet.DefaultFashionMnistDir;
+    }
+
+    /// <summary>The top-k classes of each input, in batches.</summary>
+    public List<Prediction[]> Predict(IReadOnlyList<InferenceInput> inputs, int top = 5, int batchSize = 64)
+    {
+        var result = new List<Prediction[]>(inputs.Count);
+        int sample = InputShape.Aggregate(1, (a, d) => a * d);
+        for (int start = 0; start < inputs.Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, inputs.Count - start);
+            var data = new float[n * sample];
+            for (int i = 0; i < n; i++) inputs[start + i].Pixels.CopyTo(data, i * sample);
+            float[] probs;
+            using (var scope = new DisposeScope())
+            using (AutogradMode.NoGrad())
+                probs = Functional.F.Softmax(Model.Forward(Tensor.FromArray(data, [n, .. InputShape])), -1).ToFloatArray();
+            int classes = probs.Length / n;
+            for (int i = 0; i < n; i++)
+            {
+                var row = probs.AsSpan(i * classes, classes).ToArray();
+                result.Add(Enumerable.Range(0, classes).OrderByDescending(c => row[c]).ThenBy(c => c).Take(top)
+                    .Select(c => new Prediction(c, ClassName(c), row[c])).ToArray());
+            }
+        }
+        return result;
+    }
+
+    public string ClassName(long index) => index >= 0 && index < ClassNames.Length ? ClassNames[index] : index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Inputs from one image file, the image files under a folder (recursively, sorted, the first
+    /// <paramref name="limit"/>), or an IDX folder's t10k split (the first <paramref name="limit"/> images, with labels).
+    /// Images are resized to the model's input, scaled to [0, 1] and normalised as in training.</summary>
+    public List<InferenceInput> ReadInputs(string path, int limit = int.MaxValue)
+    {
+        int c = InputShape[0], h = InputShape[1], w = InputShape[2];
+        var inputs = new List<InferenceInput>();
+        if (Directory.Exists(path) && Directory.EnumerateFiles(path).Any(f => Path.GetFileName(f).StartsWith("t10k-images-idx3-ubyte", StringComparison.Ordinal)))
+        {
+            var set = ImageClassificationSet.FromIdxDirectory(path, train: false);
+            if (set.Height != h || set.Width != w || (set.Channels != c && c != 3))
+                throw new InvalidDataException($"{path}: IDX images are {set.Channels}x{set.Height}x{set.Width} but the model takes {c}x{h}x{w}");
+            for (int i = 0; i < Math.Min(limit, set.Count); i++)
+            {
+                var img = set.Images.AsSpan(i * set.ImageSize, set.ImageSize).ToArray();
+                var chw = c == set.Channels ? img : Enumerable.Range(0, c).SelectMany(_ => img).ToArray(); // gray to RGB
+                inputs.Add(new InferenceInput($"{path}#{i}", Normalise(chw), ClassName(set.Labels[i])));
+            }
+            return inputs;
+        }
+        string[] files = File.Exists(path) ? [path]
+            : Directory.Exists(path) ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageFolder.IsImageFile).Order(StringComparer.Ordinal).Take(limit).ToArray()
+            : throw new FileNotFoundException($"input not found: {path}");
+        if (files.Length == 0) throw new InvalidDataException($"{path}: no image files ({string.Join(", ", ImageFolder.Extensions)}) and no IDX test files");
+        var decoder = new ImageDecoder();
+        var buffer = new byte[c * h * w];
+        foreach (var f in files)
+        {
+            decoder.DecodeFile(f, w, h, grayscale: c == 1, buffer);
+            inputs.Add(new InferenceInput(f, Normalise(buffer), null));
+        }
+        return inputs;
+    }
+
+    private float[] Normalise(ReadOnlySpan<byte> chw)
+    {
+        var x = new float[chw.Length];
+        int plane = InputShape[1] * InputShape[2];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int ch = i / plane;
+            float mean = Mean[Mean.Length == 1 ? 0 : ch], std = Std[Std.Length == 1 ? 0 : ch];
+            x[i] = (chw[i] / 255f - mean) / std;
+        }
+        return x;
+    }
+}

@@ -81,6 +81,37 @@ public class QuantizationTests
         TensorAssert.AssertRelNorm(q, reference, 0.03, "int8 output against float");
     }
 
+    [Fact]
+    public void QdqExportRunsInOnnxRuntimeAndMatchesTheInt8Forward()
+    {
+        using var net = SmallCnn(new TrainConfig(), 1, 10);
+        using (AutogradMode.NoGrad())
+        using (var s = new DisposeScope())
+            for (int i = 0; i < 3; i++) net.Forward(Tensor.Randn([8, 1, 28, 28], new Generator((ulong)i))); // running statistics
+        net.Eval();
+        using var scope = new DisposeScope();
+        var calibration = Tensor.Randn([16, 1, 28, 28], new Generator(20));
+        Quantization.QuantizeStatic(net, [calibration]);
+        var path = Path.Combine(Path.GetTempPath(), $"cudann-qdq-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            Export.OnnxExporter.Export(net, [1, 28, 28], path);
+            var model = Export.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            var ops = model.Graph.Node.Select(n => n.OpType).ToList();
+            Assert.Contains("QuantizeLinear", ops);
+            Assert.Contains("DynamicQuantizeLinear", ops);
+            Assert.DoesNotContain("BatchNormalization", ops);
+            using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 1 };
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path, options);
+            var x = Tensor.Randn([3, 1, 28, 28], new Generator(21));
+            Tensor ours;
+            using (AutogradMode.NoGrad()) ours = net.Forward(x);
+            var ort = OnnxTestModels.RunOrt(session, x);
+            Assert.True(OnnxTestModels.MaxAbsDiff(ort, ours) <= 1e-3, $"max |ORT - ours| = {OnnxTestModels.MaxAbsDiff(ort, ours):E3}");
+        }
+        finally { File.Delete(path); }
+    }
+
     private static Module SmallCnn(TrainConfig c, int channels, int classes) => new Sequential(
         new Conv2d(channels, 16, 3, 1, 1, bias: false, generator: new Generator(c.Seed)), new BatchNorm2d(16), Activation.ReLU(), new MaxPool2d(2),
         new Conv2d(16, 32, 3, 1, 1, bias: false, generator: new Generator(c.Seed + 1)), new BatchNorm2d(32), Activation.ReLU(), new MaxPool2d(2),

@@ -51,6 +51,9 @@ public sealed class Int8Weights
     public PackedInt8Weights Packed { get; }
     public float[] Scales { get; }
     public float[]? Bias { get; }
+    /// <summary>The int8 values in the weight's own layout (for QDQ export).</summary>
+    public sbyte[] Values { get; }
+    public int[] Shape { get; }
 
     /// <summary>Quantizes w [O, ...] (each output channel's row flattened) symmetrically per channel.</summary>
     public Int8Weights(Tensor weight, Tensor? bias)
@@ -69,6 +72,8 @@ public sealed class Int8Weights
         }
         Packed = new PackedInt8Weights(q, o, k);
         Bias = bias?.ToFloatArray();
+        Values = q;
+        Shape = weight.Shape;
     }
 
     /// <summary>real[m, o] = xScale * scale[o] * (acc[m, o] - zp * colsum[o]) + bias[o], written by write(m, o, value).</summary>

@@ -9,7 +9,17 @@ public sealed partial class Conv2d : IOnnxExportable
 {
     string IOnnxExportable.ExportOnnx(OnnxGraphBuilder g, string x, string path)
     {
-        var inputs = new List<string> { x, g.Param(path, "weight", Weight) };
+        List<string> inputs;
+        if (Int8 is null) inputs = [x, g.Param(path, "weight", Weight)];
+        else
+        {
+            var q = Int8;
+            // QDQ: the input through its calibrated uint8 quantization, the weight from int8 per channel.
+            var scale = g.FloatInitializer(OnnxGraphBuilder.Child(path, "input_scale"), [q.Input.Scale], []);
+            var zp = g.ByteInitializer(OnnxGraphBuilder.Child(path, "input_zero_point"), [(byte)q.Input.ZeroPoint], [], signed: false);
+            var xq = g.Node("QuantizeLinear", [x, scale, zp], path);
+            inputs = [g.Node("DequantizeLinear", [xq, scale, zp], path), g.QuantizedWeight(path, q.Weights)];
+        }
         if (Bias is { } b) inputs.Add(g.Param(path, "bias", b));
         return g.Node("Conv", inputs, path,
             Attr.Ints("kernel_shape", KernelSize.H, KernelSize.W), Attr.Ints("strides", Stride.H, Stride.W),
@@ -22,6 +32,7 @@ public sealed partial class BatchNorm2d : IOnnxExportable
 {
     string IOnnxExportable.ExportOnnx(OnnxGraphBuilder g, string x, string path)
     {
+        if (FoldedAway) return x; // folded into the conv before it
         string[] inputs = [x, g.Param(path, "weight", Weight), g.Param(path, "bias", Bias),
             g.Param(path, "running_mean", RunningMean), g.Param(path, "running_var", RunningVar)];
         g.Param(path, "num_batches_tracked", NumBatchesTracked); // unused by inference; kept so the file holds the whole state dict
@@ -35,7 +46,17 @@ public sealed partial class Linear : IOnnxExportable
     string IOnnxExportable.ExportOnnx(OnnxGraphBuilder g, string x, string path)
     {
         // MatMul against W^T works for inputs of any rank ([B, F] and ViT's [B, T, F]); runtimes fold the transpose.
-        var wt = g.Node("Transpose", [g.Param(path, "weight", Weight)], path, Attr.Ints("perm", 1, 0));
+        string weight;
+        if (Int8 is null) weight = g.Param(path, "weight", Weight);
+        else
+        {
+            var q = Int8;
+            // Dynamic quantization: DynamicQuantizeLinear picks the input's uint8 range per call, as LinearInt8 does.
+            var dq = g.NodeMulti("DynamicQuantizeLinear", [x], 3, path);
+            x = g.Node("DequantizeLinear", dq, path);
+            weight = g.QuantizedWeight(path, q.Weights);
+        }
+        var wt = g.Node("Transpose", [weight], path, Attr.Ints("perm", 1, 0));
         var y = g.Node("MatMul", [x, wt], path);
         return Bias is { } b ? g.Node("Add", [y, g.Param(path, "bias", b)], path) : y;
     }

@@ -86,6 +86,41 @@ public sealed class OnnxGraphBuilder
         return t;
     }
 
+    /// <summary>An int8 (signed) or uint8 initializer, named as given (quantized weights and zero points).</summary>
+    public string ByteInitializer(string name, ReadOnlySpan<byte> bytes, int[] shape, bool signed)
+    {
+        if (_initializers.Add(name))
+        {
+            _names.Add(name);
+            var t = new TensorProto { Name = name, DataType = (int)(signed ? TensorProto.Types.DataType.Int8 : TensorProto.Types.DataType.Uint8) };
+            foreach (var d in shape) t.Dims.Add(d);
+            t.RawData = ByteString.CopyFrom(bytes);
+            Graph.Initializer.Add(t);
+        }
+        return name;
+    }
+
+    /// <summary>A float initializer named as given.</summary>
+    public string FloatInitializer(string name, float[] values, int[] shape)
+    {
+        if (_initializers.Add(name))
+        {
+            _names.Add(name);
+            Graph.Initializer.Add(FloatTensor(name, values, shape));
+        }
+        return name;
+    }
+
+    /// <summary>DequantizeLinear of int8 weights with per-output-channel scales (axis 0, zero points 0): a QDQ weight.</summary>
+    public string QuantizedWeight(string path, Compression.Int8Weights w)
+    {
+        int o = w.Shape[0];
+        var q = ByteInitializer(Child(path, "weight_int8"), MemoryMarshal.AsBytes(w.Values.AsSpan()), w.Shape, signed: true);
+        var scale = FloatInitializer(Child(path, "weight_scale"), w.Scales, [o]);
+        var zp = ByteInitializer(Child(path, "weight_zero_point"), new byte[o], [o], signed: true);
+        return Node("DequantizeLinear", [q, scale, zp], path, Attr.Int("axis", 0));
+    }
+
     public static TensorProto Int64Tensor(string name, long[] values, int[] shape)
     {
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };

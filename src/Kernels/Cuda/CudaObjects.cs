@@ -236,30 +236,41 @@ public sealed unsafe class CudaFunction(nint handle, string name)
         Launch((grid, 1, 1), (block, 1, 1), args, stream, sharedMemoryBytes);
 }
 
+/// <summary>What a kernel argument is, as far as the launch ABI cares (PTX: .u64, .u32, .u64, .f32).</summary>
+public enum KernelArgumentKind : byte
+{
+    Pointer,
+    Int,
+    Long,
+    Float,
+}
+
 /// <summary>
 /// Kernel arguments packed by value, each in an 8-byte slot (cuLaunchKernel reads each through its own
 /// pointer, so slots only need the argument's natural alignment). Pointers are device addresses (ulong).
+/// The kinds are kept so tests can check a launch against the parameter list in the kernel's PTX.
 /// </summary>
 public sealed class KernelArguments
 {
     private readonly List<long> _slots = [];
+    private readonly List<KernelArgumentKind> _kinds = [];
 
     public int Count => _slots.Count;
+    public IReadOnlyList<KernelArgumentKind> Kinds => _kinds;
     internal byte[] Data => MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_slots)).ToArray();
     internal static int Offset(int index) => index * sizeof(long);
 
-    public KernelArguments Pointer(ulong devicePointer) => Add((long)devicePointer);
-    public KernelArguments Pointer(CudaBuffer? buffer) => Add((long)(buffer?.Pointer ?? 0));
-    public KernelArguments Int(int value) => Add(value);
-    public KernelArguments Long(long value) => Add(value);
-    public KernelArguments Float(float value) => Add(BitConverter.SingleToInt32Bits(value));
-
+    public KernelArguments Pointer(ulong devicePointer) => Add((long)devicePointer, KernelArgumentKind.Pointer);
+    public KernelArguments Pointer(CudaBuffer? buffer) => Add((long)(buffer?.Pointer ?? 0), KernelArgumentKind.Pointer);
     // A 4-byte value sits in the slot's low bytes: x86-64 and aarch64 are little-endian.
-    private KernelArguments Add(long bits)
+    public KernelArguments Int(int value) => Add((uint)value, KernelArgumentKind.Int);
+    public KernelArguments Long(long value) => Add(value, KernelArgumentKind.Long);
+    public KernelArguments Float(float value) => Add((uint)BitConverter.SingleToInt32Bits(value), KernelArgumentKind.Float);
+
+    private KernelArguments Add(long bits, KernelArgumentKind kind)
     {
         _slots.Add(bits);
+        _kinds.Add(kind);
         return this;
     }
-
-    private KernelArguments Add(int bits) => Add((long)(uint)bits);
 }

@@ -1,6 +1,7 @@
 // Native kernels, cuBLAS and cuDNN on a real GPU against plain CPU references. Each test skips visibly
 // where there is no libcuda.so.1 or no device (every machine this project has built on so far), so these
 // bodies have never run: they are the GPU check waiting for a GPU.
+using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.CudaNative;
 using static Cuda.Nn.Tests.CudaNative.CudaTestSupport;
 
@@ -10,6 +11,17 @@ public sealed class CudaDeviceTests
 {
     private static readonly Lazy<CudaContext> Context = new(() => new CudaContext(0));
     private static readonly Dictionary<string, CudaModule> Modules = [];
+    private static readonly Lazy<FusedKernels> LazyFused = new(() => new FusedKernels(new CudaKernelLauncher(Context.Value, compiler: new NvrtcCompiler(""))));
+
+    // Launches go through the library's own launch code, so these tests check it as well as the kernels.
+    private static FusedKernels Fused
+    {
+        get
+        {
+            RequireNvrtc();
+            return LazyFused.Value;
+        }
+    }
 
     private static CudaContext Gpu()
     {
@@ -82,8 +94,8 @@ public sealed class CudaDeviceTests
         using var ddy = CudaBuffer.From<float>(dy);
         using var y = new CudaBuffer(rows * cols * 4L);
         using var gx = new CudaBuffer(rows * cols * 4L);
-        Kernel("softmax_xent.cu", "softmax_forward_f32").Launch(rows, 256, new KernelArguments().Pointer(y).Pointer(dx).Int(rows).Int(cols));
-        Kernel("softmax_xent.cu", "softmax_backward_f32").Launch(rows, 256, new KernelArguments().Pointer(gx).Pointer(ddy).Pointer(y).Int(rows).Int(cols));
+        Fused.SoftmaxForward(DType.F32, y.Pointer, dx.Pointer, rows, cols);
+        Fused.SoftmaxBackward(DType.F32, gx.Pointer, ddy.Pointer, y.Pointer, rows, cols);
         var expectedY = new float[rows * cols];
         var expectedGx = new float[rows * cols];
         for (int r = 0; r < rows; r++)
@@ -115,11 +127,8 @@ public sealed class CudaDeviceTests
         using var one = CudaBuffer.From<float>([1f]);
         using var grad = new CudaBuffer(rows * cols * 4);
         int valid = t.Count(v => v != ignore);
-        Kernel("softmax_xent.cu", "cross_entropy_forward_f32").Launch(rows, 128,
-            new KernelArguments().Pointer(loss).Pointer(lse).Pointer(dx).Pointer(dt).Int(rows).Int(cols).Long(ignore).Float(smoothing));
-        Kernel("softmax_xent.cu", "cross_entropy_backward_f32").Launch(rows, 128,
-            new KernelArguments().Pointer(grad).Pointer(dx).Pointer(lse).Pointer(dt).Pointer(one).Int(0).Float(1f / valid)
-                .Int(rows).Int(cols).Long(ignore).Float(smoothing));
+        Fused.CrossEntropyForward(DType.F32, loss.Pointer, lse.Pointer, dx.Pointer, dt.Pointer, rows, cols, ignore, smoothing);
+        Fused.CrossEntropyBackward(DType.F32, grad.Pointer, dx.Pointer, lse.Pointer, dt.Pointer, one.Pointer, 0, 1f / valid, rows, cols, ignore, smoothing);
         var expectedLoss = new float[rows];
         var expectedGrad = new float[rows * cols];
         for (int r = 0; r < rows; r++)
@@ -158,12 +167,8 @@ public sealed class CudaDeviceTests
         using var gx = new CudaBuffer(rows * cols * 4);
         using var gw = new CudaBuffer(cols * 4);
         using var gb = new CudaBuffer(cols * 4);
-        Kernel("layernorm.cu", "layernorm_forward_f32").Launch(rows, 128,
-            new KernelArguments().Pointer(y).Pointer(mean).Pointer(rstd).Pointer(dxIn).Pointer(dw).Pointer(db).Int(rows).Int(cols).Float(eps));
-        Kernel("layernorm.cu", "layernorm_backward_f32").Launch(rows, 128,
-            new KernelArguments().Pointer(gx).Pointer(ddy).Pointer(dxIn).Pointer(dw).Pointer(mean).Pointer(rstd).Int(rows).Int(cols));
-        Kernel("layernorm.cu", "layernorm_backward_params_f32").Launch(((uint)(cols + 31) / 32, 1, 1), (32, 8, 1),
-            new KernelArguments().Pointer(gw).Pointer(gb).Pointer(ddy).Pointer(dxIn).Pointer(mean).Pointer(rstd).Int(rows).Int(cols));
+        Fused.LayerNormForward(DType.F32, y.Pointer, mean.Pointer, rstd.Pointer, dxIn.Pointer, dw.Pointer, db.Pointer, rows, cols, eps);
+        Fused.LayerNormBackward(DType.F32, gx.Pointer, gw.Pointer, gb.Pointer, ddy.Pointer, dxIn.Pointer, dw.Pointer, mean.Pointer, rstd.Pointer, rows, cols);
 
         var ey = new float[rows * cols];
         var egx = new float[rows * cols];
@@ -208,8 +213,7 @@ public sealed class CudaDeviceTests
         using var dx = CudaBuffer.From<Half>(x.Select(v => (Half)v).ToArray());
         using var db = CudaBuffer.From<Half>(b.Select(v => (Half)v).ToArray());
         using var y = new CudaBuffer(rows * channels * 2);
-        Kernel("bias_act.cu", "bias_act_forward_f16").Launch(4, 128,
-            new KernelArguments().Pointer(y).Pointer(dx).Pointer(db).Long(rows * channels).Int(channels).Int(1).Int(2));
+        Fused.BiasActivationForward(DType.F16, y.Pointer, dx.Pointer, db.Pointer, rows * channels, channels, 1, BiasActivation.Gelu);
         var expected = new float[rows * channels];
         for (int i = 0; i < expected.Length; i++)
         {
@@ -235,8 +239,7 @@ public sealed class CudaDeviceTests
         using var dm = CudaBuffer.From<float>(m);
         using var dv = CudaBuffer.From<float>(v);
         double stepSize = lr / (1 - Math.Pow(b1, step)), bc2 = Math.Sqrt(1 - Math.Pow(b2, step));
-        Kernel("optim.cu", "adam_step_f32").Launch(8, 128, new KernelArguments().Pointer(dp).Pointer(dg).Pointer(dm).Pointer(dv).Long(n)
-            .Float(lr).Float(b1).Float(b2).Float(eps).Float(wd).Int(1).Float((float)stepSize).Float((float)bc2).Pointer(0UL).Pointer(0UL));
+        Fused.AdamStep(DType.F32, dp.Pointer, dg.Pointer, dm.Pointer, dv.Pointer, n, lr, b1, b2, eps, wd, decoupled: true, step);
         var ep = new float[n];
         for (int i = 0; i < n; i++)
         {
@@ -249,8 +252,7 @@ public sealed class CudaDeviceTests
         const float mu = 0.9f, sgdWd = 5e-4f, sgdLr = 0.1f;
         using var sp = CudaBuffer.From<float>(p);
         using var buf = CudaBuffer.From<float>(m);
-        Kernel("optim.cu", "sgd_step_f32").Launch(8, 128, new KernelArguments().Pointer(sp).Pointer(dg).Pointer(buf).Long(n)
-            .Float(sgdLr).Float(mu).Float(0).Float(sgdWd).Int(1).Int(0).Pointer(0UL).Pointer(0UL));
+        Fused.SgdStep(DType.F32, sp.Pointer, dg.Pointer, buf.Pointer, n, sgdLr, mu, 0, sgdWd, nesterov: true, firstStep: false);
         var es = new float[n];
         for (int i = 0; i < n; i++)
         {
@@ -267,18 +269,17 @@ public sealed class CudaDeviceTests
         using var grads = CudaBuffer.From<float>([2f, 4f, 8f]);
         using var inv = CudaBuffer.From<float>([0.5f]);
         using var flag = CudaBuffer.From<int>([0]);
-        Kernel("amp.cu", "unscale_check_f32").Launch(1, 32, new KernelArguments().Pointer(grads).Long(3).Pointer(inv).Pointer(flag));
+        Fused.UnscaleCheck(DType.F32, grads.Pointer, 3, inv.Pointer, flag.Pointer);
         Assert.Equal([1f, 2f, 4f], grads.ToArray<float>());
         Assert.Equal(0, flag.ToArray<int>()[0]);
 
         using var bad = CudaBuffer.From<Half>([(Half)1, Half.PositiveInfinity]);
-        Kernel("amp.cu", "unscale_check_f16").Launch(1, 32, new KernelArguments().Pointer(bad).Long(2).Pointer(inv).Pointer(flag));
+        Fused.UnscaleCheck(DType.F16, bad.Pointer, 2, inv.Pointer, flag.Pointer);
         Assert.Equal(1, flag.ToArray<int>()[0]);
 
         using var scale = CudaBuffer.From<float>([65536f]);
         using var tracker = CudaBuffer.From<int>([5]);
-        Kernel("amp.cu", "update_scale").Launch(1, 32, new KernelArguments().Pointer(scale).Pointer(inv).Pointer(tracker).Pointer(flag)
-            .Float(2f).Float(0.5f).Int(2000));
+        Fused.UpdateScale(scale.Pointer, inv.Pointer, tracker.Pointer, flag.Pointer, 2f, 0.5f, 2000);
         Assert.Equal(32768f, scale.ToArray<float>()[0]);
         Assert.Equal(1f / 32768f, inv.ToArray<float>()[0]);
         Assert.Equal(0, tracker.ToArray<int>()[0]);

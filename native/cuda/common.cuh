@@ -1,6 +1,7 @@
 // Shared device helpers for the production kernels in this folder.
 // No CUDA header is included: Debian's NVRTC 11.x has no built-in cuda_fp16.h, so the 16-bit types are
 // declared here as bit patterns and converted with PTX cvt (f16) or integer rounding (bf16).
+// CUDANN_HOST_EMULATION: compiled as plain C++ by test/kernels_on_host.cpp to check kernel logic on a CPU.
 #pragma once
 
 // binary16 and bfloat16 as raw bits; distinct types so overloads pick the right conversion.
@@ -10,9 +11,13 @@ struct bf16_t { unsigned short bits; };
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(half_t x)
 {
+#ifdef CUDANN_HOST_EMULATION
+    return host_half_to_float(x.bits);  // test/host_emulation.h: no PTX on the host
+#else
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
     return f;
+#endif
 }
 __device__ __forceinline__ float to_float(bf16_t x) { return __uint_as_float(((unsigned int)x.bits) << 16); }
 
@@ -21,7 +26,11 @@ template <> __device__ __forceinline__ float from_float<float>(float x) { return
 template <> __device__ __forceinline__ half_t from_float<half_t>(float x)
 {
     half_t h;
+#ifdef CUDANN_HOST_EMULATION
+    h.bits = host_float_to_half(x);
+#else
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(x));
+#endif
     return h;
 }
 // Round to nearest even in integer arithmetic: cvt.rn.bf16.f32 needs sm_80 and a newer PTX ISA.

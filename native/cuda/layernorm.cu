@@ -93,7 +93,7 @@ __device__ __forceinline__ void layernorm_backward_params_body(float* dweight, f
     sb[threadIdx.y][threadIdx.x] = ab;
     __syncthreads();
     if (threadIdx.y != 0 || c >= cols) return;
-    for (int k = 1; k < blockDim.y; k++)
+    for (unsigned k = 1; k < blockDim.y; k++)
     {
         aw += sw[k][threadIdx.x];
         ab += sb[k][threadIdx.x];

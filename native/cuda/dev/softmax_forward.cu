@@ -21,7 +21,7 @@ static void launch(int kernel, int block, float* out, const float* inp, int rows
     switch (kernel)
     {
     case 1: softmax_forward_kernel1<<<ceil_div(rows, block), block>>>(out, inp, rows, cols); break;
-    case 2: softmax_forward_kernel2<<<rows, block, block * sizeof(float)>>>(out, inp, rows, cols); break;
+    case 2: softmax_forward_kernel2<<<rows, block>>>(out, inp, rows, cols); break;
     case 3: softmax_forward_kernel3<<<ceil_div((long long)rows * 32, block), block>>>(out, inp, rows, cols); break;
     }
 }

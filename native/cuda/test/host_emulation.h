@@ -1,9 +1,11 @@
 // Runs CUDA kernels as plain C++ on the CPU, to check the kernels' logic where there is no GPU: each block
-// runs as blockDim std::threads; __syncthreads and warp shuffles are block-wide std::barrier phases.
-// Valid only for kernels whose every thread reaches every barrier and shuffle (true of native/cuda: the
-// reductions are called by the whole block). Says nothing about the GPU compiler, timing or memory model.
+// runs as blockDim std::threads; __syncthreads is a block-wide std::barrier, shuffles and votes per-warp ones.
+// Valid for kernels whose threads reach __syncthreads uniformly per block and shuffles uniformly per warp
+// (CUDA's own rule). Says nothing about the GPU compiler, timing or memory model.
 #pragma once
+#include <algorithm>
 #include <barrier>
+#include <memory>
 #include <cmath>
 #include <math.h>
 #include <cstdint>
@@ -26,20 +28,24 @@ inline dim3 blockDim, gridDim;
 namespace emu
 {
 inline std::barrier<>* block_barrier = nullptr;
+inline std::vector<std::unique_ptr<std::barrier<>>>* warp_barriers = nullptr;
 inline float float_slots[1024];
 inline int int_slots[1024];
 inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+inline void warp_sync() { (*warp_barriers)[linear_tid() / 32]->arrive_and_wait(); }
 }  // namespace emu
 
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
 
+// Shuffles and votes synchronise the warp only, so a warp that returned early (a warp-per-row kernel past
+// the last row) does not hold the others up; exited threads drop out of every barrier, as on the GPU.
 inline float __shfl_xor_sync(unsigned, float v, int lane_mask)
 {
     unsigned t = emu::linear_tid();
     emu::float_slots[t] = v;
-    __syncthreads();
+    emu::warp_sync();
     float r = emu::float_slots[t ^ (unsigned)lane_mask];
-    __syncthreads();
+    emu::warp_sync();
     return r;
 }
 
@@ -47,10 +53,10 @@ inline bool __any_sync(unsigned, bool p)
 {
     unsigned t = emu::linear_tid(), warp = t & ~31u;
     emu::int_slots[t] = p ? 1 : 0;
-    __syncthreads();
+    emu::warp_sync();
     bool any = false;
     for (unsigned i = 0; i < 32; i++) any |= emu::int_slots[warp + i] != 0;
-    __syncthreads();
+    emu::warp_sync();
     return any;
 }
 
@@ -104,7 +110,11 @@ void launch(Kernel kernel, dim3 grid, dim3 block, Args... args)
             for (unsigned bx = 0; bx < grid.x; bx++)
             {
                 std::barrier<> barrier((std::ptrdiff_t)threads);
+                std::vector<std::unique_ptr<std::barrier<>>> warps;
+                for (unsigned w = 0; w * 32 < threads; w++)
+                    warps.push_back(std::make_unique<std::barrier<>>((std::ptrdiff_t)std::min(32u, threads - w * 32)));
                 block_barrier = &barrier;
+                warp_barriers = &warps;
                 std::vector<std::thread> pool;
                 for (unsigned tz = 0; tz < block.z; tz++)
                     for (unsigned ty = 0; ty < block.y; ty++)
@@ -113,6 +123,8 @@ void launch(Kernel kernel, dim3 grid, dim3 block, Args... args)
                                 threadIdx = dim3{tx, ty, tz};
                                 blockIdx = dim3{bx, by, bz};
                                 kernel(args...);
+                                (*warp_barriers)[linear_tid() / 32]->arrive_and_drop();
+                                block_barrier->arrive_and_drop();
                             });
                 for (auto& t : pool) t.join();
             }

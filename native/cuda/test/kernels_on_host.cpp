@@ -1,4 +1,4 @@
-// The production kernels of native/cuda run on the CPU through host_emulation.h and are checked against
+// The production kernels of native/cuda (and the dev variants) run on the CPU through host_emulation.h and are checked against
 // double-precision references, so their indexing, reductions and formulas are tested without a GPU.
 // Build and run: cmake -S . -B build/native && cmake --build build/native --target cuda_kernels_on_host
 // && ctest --test-dir build/native (or any C++20 compiler: g++ -std=c++20 -O1 -pthread this file).
@@ -10,6 +10,9 @@
 #include "../layernorm.cu"
 #include "../optim.cu"
 #include "../softmax_xent.cu"
+// The research variants too (device-only files; their harnesses validate them again on a GPU).
+#include "../dev/kernels/layernorm_forward.cu"
+#include "../dev/kernels/softmax_forward.cu"
 
 #include <cstdio>
 #include <random>
@@ -260,6 +263,53 @@ static void loss_scaling()
     check("unscale flag + update_scale (clean, inf, backoff, growth)", {0, 1, 512, 1024, 1.0 / 1024, 0}, got.data(), 0, 0);
 }
 
+static void dev_variants()
+{
+    // Row counts that leave the last block partly idle: warp-per-row kernels then exit whole warps early.
+    const int rows = 5, cols = 77;
+    auto x = random_floats(rows * cols, 14, 5.0f), w = random_floats(cols, 15), b = random_floats(cols, 16);
+    std::vector<double> ey(rows * cols), eln(rows * cols), emean(rows), erstd(rows);
+    for (int r = 0; r < rows; r++)
+    {
+        double m = -INFINITY, s = 0, mu = 0, var = 0;
+        for (int j = 0; j < cols; j++) m = std::fmax(m, x[r * cols + j]), mu += x[r * cols + j];
+        for (int j = 0; j < cols; j++) s += std::exp(x[r * cols + j] - m);
+        mu /= cols;
+        for (int j = 0; j < cols; j++) var += (x[r * cols + j] - mu) * (x[r * cols + j] - mu);
+        double rs = 1 / std::sqrt(var / cols + 1e-5);
+        for (int j = 0; j < cols; j++)
+        {
+            ey[r * cols + j] = std::exp(x[r * cols + j] - m) / s;
+            eln[r * cols + j] = (x[r * cols + j] - mu) * rs * w[j] + b[j];
+        }
+        emean[r] = mu, erstd[r] = rs;
+    }
+    const float* xp = x.data();
+    for (int k = 1; k <= 3; k++)
+    {
+        std::vector<float> y(rows * cols);
+        if (k == 1) emu::launch(softmax_forward_kernel1, {2}, {4}, y.data(), xp, rows, cols);
+        if (k == 2) emu::launch(softmax_forward_kernel2, {rows}, {64}, y.data(), xp, rows, cols);
+        if (k == 3) emu::launch(softmax_forward_kernel3, {3}, {64}, y.data(), xp, rows, cols);
+        char name[48];
+        std::snprintf(name, sizeof name, "dev softmax_forward_kernel%d", k);
+        check(name, ey, y.data(), 1e-7, 1e-5);
+    }
+    for (int k = 1; k <= 2; k++)
+    {
+        std::vector<float> y(rows * cols), mean(rows), rstd(rows);
+        if (k == 1) emu::launch(layernorm_forward_kernel1, {2}, {4}, y.data(), mean.data(), rstd.data(), xp, (const float*)w.data(), (const float*)b.data(), rows, cols);
+        if (k == 2) emu::launch(layernorm_forward_kernel2, {3}, {64}, y.data(), mean.data(), rstd.data(), xp, (const float*)w.data(), (const float*)b.data(), rows, cols);
+        char name[48];
+        std::snprintf(name, sizeof name, "dev layernorm_forward_kernel%d", k);
+        check(name, eln, y.data(), 1e-5, 1e-5);
+        std::snprintf(name, sizeof name, "dev layernorm_forward_kernel%d mean", k);
+        check(name, emean, mean.data(), 1e-6, 1e-6);
+        std::snprintf(name, sizeof name, "dev layernorm_forward_kernel%d rstd", k);
+        check(name, erstd, rstd.data(), 1e-5, 1e-5);
+    }
+}
+
 int main()
 {
     softmax_and_cross_entropy();
@@ -267,6 +317,7 @@ int main()
     bias_activation();
     optimizers();
     loss_scaling();
+    dev_variants();
     std::printf(failures ? "%d check(s) FAILED\n" : "all kernel checks passed\n", failures);
     return failures ? 1 : 0;
 }

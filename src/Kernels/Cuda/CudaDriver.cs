@@ -110,7 +110,14 @@ public static unsafe class CudaDriver
     {
         if (!NativeLibraryResolver.TryLoad(CudaLibrary.Driver, out var error)) return error;
         if (InitStatus.Value != 0) return $"cuInit failed: {ErrorName(InitStatus.Value)} ({InitStatus.Value})";
-        return DeviceCount == 0 ? "the CUDA driver reports no device" : null;
+        try
+        {
+            return DeviceCount == 0 ? "the CUDA driver reports no device" : null;
+        }
+        catch (CudaException e)
+        {
+            return e.Message;
+        }
     }
 
     public static string ErrorName(int status)
@@ -130,7 +137,8 @@ public static unsafe class CudaDriver
 /// <summary>CUDA device N: identity and attributes.</summary>
 public readonly unsafe record struct CudaDevice(int Ordinal)
 {
-    private int Handle
+    /// <summary>The driver's CUdevice for this ordinal (what cuDevicePrimaryCtx* take).</summary>
+    internal int Handle
     {
         get
         {

@@ -19,7 +19,7 @@ public sealed class CudaContext : IDisposable
         if (ordinal < 0 || ordinal >= count)
             throw new ArgumentOutOfRangeException(nameof(ordinal), ordinal, $"CUDA device {ordinal} does not exist: the driver reports {count} device(s)");
         Device = new CudaDevice(ordinal);
-        CudaDriver.Check(CudaDriverNative.cuDevicePrimaryCtxRetain(out nint ctx, ordinal), "cuDevicePrimaryCtxRetain");
+        CudaDriver.Check(CudaDriverNative.cuDevicePrimaryCtxRetain(out nint ctx, Device.Handle), "cuDevicePrimaryCtxRetain");
         Handle = ctx;
         MakeCurrent();
     }
@@ -43,7 +43,7 @@ public sealed class CudaContext : IDisposable
     {
         if (Handle == 0) return;
         Handle = 0;
-        CudaDriver.Check(CudaDriverNative.cuDevicePrimaryCtxRelease_v2(Device.Ordinal), "cuDevicePrimaryCtxRelease");
+        CudaDriver.Check(CudaDriverNative.cuDevicePrimaryCtxRelease_v2(Device.Handle), "cuDevicePrimaryCtxRelease");
     }
 }
 

@@ -16,11 +16,11 @@ extern "C" __global__ void softmax_forward_kernel1(float* out, const float* inp,
     for (int j = 0; j < cols; j++) y[j] = expf(x[j] - m) * inv;
 }
 
-// 2: one block per row; max and sum by a shared-memory tree reduction (blockDim.x a power of two,
-// dynamic shared memory of blockDim.x floats).
+// 2: one block per row; max and sum by a shared-memory tree reduction (blockDim.x a power of two, at most
+// 1024; the static array is sized for the largest block).
 extern "C" __global__ void softmax_forward_kernel2(float* out, const float* inp, int rows, int cols)
 {
-    extern __shared__ float shared[];
+    __shared__ float shared[1024];
     int row = blockIdx.x, tid = threadIdx.x;
     if (row >= rows) return;
     const float* x = inp + (long long)row * cols;

@@ -84,12 +84,12 @@ public static unsafe class CudaDriver
     /// <summary>Loads the driver and calls cuInit once; throws with the driver's reason on failure.</summary>
     public static void Initialize() => Check(InitStatus.Value, "cuInit");
 
-    /// <summary>Driver API version, e.g. 13000 for CUDA 13.0.</summary>
+    /// <summary>Driver API version, e.g. 13000 for CUDA 13.0 (needs no cuInit and no device).</summary>
     public static int Version
     {
         get
         {
-            Initialize();
+            NativeLibraryResolver.Load(CudaLibrary.Driver);
             Check(CudaDriverNative.cuDriverGetVersion(out int v), "cuDriverGetVersion");
             return v;
         }

@@ -65,6 +65,20 @@ public sealed class CudaDeviceTests
     }
 
     [Fact]
+    public void DriverWithoutADeviceSaysWhy()
+    {
+        if (!CudaDriver.IsAvailable) Assert.Skip("no libcuda.so.1 (set CUDANN_DRIVER_PATH to a driver library to run this without a GPU)");
+        var why = CudaDriver.UnavailableReason();
+        if (why is null) Assert.Skip("a device is present: DeviceReportsItself covers the driver");
+        Assert.Contains("CUDA_ERROR", why!, StringComparison.Ordinal);
+        Assert.True(CudaDriver.Version >= 11000, $"driver API version {CudaDriver.Version}");
+        Assert.Equal("CUDA_ERROR_OUT_OF_MEMORY", CudaDriver.ErrorName(2));
+        Assert.Equal("CUDA_ERROR_NO_DEVICE", CudaDriver.ErrorName(100));
+        var e = Assert.Throws<CudaException>(() => new CudaContext(0));
+        Assert.Contains("cuInit", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void DeviceReportsItself()
     {
         var ctx = Gpu();

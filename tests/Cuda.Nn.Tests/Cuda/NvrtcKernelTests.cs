@@ -112,6 +112,25 @@ public sealed partial class NvrtcKernelTests
     }
 
     [Fact]
+    public void ConcurrentCompilersOfOneKeyAllSucceedAndAgree()
+    {
+        RequireNvrtc();
+        var dir = Path.Combine(Path.GetTempPath(), "cudann-nvrtc-race-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var results = new NvrtcResult[4];
+            Parallel.For(0, results.Length, i => results[i] = NativeKernelSources.Compile(new NvrtcCompiler(dir), "optim.cu", "compute_90"));
+            Assert.All(results, r => Assert.Equal(results[0].Ptx, r.Ptx));
+            Assert.Single(Directory.GetFiles(dir));
+            Assert.Equal(results[0].Ptx, File.ReadAllText(Directory.GetFiles(dir)[0]));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void CompileErrorCarriesNvrtcsLog()
     {
         RequireNvrtc();

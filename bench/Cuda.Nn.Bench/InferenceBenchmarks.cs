@@ -1,0 +1,80 @@
+// Inference against ONNX Runtime on the same ONNX file, in the same run: our inference path (eval mode, no
+// autograd, batch norms folded into the convs) and ORT's CPU provider (graph optimisations on, intra-op threads
+// equal to ours), batch-1 latency and batch-64 throughput for resnet18 (3x32x32) and resnet20 (1x28x28).
+//   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*InferenceBenchmarks*'
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Export;
+using Cuda.Nn.Kernels.Cpu;
+using Cuda.Nn.Models;
+using Cuda.Nn.Modules;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Cuda.Nn.Bench;
+
+[Config(typeof(InferenceConfig))]
+public class InferenceBenchmarks
+{
+    [Params("resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64")]
+    public string Case = "";
+
+    [Params(2)]
+    public int Threads;
+
+    private Module _model = null!;
+    private Tensor _x = null!;
+    private InferenceSession _session = null!;
+    private NamedOnnxValue[] _inputs = null!;
+    private string _path = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        CpuWorkers.ThreadCount = Threads;
+        var parts = Case.Split('-');
+        int batch = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        bool r18 = parts[0] == "resnet18";
+        int[] shape = r18 ? [3, 32, 32] : [1, 28, 28];
+        _model = r18 ? ResNet.ResNet18(10, 3, new Generator(0)) : ResNet.ResNet20(10, 1, new Generator(0));
+        _model.Eval();
+        _path = Path.Combine(Path.GetTempPath(), $"cudann-bench-{Case}.onnx");
+        OnnxExporter.Export(_model, shape, _path);
+        Compression.Quantization.FoldBatchNorms(_model);
+        _x = DisposeScope.Detach(Tensor.Randn([batch, .. shape], new Generator(1)));
+        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        _session = new InferenceSession(_path, options);
+        _inputs = [NamedOnnxValue.CreateFromTensor(OnnxExporter.InputName, new DenseTensor<float>(_x.ToFloatArray(), _x.Shape))];
+    }
+
+    [Benchmark(Baseline = true)]
+    public float OnnxRuntime()
+    {
+        using var results = _session.Run(_inputs);
+        return results.First().AsTensor<float>().GetValue(0);
+    }
+
+    [Benchmark]
+    public float CudaNn()
+    {
+        using var noGrad = AutogradMode.NoGrad();
+        using var scope = new DisposeScope();
+        return _model.Forward(_x).ToFloatArray()[0];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _session.Dispose();
+        _model.Dispose();
+        _x.Dispose();
+        File.Delete(_path);
+    }
+
+    private sealed class InferenceConfig : ManualConfig
+    {
+        public InferenceConfig() => AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10));
+    }
+}

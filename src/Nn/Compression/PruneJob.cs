@@ -42,9 +42,7 @@ public static class PruneJob
         log ??= TextWriter.Null;
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
         Directory.CreateDirectory(o.Out);
-        string name;
-        using (var file = SafeTensorsFile.Open(o.Checkpoint))
-            name = file.Metadata.TryGetValue("model", out var m) ? m : throw new InvalidDataException($"{o.Checkpoint} does not name its model in its metadata");
+        string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         int[]? testSubset = o.TestLimit > 0 ? Enumerable.Range(0, Math.Min(o.TestLimit, test.Count)).ToArray() : null;
         var options = new ModelOptions(test.ClassNames.Length, test.Channels, test.Height);

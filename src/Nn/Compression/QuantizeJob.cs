@@ -32,9 +32,7 @@ public static class QuantizeJob
         log ??= TextWriter.Null;
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
         Directory.CreateDirectory(o.Out);
-        string name;
-        using (var file = SafeTensorsFile.Open(o.Checkpoint))
-            name = file.Metadata.TryGetValue("model", out var m) ? m : throw new InvalidDataException($"{o.Checkpoint} does not name its model in its metadata");
+        string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         var train = ImageClassificationSet.FromIdxDirectory(o.Data, train: true, ImageClassificationSet.FashionMnistClasses);
         var normalize = new Normalize(Trainer.FashionMnistMean, Trainer.FashionMnistStd);

@@ -71,6 +71,13 @@ public static class Checkpoint
     /// <summary>Model weights only (torchvision-style names), e.g. best.safetensors.</summary>
     public static void SaveModel(string path, Module model, IReadOnlyDictionary<string, string>? metadata = null) => TensorFile.Save(path, model.StateDict(), metadata);
 
+    /// <summary>The model name a checkpoint or weights file records in its metadata.</summary>
+    public static string ModelName(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        return file.Metadata.TryGetValue("model", out var m) ? m : throw new InvalidDataException($"{path} does not name its model in its metadata");
+    }
+
     /// <summary>
     /// Builds the model a file names (metadata "model", or modelName) with the given options and loads its weights
     /// strictly: a training checkpoint (its "model." tensors) or a weights file such as best.safetensors.

@@ -76,13 +76,19 @@ public sealed class Int8Weights
         Shape = weight.Shape;
     }
 
-    /// <summary>real[m, o] = xScale * scale[o] * (acc[m, o] - zp * colsum[o]) + bias[o], written by write(m, o, value).</summary>
-    internal void Dequantize(ReadOnlySpan<int> acc, int m, ActivationQuant x, Action<int, int, float> write)
+    /// <summary>Dequantization per output channel as real = scale[o] * acc + offset[o], i.e.
+    /// xScale * w[o] * (acc - zp * colsum[o]) + bias[o].</summary>
+    internal (float[] Scale, float[] Offset) Affine(ActivationQuant x)
     {
         int n = Packed.N;
-        for (int r = 0; r < m; r++)
-            for (int o = 0; o < n; o++)
-                write(r, o, x.Scale * Scales[o] * (acc[r * n + o] - x.ZeroPoint * Packed.ColumnSums[o]) + (Bias?[o] ?? 0));
+        var scale = new float[n];
+        var offset = new float[n];
+        for (int o = 0; o < n; o++)
+        {
+            scale[o] = x.Scale * Scales[o];
+            offset[o] = -scale[o] * x.ZeroPoint * Packed.ColumnSums[o] + (Bias?[o] ?? 0);
+        }
+        return (scale, offset);
     }
 }
 
@@ -102,38 +108,45 @@ public sealed class ConvInt8(Int8Weights weights, ActivationQuant input)
         var (ph, pw) = conv.Padding;
         var (dh, dw) = conv.Dilation;
         int oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
-        int k = c * kh * kw, lda = (k + 3) & ~3, m = n * oh * ow, o = conv.OutChannels;
-        var xs = x.ToFloatArray();
-        var q = new byte[xs.Length];
-        var iq = Input;
-        for (int i = 0; i < xs.Length; i++) q[i] = iq.Quantize(xs[i]);
-        // u8 im2col: one row per output pixel; padding reads as the zero point (real 0).
-        var cols = new byte[(long)m * lda];
-        byte zp = (byte)iq.ZeroPoint;
-        CpuWorkers.ForRange(m, 64, (s, e) =>
+        int k = c * kh * kw, lda = (k + 3) & ~3, m = n * oh * ow, o = conv.OutChannels, plane = oh * ow;
+        var g = new Conv2dGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw);
+        var q = Scratch.Bytes(ref Scratch.Quantized, x.Numel);
+        var cols = Scratch.Bytes(ref Scratch.Columns, m * lda);
+        if (Scratch.Sums.Length < m * o) Scratch.Sums = new int[m * o];
+        var acc = Scratch.Sums;
+        using (var xc = x.DType == DType.F32 ? x.Contiguous() : x.To(DType.F32))
+            CpuQuantize.QuantizeU8(HostSpan(xc), Input.Scale, Input.ZeroPoint, q);
+        CpuQuantize.Im2ColU8(q, g, (byte)Input.ZeroPoint, cols, lda);
+        Int8Gemm.Multiply(cols.AsSpan(0, m * lda), m, lda, Weights.Packed, acc.AsSpan(0, m * o));
+        var y = Tensor.Empty([n, o, oh, ow]);
+        var (scale, offset) = Weights.Affine(Input);
+        CpuQuantize.DequantizeNchw(acc.AsSpan(0, m * o), n, o, plane, scale, offset, HostSpanMutable(y));
+        return y;
+    }
+
+    /// <summary>The elements of a contiguous F32 CPU tensor, in place.</summary>
+    internal static unsafe ReadOnlySpan<float> HostSpan(Tensor t) => HostSpanMutable(t);
+
+    private static unsafe Span<float> HostSpanMutable(Tensor t)
+    {
+        if (t.Storage is not CpuStorage cpu) throw new NotSupportedException($"int8 inference runs on the CPU; the tensor is on {t.Device}");
+        return new Span<float>(cpu.Ptr<float>() + t.Layout.Offset, t.Numel);
+    }
+
+    /// <summary>Per-thread buffers reused across calls (a model's convs run one after another).</summary>
+    private static class Scratch
+    {
+        [ThreadStatic] public static byte[]? Quantized;
+        [ThreadStatic] public static byte[]? Columns;
+        [ThreadStatic] private static int[]? _sums;
+
+        public static int[] Sums { get => _sums ??= []; set => _sums = value; }
+
+        public static byte[] Bytes(ref byte[]? buffer, int length)
         {
-            for (int r = s; r < e; r++)
-            {
-                int img = r / (oh * ow), p = r % (oh * ow), oy = p / ow, ox = p % ow;
-                int at = r * lda;
-                for (int ch = 0; ch < c; ch++)
-                    for (int ky = 0; ky < kh; ky++)
-                    {
-                        int iy = oy * sh - ph + ky * dh;
-                        for (int kx = 0; kx < kw; kx++)
-                        {
-                            int ix = ox * sw - pw + kx * dw;
-                            cols[at++] = iy >= 0 && iy < h && ix >= 0 && ix < w ? q[((img * c + ch) * h + iy) * w + ix] : zp;
-                        }
-                    }
-            }
-        });
-        var acc = new int[(long)m * o];
-        Int8Gemm.Multiply(cols, m, lda, Weights.Packed, acc);
-        var y = new float[(long)m * o];
-        int plane = oh * ow;
-        Weights.Dequantize(acc, m, iq, (r, ch, v) => y[((r / plane) * o + ch) * plane + r % plane] = v);
-        return Tensor.FromArray(y, n, o, oh, ow);
+            if (buffer is null || buffer.Length < length) buffer = new byte[length];
+            return buffer;
+        }
     }
 }
 
@@ -149,12 +162,13 @@ public sealed class LinearInt8(Int8Weights weights)
         int k = linear.InFeatures, m = xs.Length / k, lda = (k + 3) & ~3, o = linear.OutFeatures;
         var iq = ActivationQuant.FromRange(System.Numerics.Tensors.TensorPrimitives.Min(xs), System.Numerics.Tensors.TensorPrimitives.Max(xs));
         var a = new byte[(long)m * lda];
-        for (int r = 0; r < m; r++)
-            for (int i = 0; i < k; i++) a[r * lda + i] = iq.Quantize(xs[r * k + i]);
+        for (int r = 0; r < m; r++) CpuQuantize.QuantizeU8(xs.AsSpan(r * k, k), iq.Scale, iq.ZeroPoint, a.AsSpan(r * lda, k));
         var acc = new int[(long)m * o];
         Int8Gemm.Multiply(a, m, lda, Weights.Packed, acc);
         var y = new float[(long)m * o];
-        Weights.Dequantize(acc, m, iq, (r, ch, v) => y[r * o + ch] = v);
+        var (scale, offset) = Weights.Affine(iq);
+        for (int r = 0; r < m; r++)
+            for (int ch = 0; ch < o; ch++) y[r * o + ch] = scale[ch] * acc[r * o + ch] + offset[ch];
         var shape = x.ShapeRef.ToArray();
         shape[^1] = o;
         return Tensor.FromArray(y, shape);

@@ -87,8 +87,8 @@ public sealed partial class IlgpuBackend
                         BRow = bLayout.Strides[rank - 2], BCol = bLayout.Strides[rank - 1],
                         Batch = bs, ABatch = aBatch, BBatch = bBatch,
                     };
-                    const int t = StructuredKernels.Tile;
-                    var cfg = new KernelConfig(new Index3D((n + t - 1) / t, (m + t - 1) / t, batch), new Index3D(t, t, 1));
+                    const int t = StructuredKernels.Tile, th = StructuredKernels.Threads;
+                    var cfg = new KernelConfig(new Index3D((n + t - 1) / t, (m + t - 1) / t, batch), new Index3D(th, th, 1));
                     var av = (ca ?? sa).Bytes; var bv = (cb ?? sb).Bytes;
                     if (ct == DType.F32) K.GemmF32(Stream, cfg, av.Cast<float>(), bv.Cast<float>(), y.Bytes.Cast<float>(), g);
                     else K.GemmF64(Stream, cfg, av.Cast<double>(), bv.Cast<double>(), y.Bytes.Cast<double>(), g);

@@ -31,21 +31,39 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         Accelerator = accelerator;
         Device = new Device(DeviceKind.Ilgpu, index);
         Name = $"ilgpu-{accelerator.AcceleratorType.ToString().ToLowerInvariant()} ({accelerator.Name})";
-        Pool = new IlgpuMemoryPool(accelerator);
+        Pool = new IlgpuMemoryPool(accelerator, _gate);
         K = new IlgpuKernels(accelerator);
     }
 
     /// <summary>
     /// ILGPU's CPU accelerator, sized for a small machine: it emulates every group thread with an OS thread, so
-    /// the default device (hundreds of threads) thrashes two cores. 32 x 8 x 1 still admits the GEMM's 16x16
-    /// groups (256 threads).
+    /// the default device (hundreds of threads) thrashes two cores. Warps of 32 as on NVIDIA GPUs, two per group:
+    /// 64 threads, the GEMM's 8 x 8 groups and the reductions' 64-wide trees.
     /// </summary>
     public static IlgpuBackend CreateCpu(int index = 0)
     {
-        var device = new CPUDevice(32, 8, 1);
+        var device = new CPUDevice(32, 2, 1);
         var context = Context.Create(b => b.Assertions().CPU(device).EnableAlgorithms());
         var acc = context.CreateCPUAccelerator(0, CPUAcceleratorMode.Parallel);
         return new IlgpuBackend(context, acc, index);
+    }
+
+    private static int _resolverSet;
+
+    /// <summary>
+    /// ILGPU binds the driver as "libcuda.so", which driver-only machines lack (they ship libcuda.so.1): map any
+    /// cuda import of the ILGPU assembly to libcuda.so.1 first. Unverified on a GPU machine so far.
+    /// </summary>
+    private static void ResolveLibCuda()
+    {
+        if (!OperatingSystem.IsLinux() || Interlocked.Exchange(ref _resolverSet, 1) != 0) return;
+        try
+        {
+            System.Runtime.InteropServices.NativeLibrary.SetDllImportResolver(typeof(Context).Assembly, (name, _, _) =>
+                name.Contains("cuda", StringComparison.OrdinalIgnoreCase) && !name.Contains("blas", StringComparison.OrdinalIgnoreCase)
+                    && System.Runtime.InteropServices.NativeLibrary.TryLoad("libcuda.so.1", out var h) ? h : IntPtr.Zero);
+        }
+        catch (InvalidOperationException) { } // someone else already set one for ILGPU
     }
 
     /// <summary>ILGPU's CUDA accelerator for the first CUDA device, or null (with the reason) when there is none.</summary>
@@ -54,6 +72,7 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         Context? context = null;
         try
         {
+            ResolveLibCuda();
             context = Context.Create(b => b.Cuda().EnableAlgorithms());
             var devices = context.GetCudaDevices();
             if (devices.Count == 0) { context.Dispose(); reason = "no CUDA device visible to ILGPU"; return null; }

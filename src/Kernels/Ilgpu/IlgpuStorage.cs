@@ -42,11 +42,12 @@ public sealed class IlgpuStorage : Storage
 /// Power-of-two buckets of device byte buffers. Kernels run in stream order on one stream, so a block returned
 /// while a kernel that reads it is still queued can be handed out again: the next writer is queued after it.
 /// </summary>
-public sealed class IlgpuMemoryPool(Accelerator accelerator) : IDisposable
+public sealed class IlgpuMemoryPool(Accelerator accelerator, Lock gate) : IDisposable
 {
     private const int MinBucketLog2 = 8;
     private readonly Dictionary<int, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> _buckets = [];
-    private readonly Lock _gate = new();
+    // The backend's lock: allocating and freeing device memory must not race a launch on the same accelerator.
+    private readonly Lock _gate = gate;
     private long _pooledBytes, _liveBytes;
 
     /// <summary>Bytes kept cached after release; beyond it blocks go back to the device.</summary>
@@ -68,8 +69,8 @@ public sealed class IlgpuMemoryPool(Accelerator accelerator) : IDisposable
                 _pooledBytes -= capacity;
                 return b;
             }
+            return accelerator.Allocate1D<byte>(capacity);
         }
-        return accelerator.Allocate1D<byte>(capacity);
     }
 
     internal void Return(MemoryBuffer1D<byte, Stride1D.Dense> buffer)
@@ -85,8 +86,8 @@ public sealed class IlgpuMemoryPool(Accelerator accelerator) : IDisposable
                 _pooledBytes += capacity;
                 return;
             }
+            buffer.Dispose();
         }
-        buffer.Dispose();
     }
 
     /// <summary>Frees every cached block.</summary>

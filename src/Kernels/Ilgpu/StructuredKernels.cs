@@ -23,6 +23,7 @@ public struct GemmArgs
 internal static class StructuredKernels
 {
     public const int Tile = 16;
+    public const int Threads = Tile / 2;
     public const int ReduceGroup = 256;
 
     // ---------- reductions: one thread per output (short rows) or one group per output (long rows) ----------
@@ -89,26 +90,47 @@ internal static class StructuredKernels
 
     // ---------- GEMM ----------
 
-    /// <summary>Tile x Tile outputs per group; A and B tiles staged through shared memory.</summary>
+    /// <summary>Tile x Tile outputs per group of Threads x Threads: A and B tiles staged through shared memory, each
+    /// thread accumulating a 2 x 2 block (rows ty + 8r, columns tx + 8c, so neighbouring threads touch neighbouring
+    /// columns). 64-thread groups also keep ILGPU's CPU accelerator, which runs a thread per group lane, light.</summary>
     public static void Gemm<T, TOp>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs g)
         where T : unmanaged where TOp : struct, IMulAdd<T>
     {
         var aTile = SharedMemory.Allocate<T>(Tile * Tile);
         var bTile = SharedMemory.Allocate<T>(Tile * Tile);
         int tx = Group.IdxX, ty = Group.IdxY;
-        int col = Grid.IdxX * Tile + tx, row = Grid.IdxY * Tile + ty, bi = Grid.IdxZ;
+        int row0 = Grid.IdxY * Tile, col0 = Grid.IdxX * Tile, bi = Grid.IdxZ;
         long aBase = g.ABatch.At(bi, g.Batch), bBase = g.BBatch.At(bi, g.Batch);
-        T acc = default;
+        T c00 = default, c01 = default, c10 = default, c11 = default;
         for (int k0 = 0; k0 < g.K; k0 += Tile)
         {
-            int ak = k0 + tx, bk = k0 + ty;
-            aTile[ty * Tile + tx] = row < g.M && ak < g.K ? a[aBase + (long)row * g.ARow + (long)ak * g.ACol] : default;
-            bTile[ty * Tile + tx] = bk < g.K && col < g.N ? b[bBase + (long)bk * g.BRow + (long)col * g.BCol] : default;
+            for (int r = 0; r < 2; r++)
+                for (int q = 0; q < 2; q++)
+                {
+                    int tr = ty + Threads * r, tc = tx + Threads * q;
+                    int row = row0 + tr, ak = k0 + tc, bk = k0 + tr, col = col0 + tc;
+                    aTile[tr * Tile + tc] = row < g.M && ak < g.K ? a[aBase + (long)row * g.ARow + (long)ak * g.ACol] : default;
+                    bTile[tr * Tile + tc] = bk < g.K && col < g.N ? b[bBase + (long)bk * g.BRow + (long)col * g.BCol] : default;
+                }
             Group.Barrier();
-            for (int kk = 0; kk < Tile; kk++) acc = default(TOp).MulAdd(acc, aTile[ty * Tile + kk], bTile[kk * Tile + tx]);
+            var op = default(TOp);
+            for (int kk = 0; kk < Tile; kk++)
+            {
+                T a0 = aTile[ty * Tile + kk], a1 = aTile[(ty + Threads) * Tile + kk];
+                T b0 = bTile[kk * Tile + tx], b1 = bTile[kk * Tile + tx + Threads];
+                c00 = op.MulAdd(c00, a0, b0);
+                c01 = op.MulAdd(c01, a0, b1);
+                c10 = op.MulAdd(c10, a1, b0);
+                c11 = op.MulAdd(c11, a1, b1);
+            }
             Group.Barrier();
         }
-        if (row < g.M && col < g.N) c[(long)bi * g.M * g.N + (long)row * g.N + col] = acc;
+        long cBase = (long)bi * g.M * g.N;
+        int r0 = row0 + ty, r1 = r0 + Threads, q0 = col0 + tx, q1 = q0 + Threads;
+        if (r0 < g.M && q0 < g.N) c[cBase + (long)r0 * g.N + q0] = c00;
+        if (r0 < g.M && q1 < g.N) c[cBase + (long)r0 * g.N + q1] = c01;
+        if (r1 < g.M && q0 < g.N) c[cBase + (long)r1 * g.N + q0] = c10;
+        if (r1 < g.M && q1 < g.N) c[cBase + (long)r1 * g.N + q1] = c11;
     }
 
     // ---------- softmax (one thread per row, double accumulation) ----------

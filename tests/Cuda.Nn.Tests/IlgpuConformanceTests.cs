@@ -440,4 +440,72 @@ public sealed class IlgpuConformanceTests
         }
         finally { xs.Release(); ys.Release(); }
     }
+
+    [Theory, MemberData(nameof(Names))]
+    public void Narrow_dtypes_match_cpu(string backend)
+    {
+        var be = IlgpuDevices.Get(backend);
+        // BF16 compute (through F32 on the CPU, double here): unary, binary, reduce, softmax.
+        using var x = Input(90, [6, 7], DType.BF16, 0.2, 3);
+        using var y = Input(91, [6, 7], DType.BF16, 0.2, 3);
+        using var xd = x.MoveTo(be.Device); using var yd = y.MoveTo(be.Device);
+        Close(xd.Exp(), x.Exp(), "BF16 exp");
+        Close(xd.Mul(yd), x.Mul(y), "BF16 mul");
+        Close(xd.Sum(1), x.Sum(1), "BF16 sum");
+        Close(View(xd).Amax([0]), View(x).Amax([0]), "BF16 amax of a view");
+        using var h = x.To(DType.F16); using var hd = xd.To(DType.F16);
+        Close(hd.Mean(0), h.Mean(0), "F16 mean");
+        // Byte-sized integer dtypes wrap like the CPU's native arithmetic.
+        foreach (var dt in new[] { DType.U8, DType.I8, DType.Bool })
+        {
+            using var a = Input(92, [5, 4], DType.F64, dt == DType.I8 ? -100 : 0, 120).To(dt);
+            using var b = Input(93, [5, 4], DType.F64, 1, 100).To(dt);
+            using var ad = a.MoveTo(be.Device); using var bd = b.MoveTo(be.Device);
+            foreach (var op in new[] { BinaryOp.Add, BinaryOp.Mul, BinaryOp.Maximum, BinaryOp.Lt, BinaryOp.Eq })
+            {
+                var odt = op.IsComparison() ? DType.Bool : dt;
+                using var r = Tensor.Empty([5, 4], odt); using var rd = Tensor.Empty([5, 4], odt, be.Device);
+                Cpu.Binary(op, a.Storage, a.Layout, b.Storage, b.Layout, r.Storage);
+                be.Binary(op, ad.Storage, ad.Layout, bd.Storage, bd.Layout, rd.Storage);
+                Bits<double>(rd.To(DType.F64), r.To(DType.F64), $"{op} {dt}");
+            }
+            using var s = Tensor.Empty([5], dt); using var sd = Tensor.Empty([5], dt, be.Device);
+            Cpu.Reduce(ReduceOp.Sum, a.Storage, a.Layout, [1], s.Storage);
+            be.Reduce(ReduceOp.Sum, ad.Storage, ad.Layout, [1], sd.Storage);
+            Bits<double>(sd.To(DType.F64), s.To(DType.F64), $"sum {dt}");
+        }
+        // where() converts operands of another dtype to the output's first.
+        using var c = Input(94, [5, 4], DType.F64).Gt(0); using var cd = c.MoveTo(be.Device);
+        using var i64 = Input(95, [5, 4], DType.F64, -50, 50).To(DType.I64); using var i64d = i64.MoveTo(be.Device);
+        using var f32 = Input(96, [5, 4], DType.F32); using var f32d = f32.MoveTo(be.Device);
+        using var w = Tensor.Empty([5, 4]); using var wd = Tensor.Empty([5, 4], device: be.Device);
+        Cpu.Where(c.Storage, c.Layout, i64.Storage, i64.Layout, f32.Storage, f32.Layout, w.Storage);
+        be.Where(cd.Storage, cd.Layout, i64d.Storage, i64d.Layout, f32d.Storage, f32d.Layout, wd.Storage);
+        Bits<float>(wd, w, "where I64/F32 into F32");
+    }
+
+    [Fact]
+    public void Device_memory_returns_to_the_pool_and_is_reused()
+    {
+        using var be = Kernels.Ilgpu.IlgpuBackend.CreateCpu(8);
+        var pool = be.Pool;
+        Assert.Equal(0, pool.LiveBytes);
+        var a = be.Allocate(DType.F32, 1000, zero: true);
+        Assert.Equal(4096, pool.LiveBytes); // 4000 bytes round up to a 4 KiB bucket
+        a.Release();
+        Assert.Equal(0, pool.LiveBytes);
+        Assert.Equal(4096, pool.PooledBytes);
+        var b = be.Allocate(DType.I32, 900); // same bucket: served from the cache
+        Assert.Equal(0, pool.PooledBytes);
+        b.Release();
+        pool.Trim();
+        Assert.Equal(0, pool.PooledBytes);
+        // A released storage is unusable, and zeroed allocation really is zero.
+        Assert.Throws<ObjectDisposedException>(() => be.Fill(a, Layout.Contiguous([1000]), 1));
+        var z = be.Allocate(DType.F64, 10, zero: true);
+        using var host = Tensor.Empty([10], DType.F64);
+        be.Copy(z, Layout.Contiguous([10]), host.Storage, host.Layout);
+        Assert.All(host.ToArray<double>(), v => Assert.Equal(0.0, v));
+        z.Release();
+    }
 }

@@ -88,6 +88,9 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         }
     }
 
+    /// <summary>ILGPU's CUDA accelerator when ILGPU sees a GPU, else its CPU accelerator.</summary>
+    public static IlgpuBackend CreateBest(int index = 0) => TryCreateCuda(index, out _) ?? CreateCpu(index);
+
     public Storage Allocate(DType dtype, int length, bool zero = false)
     {
         var s = new IlgpuStorage(this, dtype, length);

@@ -1,4 +1,4 @@
-// Row-wise kernels (reductions, softmax, layer norm), the tiled GEMM, indexing, Philox fills and optimizer steps.
+// Row-wise kernels (reductions, softmax, layer norm) and the tiled GEMM.
 using ILGPU;
 
 namespace Cuda.Nn.Kernels.Ilgpu;

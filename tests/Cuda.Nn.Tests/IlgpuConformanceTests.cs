@@ -508,4 +508,19 @@ public sealed class IlgpuConformanceTests
         Assert.All(host.ToArray<double>(), v => Assert.Equal(0.0, v));
         z.Release();
     }
+
+    [Fact]
+    public void Tensors_move_between_two_ilgpu_accelerators()
+    {
+        var first = IlgpuDevices.Get(IlgpuDevices.CpuName);
+        var second = Kernels.Ilgpu.IlgpuBackend.CreateCpu(7); // registered for the rest of the process, never used elsewhere
+        Backends.Register(second);
+        using var x = Input(97, [6, 7], DType.F32);
+        using var a = x.MoveTo(first.Device);
+        using var b = View(a).MoveTo(second.Device);
+        Assert.Equal(second.Device, b.Device);
+        using var back = b.MoveTo(Device.Cpu);
+        using var expected = View(x).Contiguous();
+        Bits<float>(back, expected, "ilgpu:0 view -> ilgpu:7 -> cpu");
+    }
 }

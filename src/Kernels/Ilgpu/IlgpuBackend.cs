@@ -163,6 +163,19 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
         if (srcLayout.Numel == 0) return;
         if (src is CpuStorage hs) { Upload(hs, srcLayout, S(dst), dstLayout); return; }
         if (dst is CpuStorage hd) { Download(S(src), srcLayout, hd, dstLayout); return; }
+        if (src is IlgpuStorage other && !ReferenceEquals(other.Backend, this))
+        {
+            // Another accelerator: through host memory (no peer-to-peer path yet).
+            var host = new CpuStorage(src.DType, srcLayout.Numel);
+            try
+            {
+                var dense = Layout.Contiguous(srcLayout.Shape);
+                other.Backend.Copy(src, srcLayout, host, dense);
+                Upload(host, dense, S(dst), dstLayout);
+            }
+            finally { host.Release(); }
+            return;
+        }
         lock (_gate) DeviceCopy(S(src), srcLayout, S(dst), dstLayout);
     }
 

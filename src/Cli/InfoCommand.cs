@@ -2,6 +2,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Cuda.Nn.Kernels.Cpu;
+using Cuda.Nn.Kernels.Ilgpu;
 
 namespace Cuda.Nn.Cli;
 
@@ -21,6 +22,10 @@ public static class InfoCommand
         Console.WriteLine(driver
             ? "  cuda: driver library libcuda.so.1 found, but this build has no CUDA backend yet"
             : "  cuda: no driver library (libcuda.so.1) found: CPU only");
+        using (var ilgpu = IlgpuBackend.TryCreateCuda(0, out var why))
+            Console.WriteLine(ilgpu != null
+                ? $"  ilgpu: {ilgpu.Name} available (IlgpuBackend.TryCreateCuda)"
+                : $"  ilgpu: {why}; ILGPU's CPU accelerator is available (IlgpuBackend.CreateCpu)");
         return 0;
     }
 

@@ -260,8 +260,8 @@ public sealed partial class Tensor : IDisposable
         if (device == Device) return Detach();
         var t = Empty(ShapeRef, DType, device);
         using var c = Contiguous();
-        // Cross-device copies go through the destination backend, which knows how to read host memory.
-        t.Backend.Copy(c.Storage, c.Layout, t.Storage, t.Layout);
+        // Cross-device copies go through the device (non-CPU) backend, which knows how to read and write host memory.
+        (device == Device.Cpu ? Backend : t.Backend).Copy(c.Storage, c.Layout, t.Storage, t.Layout);
         return t;
     }
 

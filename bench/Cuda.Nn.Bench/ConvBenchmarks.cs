@@ -88,7 +88,7 @@ public sealed class ConvConfig : ManualConfig
 {
     public ConvConfig()
     {
-        AddJob(Job.Default.WithWarmupCount(2).WithIterationCount(7).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
+        AddJob(Job.Default.WithWarmupCount(10).WithIterationCount(7).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1)); // 10 warm-ups: past tier-0 JIT code
         // On the shared machine the minimum is the best estimate of uncontended speed; the median shows the spread.
         AddColumn(StatisticColumn.Median, StatisticColumn.Min, new ConvGflopsColumn(), new ConvGflopsColumn(fromMin: true));
     }

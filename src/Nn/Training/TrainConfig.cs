@@ -8,7 +8,8 @@ public sealed record TrainConfig
 {
     public string Model { get; init; } = "resnet20";
     public string Data { get; init; } = Cuda.Nn.Data.ImageClassificationSet.DefaultFashionMnistDir;
-    public int Epochs { get; init; } = 3;
+    /// <summary>4 by default: 92.15% on Fashion-MNIST in 546 s on the 2-core machine (3 epochs gave 91.45% in 428 s).</summary>
+    public int Epochs { get; init; } = 4;
     public int BatchSize { get; init; } = 128;
     /// <summary>sgd or adamw.</summary>
     public string Optimizer { get; init; } = "sgd";

@@ -124,6 +124,12 @@ public static class ConvProfile
     public static void Run(string[] args)
     {
         var names = args.Length > 0 && args[0] != "all" ? [args[0]] : ConvBenchmarks.CaseNames.ToArray();
+        var unknown = names.Where(n => !ConvBenchmarks.Cases.ContainsKey(n)).ToList();
+        if (unknown.Count > 0)
+        {
+            Console.Error.WriteLine($"conv-profile: unknown case {string.Join(", ", unknown)}; the cases are: all, {string.Join(", ", ConvBenchmarks.CaseNames)}");
+            Environment.Exit(2);
+        }
         int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
         foreach (var name in names)

@@ -127,17 +127,7 @@ public sealed class IlgpuConvTests
         using var t0 = Tensor.FromArray(new long[] { 0, 1, 2, 2, 1, 0 }, 6);
         using var target = t0.MoveTo(device);
         var opt = new Sgd(model.Parameters(), lr: 0.05, momentum: 0.9);
-        var losses = new double[steps];
-        for (int s = 0; s < steps; s++)
-        {
-            opt.ZeroGrad();
-            using var logits = model.Forward(x);
-            using var loss = F.CrossEntropy(logits, target);
-            loss.Backward();
-            opt.Step();
-            losses[s] = loss.Item();
-        }
-        return losses;
+        return IlgpuTrainingTests.SgdLosses(model, opt, x, target, steps);
     }
 
     [Theory, MemberData(nameof(Names))]
@@ -146,9 +136,6 @@ public sealed class IlgpuConvTests
         var device = IlgpuDevices.Device(backend);
         var expected = TrainConvNet(Device.Cpu, 3);
         var actual = TrainConvNet(device, 3);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(actual[i] - expected[i]) <= 2e-5 * Math.Max(1, Math.Abs(expected[i])),
-                $"step {i}: ILGPU loss {actual[i]:R}, CPU loss {expected[i]:R}");
-        Assert.True(expected[^1] < expected[0], "the loss should fall over the steps");
+        IlgpuTrainingTests.AssertSameFallingLosses(expected, actual, 2e-5);
     }
 }

@@ -11,11 +11,19 @@ using Cuda.Nn.Training;
 
 namespace Cuda.Nn.Compression;
 
-public sealed record PruneOptions
+/// <summary>What every compression job takes: the trained model file, the output folder, the IDX data and the threads.</summary>
+public abstract record CompressionOptions
 {
     public required string Checkpoint { get; init; }
     public required string Out { get; init; }
     public string Data { get; init; } = ImageClassificationSet.DefaultFashionMnistDir;
+    /// <summary>Evaluate on the first N test images only (0 = all).</summary>
+    public int TestLimit { get; init; }
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+public sealed record PruneOptions : CompressionOptions
+{
     /// <summary>Fraction of weights (unstructured) or of each group's channels (structured) to remove.</summary>
     public double Amount { get; init; } = 0.5;
     public bool Structured { get; init; }
@@ -25,8 +33,6 @@ public sealed record PruneOptions
     public double FinetuneLr { get; init; } = 0.01;
     public int BatchSize { get; init; } = 128;
     public int TrainLimit { get; init; }
-    public int TestLimit { get; init; }
-    public int Threads { get; init; } = Environment.ProcessorCount;
     public ulong Seed { get; init; }
 }
 

@@ -11,15 +11,10 @@ using Cuda.Nn.Training;
 
 namespace Cuda.Nn.Compression;
 
-public sealed record QuantizeOptions
+public sealed record QuantizeOptions : CompressionOptions
 {
-    public required string Checkpoint { get; init; }
-    public required string Out { get; init; }
-    public string Data { get; init; } = ImageClassificationSet.DefaultFashionMnistDir;
     /// <summary>Training images used to calibrate activation ranges (never test images).</summary>
     public int CalibrationImages { get; init; } = 512;
-    public int TestLimit { get; init; }
-    public int Threads { get; init; } = Environment.ProcessorCount;
 }
 
 public sealed record QuantizeReport(string Model, double FloatAccuracy, double Int8Accuracy, double FloatMsPerImage, double Int8MsPerImage,

@@ -19,6 +19,10 @@ public static class CliMain
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
                                  transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
+          gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
+                               every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
+                               SGD steps on both with the loss curves compared, images/s and peak device memory; without a
+                               GPU it says so (--dry-run runs the same checks on ILGPU's CPU accelerator)
           quantize --checkpoint FILE [--calibration 512] [--out DIR]
                                static int8 (per-channel weights, calibrated per-tensor activations, BN folded; VPDPBUSD
                                kernels); reports float vs int8 accuracy and speed; writes a QDQ model.int8.onnx
@@ -79,6 +83,8 @@ public static class CliMain
                     return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
                 case "eval":
                     return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+                case "gpu-check":
+                    return GpuCheckCommand.Run(Options.Parse(rest, GpuCheckCommand.OptionNames));
                 case "quantize":
                     return QuantizeCommand.Run(Options.Parse(rest, QuantizeCommand.OptionNames));
                 case "prune":

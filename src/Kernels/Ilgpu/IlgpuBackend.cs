@@ -19,6 +19,10 @@ public sealed partial class IlgpuBackend : IBackend, IDisposable
     public Device Device { get; }
     public string Name { get; }
     internal IlgpuMemoryPool Pool { get; }
+    /// <summary>Device bytes held by live tensors now, and at most since the last ResetPeakMemory.</summary>
+    public long LiveBytes => Pool.LiveBytes;
+    public long PeakLiveBytes => Pool.PeakLiveBytes;
+    public void ResetPeakMemory() => Pool.ResetPeak();
     internal IlgpuKernels K { get; }
 
     /// <summary>Kernels compiled so far on this accelerator (each once per process).</summary>

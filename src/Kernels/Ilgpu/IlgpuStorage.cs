@@ -53,6 +53,10 @@ public sealed class IlgpuMemoryPool(Accelerator accelerator, Lock gate) : IDispo
     /// <summary>Bytes kept cached after release; beyond it blocks go back to the device.</summary>
     public long MaxPooledBytes { get; set; } = 2L << 30;
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
+    /// <summary>The most bytes handed out at once since creation or the last ResetPeak.</summary>
+    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
+    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
+    private long _peakBytes;
     public long PooledBytes => Interlocked.Read(ref _pooledBytes);
 
     private static int BucketOf(long bytes) => Math.Max(MinBucketLog2, 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(bytes - 1)));
@@ -61,7 +65,9 @@ public sealed class IlgpuMemoryPool(Accelerator accelerator, Lock gate) : IDispo
     {
         int bucket = BucketOf(bytes);
         long capacity = 1L << bucket;
-        Interlocked.Add(ref _liveBytes, capacity);
+        long live = Interlocked.Add(ref _liveBytes, capacity);
+        for (long peak = Interlocked.Read(ref _peakBytes); live > peak; peak = Interlocked.Read(ref _peakBytes))
+            if (Interlocked.CompareExchange(ref _peakBytes, live, peak) == peak) break;
         lock (_gate)
         {
             if (_buckets.TryGetValue(bucket, out var s) && s.TryPop(out var b))

@@ -59,7 +59,8 @@ public static class PruneJob
             var sw = Stopwatch.StartNew();
             var r = Evaluation.Run(model, testLoader, test.ClassNames, cancel);
             double ms = sw.Elapsed.TotalMilliseconds / Math.Max(1, r.Samples);
-            long nonZero = Pruning.Sparsity(model)[^1] is var t ? t.Elements - t.Zeros : 0;
+            var total = Pruning.Sparsity(model)[^1];
+            long nonZero = total.Elements - total.Zeros;
             return new PruneStage(r.Accuracy, model.ParameterCount(), nonZero, new FileInfo(file).Length, ms);
         }
 

@@ -24,8 +24,6 @@ public readonly record struct ActivationQuant(float Scale, int ZeroPoint)
         int zp = Math.Clamp((int)MathF.Round(-min / scale), 0, 255);
         return new ActivationQuant(scale, zp);
     }
-
-    public byte Quantize(float x) => (byte)Math.Clamp((int)MathF.Round(x / Scale) + ZeroPoint, 0, 255);
 }
 
 /// <summary>Running min and max of the values a layer sees during calibration.</summary>
@@ -102,14 +100,10 @@ public sealed class ConvInt8(Int8Weights weights, ActivationQuant input)
     {
         if (x.Rank != 4 || x.ShapeRef[1] != conv.InChannels)
             throw new ArgumentException($"int8 conv2d: input {Layout.ShapeString(x.ShapeRef)} does not have {conv.InChannels} channels in NCHW");
-        int n = x.ShapeRef[0], c = x.ShapeRef[1], h = x.ShapeRef[2], w = x.ShapeRef[3];
-        var (kh, kw) = conv.KernelSize;
-        var (sh, sw) = conv.Stride;
-        var (ph, pw) = conv.Padding;
-        var (dh, dw) = conv.Dilation;
-        int oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
-        int k = c * kh * kw, lda = (k + 3) & ~3, m = n * oh * ow, o = conv.OutChannels, plane = oh * ow;
-        var g = new Conv2dGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw);
+        var g = new Conv2dGeometry(x.ShapeRef[0], x.ShapeRef[1], x.ShapeRef[2], x.ShapeRef[3], conv.OutChannels, conv.KernelSize.H, conv.KernelSize.W,
+            conv.Stride.H, conv.Stride.W, conv.Padding.H, conv.Padding.W, conv.Dilation.H, conv.Dilation.W);
+        int n = g.N, o = g.O, oh = g.OH, ow = g.OW, plane = oh * ow, m = n * plane;
+        int k = g.C * g.KH * g.KW, lda = (k + 3) & ~3;
         var q = Scratch.Bytes(ref Scratch.Quantized, x.Numel);
         var cols = Scratch.Bytes(ref Scratch.Columns, m * lda);
         if (Scratch.Sums.Length < m * o) Scratch.Sums = new int[m * o];

@@ -102,21 +102,10 @@ public sealed class RandomCrop(int size, int padding = 0, float fill = 0) : ITra
 {
     public void Apply(ImageBuffer image, SampleRandom random)
     {
-        int c = image.Channels, h = image.Height, w = image.Width;
-        int ph = h + 2 * padding, pw = w + 2 * padding;
+        int ph = image.Height + 2 * padding, pw = image.Width + 2 * padding;
         if (ph < size || pw < size) throw new ArgumentException($"RandomCrop({size}) is larger than the padded image {ph}x{pw}");
         int top = random.NextInt(ph - size + 1), left = random.NextInt(pw - size + 1);
-        var dst = image.Scratch(c, size, size);
-        for (int ch = 0; ch < c; ch++)
-            for (int y = 0; y < size; y++)
-            {
-                int sy = top + y - padding;
-                for (int x = 0; x < size; x++)
-                {
-                    int sx = left + x - padding;
-                    dst[(ch * size + y) * size + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? image.Data[(ch * h + sy) * w + sx] : fill;
-                }
-            }
-        image.SwapWithScratch(c, size, size);
+        // A crop of the padded image is a crop of the image at shifted offsets, reading fill outside it.
+        ImageOps.Crop(image, top - padding, left - padding, size, size, fill);
     }
 }

@@ -56,34 +56,48 @@ public interface IBatchTransform
     void Apply(BatchData batch, SampleRandom random);
 }
 
-/// <summary>MixUp: images and targets blended with lam ~ Beta(alpha, alpha) against the batch rolled by one.</summary>
-public sealed class MixUp : IBatchTransform
+/// <summary>What MixUp and CutMix share: Beta(alpha, alpha) draws, the class count, and mixing each sample with
+/// its predecessor in the batch rolled by one.</summary>
+public abstract class RolledBatchMix : IBatchTransform
 {
     public double Alpha { get; }
     public int Classes { get; }
 
-    public MixUp(double alpha, int classes)
+    protected RolledBatchMix(double alpha, int classes)
     {
-        if (!(alpha > 0)) throw new ArgumentException($"MixUp alpha must be positive, got {alpha}");
-        if (classes <= 0) throw new ArgumentException($"MixUp needs a positive class count, got {classes}");
+        if (!(alpha > 0)) throw new ArgumentException($"{GetType().Name} alpha must be positive, got {alpha}");
+        if (classes <= 0) throw new ArgumentException($"{GetType().Name} needs a positive class count, got {classes}");
         (Alpha, Classes) = (alpha, classes);
     }
 
-    public void Apply(BatchData batch, SampleRandom random)
+    public abstract void Apply(BatchData batch, SampleRandom random);
+
+    protected delegate void MixPair(Span<float> current, ReadOnlySpan<float> previous);
+
+    /// <summary>mix(sample i, original sample i - 1) for every i (sample 0 meets the last), then the targets at lam.</summary>
+    protected void Roll(BatchData batch, float lam, MixPair mix)
     {
-        float lam = (float)random.Beta(Alpha, Alpha);
         int n = batch.Count, size = batch.ImageSize;
         if (n < 2) { batch.Targets(Classes); return; }
         var x = batch.Images;
         var last = x.AsSpan((n - 1) * size, size).ToArray();
         // Backwards so each sample still sees its predecessor's original pixels.
         for (int i = n - 1; i >= 0; i--)
-        {
-            var prev = i == 0 ? last : x.AsSpan((i - 1) * size, size);
-            var cur = x.AsSpan(i * size, size);
-            for (int p = 0; p < size; p++) cur[p] = lam * cur[p] + (1 - lam) * prev[p];
-        }
+            mix(x.AsSpan(i * size, size), i == 0 ? last : x.AsSpan((i - 1) * size, size));
         batch.MixTargets(Classes, lam);
+    }
+}
+
+/// <summary>MixUp: images and targets blended with lam ~ Beta(alpha, alpha) against the batch rolled by one.</summary>
+public sealed class MixUp(double alpha, int classes) : RolledBatchMix(alpha, classes)
+{
+    public override void Apply(BatchData batch, SampleRandom random)
+    {
+        float lam = (float)random.Beta(Alpha, Alpha);
+        Roll(batch, lam, (cur, prev) =>
+        {
+            for (int p = 0; p < cur.Length; p++) cur[p] = lam * cur[p] + (1 - lam) * prev[p];
+        });
     }
 }
 
@@ -91,18 +105,8 @@ public sealed class MixUp : IBatchTransform
 /// CutMix: a box of area (1 - lam) with lam ~ Beta(alpha, alpha), centred at a uniform point and clipped to
 /// the image, is pasted from the batch rolled by one; the targets mix by the box's actual area.
 /// </summary>
-public sealed class CutMix : IBatchTransform
+public sealed class CutMix(double alpha, int classes) : RolledBatchMix(alpha, classes)
 {
-    public double Alpha { get; }
-    public int Classes { get; }
-
-    public CutMix(double alpha, int classes)
-    {
-        if (!(alpha > 0)) throw new ArgumentException($"CutMix alpha must be positive, got {alpha}");
-        if (classes <= 0) throw new ArgumentException($"CutMix needs a positive class count, got {classes}");
-        (Alpha, Classes) = (alpha, classes);
-    }
-
     /// <summary>torchvision's box: (x1, y1, x2, y2) and the adjusted lam.</summary>
     public static (int X1, int Y1, int X2, int Y2, float Lam) Box(int height, int width, double lam, SampleRandom random)
     {
@@ -113,22 +117,16 @@ public sealed class CutMix : IBatchTransform
         return (x1, y1, x2, y2, (float)(1 - (double)(x2 - x1) * (y2 - y1) / ((double)width * height)));
     }
 
-    public void Apply(BatchData batch, SampleRandom random)
+    public override void Apply(BatchData batch, SampleRandom random)
     {
-        int n = batch.Count, c = batch.Channels, h = batch.Height, w = batch.Width, size = batch.ImageSize;
+        int c = batch.Channels, h = batch.Height, w = batch.Width;
         var (x1, y1, x2, y2, lam) = Box(h, w, random.Beta(Alpha, Alpha), random);
-        if (n < 2) { batch.Targets(Classes); return; }
-        var x = batch.Images;
-        var last = x.AsSpan((n - 1) * size, size).ToArray();
-        for (int i = n - 1; i >= 0; i--)
+        Roll(batch, lam, (cur, prev) =>
         {
-            ReadOnlySpan<float> prev = i == 0 ? last : x.AsSpan((i - 1) * size, size);
-            var cur = x.AsSpan(i * size, size);
             for (int ch = 0; ch < c; ch++)
                 for (int y = y1; y < y2; y++)
                     prev.Slice((ch * h + y) * w + x1, x2 - x1).CopyTo(cur.Slice((ch * h + y) * w + x1));
-        }
-        batch.MixTargets(Classes, lam);
+        });
     }
 }
 

@@ -76,3 +76,91 @@ public sealed class ModelConfig : ManualConfig
         AddExporter(BenchmarkDotNet.Exporters.MarkdownExporter.GitHub);
     }
 }
+
+/// <summary>
+/// Stopwatch timing of ModelBenchmarks' cases (30 warm-up steps, then the median and minimum of reps steps), for
+/// quick before/after comparisons while tuning; BenchmarkDotNet's run is the one to report.
+/// </summary>
+public static class ModelProfile
+{
+    public static readonly string[] CaseNames =
+        ["resnet18-train-64", "resnet18-infer-128", "resnet18-infer-1", "resnet20-train-128", "resnet20-infer-128", "resnet20-infer-1"];
+
+    public static void Run(string[] args)
+    {
+        string which = args.Length > 0 ? args[0] : "all";
+        int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        foreach (var name in which == "all" ? CaseNames : which.Split(','))
+        {
+            var b = new ModelBenchmarks { Case = name };
+            b.Setup();
+            int warm = name.EndsWith("-1", StringComparison.Ordinal) ? 100 : 5;
+            for (int i = 0; i < warm; i++) b.Step();
+            var times = new double[reps];
+            for (int i = 0; i < reps; i++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                b.Step();
+                times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(times);
+            Console.WriteLine($"{name,-20} median {times[reps / 2],8:F2} ms   min {times[0],8:F2} ms");
+            if (args.Length > 2 && args[2] == "ops")
+            {
+                OpTimingProxy.Install();
+                for (int i = 0; i < reps; i++) b.Step();
+                Cuda.Nn.Backends.Register(CpuBackend.Instance);
+                OpTimingProxy.Print(reps);
+            }
+            b.Cleanup();
+        }
+    }
+}
+
+/// <summary>
+/// Per-op time of the CPU backend: a DispatchProxy registered in place of CpuBackend times every backend call
+/// (name plus the first shape-like argument), so `model-profile CASE REPS ops` shows where a step's time goes.
+/// </summary>
+public class OpTimingProxy : System.Reflection.DispatchProxy
+{
+    public static readonly Dictionary<string, (double Ms, int Calls)> Totals = new();
+    internal Cuda.Nn.Kernels.IBackend Inner = null!;
+
+    protected override object? Invoke(System.Reflection.MethodInfo? method, object?[]? args)
+    {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        object? result;
+        try { result = method!.Invoke(Inner, args); }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+        double ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        string key = method!.Name;
+        var geo = args?.OfType<Cuda.Nn.Kernels.Conv2dGeometry>().FirstOrDefault();
+        if (geo is { } g && g.N > 0) key += $" {g.C}->{g.O} {g.H}x{g.W} k{g.KH} s{g.SH} g{g.Groups}";
+        lock (Totals)
+        {
+            Totals.TryGetValue(key, out var v);
+            Totals[key] = (v.Ms + ms, v.Calls + 1);
+        }
+        return result;
+    }
+
+    public static void Install()
+    {
+        var proxy = Create<Cuda.Nn.Kernels.IBackend, OpTimingProxy>();
+        ((OpTimingProxy)(object)proxy).Inner = CpuBackend.Instance;
+        Cuda.Nn.Backends.Register(proxy);
+    }
+
+    public static void Print(int steps)
+    {
+        double total = Totals.Values.Sum(v => v.Ms);
+        Console.WriteLine($"  backend time per step {total / steps:F2} ms");
+        foreach (var (k, v) in Totals.OrderByDescending(kv => kv.Value.Ms).Take(25))
+            Console.WriteLine($"  {v.Ms / steps,8:F3} ms {100 * v.Ms / total,5:F1}%  {v.Calls / steps,4} calls  {k}");
+        Totals.Clear();
+    }
+}

@@ -1,9 +1,15 @@
 // Benchmarks: dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*'
 // Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case] [threads] [reps]
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
+// Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);
+    return;
+}
+if (args is ["model-profile", ..])
+{
+    Cuda.Nn.Bench.ModelProfile.Run(args[1..]);
     return;
 }
 if (args is ["pipeline-profile", ..])

@@ -36,6 +36,14 @@ public class ConvReferenceTests
         ["kernel 3x5 s(2,1) p(0,2) d(1,2)"] = new(1, 2, 9, 13, 3, 3, 5, 2, 1, 0, 2, 1, 2, 1),
         ["batch 8 splits over threads"] = new(8, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         ["batch 8 grouped 3 stride 2"] = new(8, 6, 9, 8, 9, 3, 3, 2, 2, 1, 1, 1, 1, 3),
+        ["late stage 2x2 outputs batch 5"] = new(5, 8, 4, 4, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1),
+        ["1x1 outputs batch 7 pointwise"] = new(7, 9, 1, 1, 5, 1, 1),
+        // Direct stride-1 kernel (CpuConvDirect): output channels not a multiple of 8, no padding, dilation,
+        // a non-square kernel, and one large image that splits over threads inside the image.
+        ["direct 3x3 p1 batch 3, 11 outputs"] = new(3, 5, 9, 20, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        ["direct 3x3 no padding 17 outputs"] = new(2, 4, 12, 13, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1),
+        ["direct 3x5 p(1,1) d(2,1)"] = new(2, 3, 11, 16, 8, 3, 5, 1, 1, 1, 1, 2, 1, 1),
+        ["direct 3x3 batch 1 large image"] = new(1, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
     };
 
     private static double[] Random(int n, int seed, double scale = 1)
@@ -96,11 +104,49 @@ public class ConvReferenceTests
     public void MatchesScalarReferenceWithOneOutputRowPerIm2colBlock()
     {
         CpuConv.BlockBudgetOverride = 1;
+        CpuConvBatched.ImagesPerGemmOverride = 1; // small planes too take the per-image, per-row-block path
         try
         {
             foreach (var shape in Geometries.Keys) Check(shape);
         }
-        finally { CpuConv.BlockBudgetOverride = 0; }
+        finally { CpuConv.BlockBudgetOverride = 0; CpuConvBatched.ImagesPerGemmOverride = 0; }
+    }
+
+    [Fact]
+    public void DirectKernelTakesTheStrideOneShapesItShould()
+    {
+        Assert.True(CpuConvDirect.Applies(Geometries["direct 3x3 p1 batch 3, 11 outputs"]) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
+        Assert.False(CpuConvDirect.Applies(Geometries["stride 3 no pad"]));
+        Assert.False(CpuConvDirect.Applies(Geometries["dilation 2 groups 2 batch 3"]));
+        Assert.False(CpuConvDirect.Applies(Geometries["depthwise pad beyond kernel"]));
+        Assert.False(CpuConvDirect.Applies(Geometries["pointwise"]));
+    }
+
+    [Fact]
+    public void MatchesScalarReferenceWithTheDirectKernelOff()
+    {
+        CpuConvDirect.Disabled = true;
+        try
+        {
+            foreach (var shape in Geometries.Keys) Check(shape);
+        }
+        finally { CpuConvDirect.Disabled = false; }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void MatchesScalarReferenceWithThreeImagesPerGemm(int threads)
+    {
+        // Batches of 5, 7 and 8 split into uneven groups of images (3 + 2, 3 + 3 + 1, ...), on one and two threads.
+        int saved = CpuWorkers.ThreadCount;
+        CpuWorkers.ThreadCount = threads;
+        CpuConvBatched.ImagesPerGemmOverride = 3;
+        try
+        {
+            foreach (var shape in Geometries.Keys) Check(shape);
+        }
+        finally { CpuWorkers.ThreadCount = saved; CpuConvBatched.ImagesPerGemmOverride = 0; }
     }
 
     private static void Check(string shape)

@@ -152,7 +152,10 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
+        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.Forward((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
+        if (nb > 1) { CpuConvBatched.Forward(x, w, b, y, g, nb); return; }
         bool pointwise = algo == Algo.Pointwise;
         int rows = BlockRows(g, k);
         RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
@@ -183,7 +186,10 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
+        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.BackwardData((float*)gy, (float*)w, (float*)gx, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
+        if (nb > 1) { CpuConvBatched.BackwardData(gy, w, gx, g, nb); return; }
         bool pointwise = algo == Algo.Pointwise;
         int rows = BlockRows(g, k);
         RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
@@ -224,6 +230,8 @@ internal static unsafe class CpuConv
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
+        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
+        if (nb > 1) { CpuConvBatched.BackwardFilter(x, gy, gw, g, nb); return; }
         bool pointwise = algo == Algo.Pointwise;
         int chunks = ImageChunks(g.N);
         long gwLen = (long)g.O * k;
@@ -248,9 +256,15 @@ internal static unsafe class CpuConv
                 }
             }
         });
+        SumPartials(gw, part, gwLen, counts);
+    }
+
+    /// <summary>Adds the partial weight gradients of chunks 1.. (those that handled any images) into gw (chunk 0's sum).</summary>
+    internal static void SumPartials<T>(T* gw, T* part, long gwLen, int[] counts) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
         var dst = new Span<T>(gw, checked((int)gwLen));
         if (counts[0] == 0) dst.Clear();
-        for (int c = 1; c < chunks; c++)
+        for (int c = 1; c < counts.Length; c++)
             if (counts[c] > 0) TensorPrimitives.Add(dst, new ReadOnlySpan<T>(part + (c - 1) * gwLen, (int)gwLen), dst);
     }
 
@@ -281,14 +295,15 @@ internal static unsafe class CpuConv
 
     /// <summary>
     /// Output rows [r0, r1) of the column matrix: col[(c KH + kh) KW + kw, (oh - r0) OW + ow] =
-    /// x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside), row length (r1 - r0) OW.
+    /// x[c, oh sH - pH + kh dH, ow sW - pW + kw dW] (0 outside); column rows are ld apart (0: (r1 - r0) OW),
+    /// so several images can fill side-by-side column blocks of one matrix.
     /// </summary>
-    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, int r0, int r1, T* col) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    internal static void Im2col<T>(T* x, int channels, in Conv2dGeometry g, int r0, int r1, T* col, long ld = 0) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
         int kk = g.KH * g.KW;
-        long pb = (long)(r1 - r0) * g.OW;
-        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
+        long pb = ld > 0 ? ld : (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * (long)(r1 - r0) * g.OW < InnerParallelMin ? channels : 1, (s, e) =>
         {
             for (int c = s; c < e; c++)
                 for (int kh = 0; kh < geo.KH; kh++)
@@ -315,12 +330,12 @@ internal static unsafe class CpuConv
     }
 
     /// <summary>The transpose of Im2col for output rows [r0, r1): adds each column entry into the input cell it read.</summary>
-    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, int r0, int r1, T* x) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    internal static void Col2im<T>(T* col, int channels, in Conv2dGeometry g, int r0, int r1, T* x, long ld = 0) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
         int kk = g.KH * g.KW;
-        long pb = (long)(r1 - r0) * g.OW;
-        CpuWorkers.ForRange(channels, channels * kk * pb < InnerParallelMin ? channels : 1, (s, e) =>
+        long pb = ld > 0 ? ld : (long)(r1 - r0) * g.OW;
+        CpuWorkers.ForRange(channels, channels * kk * (long)(r1 - r0) * g.OW < InnerParallelMin ? channels : 1, (s, e) =>
         {
             for (int c = s; c < e; c++)
                 for (int kh = 0; kh < geo.KH; kh++)

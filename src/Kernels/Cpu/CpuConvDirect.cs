@@ -1,0 +1,172 @@
+// Direct (implicit-GEMM) convolution for stride-1 convolutions on AVX-512, F32: no im2col matrix at all.
+//
+// Each image is copied once into a zero-bordered buffer whose rows are Wp = W + 2 pW wide. Flatten the output
+// position to j = oh Wp + ow (the rows keep the padded width, so each row has Wp - OW unused columns); tap
+// (kh, kw) of every output then reads the input at j + kh dH Wp + kw dW: a constant shift. So 16 consecutive
+// outputs of one tap are one unaligned vector load from the padded image, and the convolution is a GEMM whose
+// B panels are shifted views of that image, read straight from cache instead of being built by im2col and
+// copied again by GEMM's packing. A register tile of 8 output channels x 48 flat positions accumulates over
+// all input channels and taps, then the flat rows are compacted into NCHW (plus the bias).
+// Backward-data with stride 1 is the same kernel on the output gradient: padding dH (KH - 1) - pH, the kernel
+// flipped and its channel axes swapped. Backward-filter stays on im2col + GEMM (CpuConv).
+// F64 (used by the float64 gradient checks) takes the im2col path; this kernel is checked against the same
+// scalar reference in F32 (ConvReferenceTests). See docs/conv.md.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Cuda.Nn.Kernels.Cpu;
+
+internal static unsafe class CpuConvDirect
+{
+    private const int MR = 8, NR = 48;
+
+    /// <summary>For tests and benchmarks: route every shape to the im2col paths instead.</summary>
+    internal static bool Disabled { get; set; }
+
+    /// <summary>
+    /// Stride 1, one group, a real kernel (not 1x1), padding no larger than the dilated kernel's reach (so the
+    /// backward-data pass is the same kernel), and output rows at least 8 wide (narrower rows waste most of a
+    /// vector on the unused padded columns; the image-batched GEMM handles those).
+    /// </summary>
+    public static bool Applies(in Conv2dGeometry g) =>
+        !Disabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
+        && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1) && g.OW >= 8;
+
+    /// <summary>A stride-1 correlation of C-channel images with an O x C x KH x KW kernel and the derived buffer sizes.</summary>
+    private readonly struct Shape
+    {
+        public readonly int C, H, W, O, KH, KW, PH, PW, DH, DW, Hp, Wp, OH, OW, Jp, Blocks;
+        public readonly nint Plane;
+
+        public Shape(int c, int h, int w, int o, int kh, int kw, int ph, int pw, int dh, int dw)
+        {
+            C = c; H = h; W = w; O = o; KH = kh; KW = kw; PH = ph; PW = pw; DH = dh; DW = dw;
+            Hp = h + 2 * ph; Wp = w + 2 * pw;
+            OH = Hp - dh * (kh - 1); OW = Wp - dw * (kw - 1);
+            int j = (OH - 1) * Wp + OW;
+            Jp = (j + NR - 1) / NR * NR;
+            Blocks = (o + MR - 1) / MR;
+            // The last flat output reads cell Hp Wp - 1; rounding j up to Jp reads up to NR - 1 cells past it.
+            Plane = ((nint)Hp * Wp + NR + 15) / 16 * 16;
+        }
+    }
+
+    public static void Forward(float* x, float* w, float* b, float* y, in Conv2dGeometry g)
+    {
+        var s = new Shape(g.C, g.H, g.W, g.O, g.KH, g.KW, g.PH, g.PW, g.DH, g.DW);
+        using var packed = Workspace.Of<float>((long)s.Blocks * MR * s.C * g.KH * g.KW);
+        PackWeights(w, s, transposeAndFlip: false, (float*)packed.Ptr);
+        Run(x, g.N, (float*)packed.Ptr, b, y, s);
+    }
+
+    public static void BackwardData(float* gy, float* w, float* gx, in Conv2dGeometry g)
+    {
+        // gx = gy correlated with the flipped kernel, channels swapped, padded by d (k - 1) - p.
+        var s = new Shape(g.O, g.OH, g.OW, g.C, g.KH, g.KW, g.DH * (g.KH - 1) - g.PH, g.DW * (g.KW - 1) - g.PW, g.DH, g.DW);
+        using var packed = Workspace.Of<float>((long)s.Blocks * MR * s.C * g.KH * g.KW);
+        PackWeights(w, s, transposeAndFlip: true, (float*)packed.Ptr);
+        Run(gy, g.N, (float*)packed.Ptr, null, gx, s);
+    }
+
+    /// <summary>
+    /// packed[block][c][t][r] = weight of output channel block*8 + r, input channel c, tap t (0 past the last
+    /// channel). The source is w[o][c][t] of the forward kernel, or w[c][o][KK - 1 - t] for backward-data.
+    /// </summary>
+    private static void PackWeights(float* w, in Shape s, bool transposeAndFlip, float* dst)
+    {
+        int kk = s.KH * s.KW;
+        for (int blk = 0; blk < s.Blocks; blk++)
+            for (int c = 0; c < s.C; c++)
+                for (int t = 0; t < kk; t++)
+                    for (int r = 0; r < MR; r++, dst++)
+                    {
+                        int o = blk * MR + r;
+                        *dst = o >= s.O ? 0f
+                            : transposeAndFlip ? w[((long)c * s.O + o) * kk + kk - 1 - t]
+                            : w[((long)o * s.C + c) * kk + t];
+                    }
+    }
+
+    private static void Run(float* x, int n, float* packed, float* bias, float* y, Shape s)
+    {
+        int kk = s.KH * s.KW;
+        var taps = new int[kk];
+        for (int kh = 0; kh < s.KH; kh++)
+            for (int kw = 0; kw < s.KW; kw++)
+                taps[kh * s.KW + kw] = kh * s.DH * s.Wp + kw * s.DW;
+        long xLen = s.C * s.Plane, yLen = (long)s.Blocks * MR * s.Jp;
+        long inImage = (long)s.C * s.H * s.W, outImage = (long)s.O * s.OH * s.OW;
+        int jBlocks = s.Jp / NR;
+        CpuConv.RunImages<float>(n, xLen + yLen, (_, img, first, ws) =>
+        {
+            float* xp = ws, yf = ws + xLen;
+            if (first) new Span<float>(xp, checked((int)xLen)).Clear(); // the border stays zero for every later image
+            float* src = x + img * inImage;
+            for (int c = 0; c < s.C; c++)
+                for (int h = 0; h < s.H; h++)
+                    new ReadOnlySpan<float>(src + ((long)c * s.H + h) * s.W, s.W)
+                        .CopyTo(new Span<float>(xp + c * s.Plane + (nint)(h + s.PH) * s.Wp + s.PW, s.W));
+            fixed (int* tp = taps)
+            {
+                int* t = tp;
+                // Inside one image only when images do not already fill the threads (batch 1): split over
+                // position blocks, each running every channel block so its input window is reused from L1.
+                long macs = (long)s.O * s.C * kk * s.Jp;
+                CpuWorkers.ForRange(jBlocks, macs < (1 << 20) ? jBlocks : 1, (j0, j1) =>
+                {
+                    for (int jb = j0; jb < j1; jb++)
+                        for (int blk = 0; blk < s.Blocks; blk++)
+                            Kernel8x48(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR,
+                                yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
+                });
+            }
+            float* dst = y + img * outImage;
+            for (int o = 0; o < s.O; o++)
+            {
+                float bo = bias == null ? 0f : bias[o];
+                for (int oh = 0; oh < s.OH; oh++)
+                {
+                    var from = new ReadOnlySpan<float>(yf + (nint)o * s.Jp + (nint)oh * s.Wp, s.OW);
+                    var to = new Span<float>(dst + ((long)o * s.OH + oh) * s.OW, s.OW);
+                    if (bias == null) from.CopyTo(to); else System.Numerics.Tensors.TensorPrimitives.Add(from, bo, to);
+                }
+            }
+        });
+    }
+
+    /// <summary>8 output channels x 48 flat positions: 24 accumulators, 3 input vectors, 1 broadcast register.</summary>
+    private static void Kernel8x48(float* x, nint plane, int* taps, int kk, int channels, float* w, float* y, nint ldy)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default; Vector512<float> c0_2 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default; Vector512<float> c1_2 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default; Vector512<float> c2_2 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default; Vector512<float> c3_2 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default; Vector512<float> c4_2 = default;
+        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default; Vector512<float> c5_2 = default;
+        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default; Vector512<float> c6_2 = default;
+        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default; Vector512<float> c7_2 = default;
+        for (int c = 0; c < channels; c++, x += plane)
+            for (int t = 0; t < kk; t++, w += 8)
+            {
+                float* xp = x + taps[t];
+                Vector512<float> b0 = Avx512F.LoadVector512(xp + 0); Vector512<float> b1 = Avx512F.LoadVector512(xp + 16); Vector512<float> b2 = Avx512F.LoadVector512(xp + 32);
+                Vector512<float> a;
+                a = Vector512.Create(w[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1); c0_2 = Avx512F.FusedMultiplyAdd(a, b2, c0_2);
+                a = Vector512.Create(w[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1); c1_2 = Avx512F.FusedMultiplyAdd(a, b2, c1_2);
+                a = Vector512.Create(w[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1); c2_2 = Avx512F.FusedMultiplyAdd(a, b2, c2_2);
+                a = Vector512.Create(w[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1); c3_2 = Avx512F.FusedMultiplyAdd(a, b2, c3_2);
+                a = Vector512.Create(w[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1); c4_2 = Avx512F.FusedMultiplyAdd(a, b2, c4_2);
+                a = Vector512.Create(w[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1); c5_2 = Avx512F.FusedMultiplyAdd(a, b2, c5_2);
+                a = Vector512.Create(w[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1); c6_2 = Avx512F.FusedMultiplyAdd(a, b2, c6_2);
+                a = Vector512.Create(w[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1); c7_2 = Avx512F.FusedMultiplyAdd(a, b2, c7_2);
+            }
+        Avx512F.Store(y + 0 * ldy + 0, c0_0); Avx512F.Store(y + 0 * ldy + 16, c0_1); Avx512F.Store(y + 0 * ldy + 32, c0_2);
+        Avx512F.Store(y + 1 * ldy + 0, c1_0); Avx512F.Store(y + 1 * ldy + 16, c1_1); Avx512F.Store(y + 1 * ldy + 32, c1_2);
+        Avx512F.Store(y + 2 * ldy + 0, c2_0); Avx512F.Store(y + 2 * ldy + 16, c2_1); Avx512F.Store(y + 2 * ldy + 32, c2_2);
+        Avx512F.Store(y + 3 * ldy + 0, c3_0); Avx512F.Store(y + 3 * ldy + 16, c3_1); Avx512F.Store(y + 3 * ldy + 32, c3_2);
+        Avx512F.Store(y + 4 * ldy + 0, c4_0); Avx512F.Store(y + 4 * ldy + 16, c4_1); Avx512F.Store(y + 4 * ldy + 32, c4_2);
+        Avx512F.Store(y + 5 * ldy + 0, c5_0); Avx512F.Store(y + 5 * ldy + 16, c5_1); Avx512F.Store(y + 5 * ldy + 32, c5_2);
+        Avx512F.Store(y + 6 * ldy + 0, c6_0); Avx512F.Store(y + 6 * ldy + 16, c6_1); Avx512F.Store(y + 6 * ldy + 32, c6_2);
+        Avx512F.Store(y + 7 * ldy + 0, c7_0); Avx512F.Store(y + 7 * ldy + 16, c7_1); Avx512F.Store(y + 7 * ldy + 32, c7_2);
+    }
+}

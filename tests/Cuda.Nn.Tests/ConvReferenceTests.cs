@@ -44,6 +44,7 @@ public class ConvReferenceTests
         ["direct 3x3 no padding 17 outputs"] = new(2, 4, 12, 13, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1),
         ["direct 3x5 p(1,1) d(2,1)"] = new(2, 3, 11, 16, 8, 3, 5, 1, 1, 1, 1, 2, 1, 1),
         ["direct 3x3 batch 1 large image"] = new(1, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        ["direct small images batch 20 (stacks of 12 + 8)"] = new(20, 3, 6, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
     };
 
     private static double[] Random(int n, int seed, double scale = 1)

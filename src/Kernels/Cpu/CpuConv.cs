@@ -229,6 +229,7 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
+        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.BackwardFilter((float*)x, (float*)gy, (float*)gw, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
         if (nb > 1) { CpuConvBatched.BackwardFilter(x, gy, gw, g, nb); return; }

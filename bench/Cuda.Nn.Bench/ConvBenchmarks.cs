@@ -22,12 +22,20 @@ public class ConvBenchmarks
         ["b_1x1_64to256"] = new(32, 64, 56, 56, 256, 1, 1),
         ["c_dw3x3_144"] = new(32, 144, 56, 56, 144, 3, 3, 1, 1, 1, 1, 1, 1, 144),
         ["d_7x7s2_3to64"] = new(8, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3),
+        // Batch-1 inference shapes of ResNet-20 (28x28) and ResNet-18 (32x32), for conv-profile only.
+        ["r20_b1_16"] = new(1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1),
+        ["r20_b1_32"] = new(1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1),
+        ["r20_b1_64"] = new(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1),
+        ["r18_b1_64"] = new(1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1),
+        ["r18_b1_256"] = new(1, 256, 2, 2, 256, 3, 3, 1, 1, 1, 1),
+        ["r18_b1_512"] = new(1, 512, 1, 1, 512, 3, 3, 1, 1, 1, 1),
     };
 
     [ParamsSource(nameof(CaseNames))] public string Case = "";
     [Params(1, 2)] public int Threads;
 
-    public static IEnumerable<string> CaseNames => Cases.Keys;
+    /// <summary>The four ANCHORS.md shapes (BenchmarkDotNet's cases; conv-profile also takes the batch-1 ones).</summary>
+    public static IEnumerable<string> CaseNames => Cases.Keys.Take(4);
 
     private Conv2dGeometry _g;
     private Storage _x = null!, _w = null!, _b = null!, _y = null!, _gy = null!, _gx = null!, _gw = null!;
@@ -124,6 +132,7 @@ public static class ConvProfile
     public static void Run(string[] args)
     {
         var names = args.Length > 0 && args[0] != "all" ? [args[0]] : ConvBenchmarks.CaseNames.ToArray();
+        if (args.Length > 0 && args[0] == "b1") names = ConvBenchmarks.Cases.Keys.Skip(4).ToArray();
         var unknown = names.Where(n => !ConvBenchmarks.Cases.ContainsKey(n)).ToList();
         if (unknown.Count > 0)
         {
@@ -139,7 +148,7 @@ public static class ConvProfile
             var g = ConvBenchmarks.Cases[name];
             double Min(Action a)
             {
-                a();
+                for (int i = 0; i < (g.N == 1 ? 200 : 1); i++) a();
                 double best = double.MaxValue;
                 for (int i = 0; i < reps; i++)
                 {
@@ -151,8 +160,8 @@ public static class ConvProfile
             }
             double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
             double gf = 2.0 * g.Macs / 1e6;
-            Console.WriteLine($"{name} threads {threads} algo {CpuConv.Choose(g)}: forward {f:F1} ms ({gf / f:F0} GFLOP/s), " +
-                $"backward-data {d:F1} ms ({gf / d:F0}), backward-filter {w:F1} ms ({gf / w:F0}), sum {f + d + w:F1} ms");
+            Console.WriteLine($"{name} threads {threads} algo {CpuConv.Describe(g)}: forward {f:F3} ms ({gf / f:F0} GFLOP/s), " +
+                $"backward-data {d:F3} ms ({gf / d:F0}), backward-filter {w:F3} ms ({gf / w:F0}), sum {f + d + w:F3} ms");
             b.Cleanup();
         }
     }

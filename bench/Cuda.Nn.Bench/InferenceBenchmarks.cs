@@ -44,7 +44,7 @@ public class InferenceBenchmarks
         OnnxExporter.Export(_model, shape, _path);
         Compression.Quantization.FoldBatchNorms(_model);
         _x = DisposeScope.Detach(Tensor.Randn([batch, .. shape], new Generator(1)));
-        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         _session = new InferenceSession(_path, options);
         _inputs = [NamedOnnxValue.CreateFromTensor(OnnxExporter.InputName, new DenseTensor<float>(_x.ToFloatArray(), _x.Shape))];
     }
@@ -76,5 +76,37 @@ public class InferenceBenchmarks
     private sealed class InferenceConfig : ManualConfig
     {
         public InferenceConfig() => AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10));
+    }
+}
+
+/// <summary>Stopwatch comparison of InferenceBenchmarks' cases (median of reps calls after 200 warm-ups), for quick tuning.</summary>
+public static class InferenceProfile
+{
+    public static void Run(string[] args)
+    {
+        string which = args.Length > 0 ? args[0] : "all";
+        int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
+        foreach (var name in which == "all" ? ["resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64"] : which.Split(','))
+        {
+            var b = new InferenceBenchmarks { Case = name, Threads = 2 };
+            b.Setup();
+            double Time(Func<float> f)
+            {
+                int warm = name.EndsWith("-1", StringComparison.Ordinal) ? 200 : 5;
+                for (int i = 0; i < warm; i++) f();
+                var t = new double[reps];
+                for (int i = 0; i < reps; i++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    f();
+                    t[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                }
+                Array.Sort(t);
+                return t[reps / 2];
+            }
+            double ort = Time(b.OnnxRuntime), ours = Time(b.CudaNn);
+            Console.WriteLine($"{name,-12} ORT {ort,8:F3} ms   ours {ours,8:F3} ms   ours/ORT {ours / ort,5:F2}");
+            b.Cleanup();
+        }
     }
 }

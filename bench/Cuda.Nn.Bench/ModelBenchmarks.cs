@@ -90,6 +90,7 @@ public static class ModelProfile
     {
         string which = args.Length > 0 ? args[0] : "all";
         int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        if (Environment.GetEnvironmentVariable("CUDANN_DIRECT_MIN_WIDTH") is { } minWidth) CpuConvDirect.MinOutputWidth = int.Parse(minWidth, System.Globalization.CultureInfo.InvariantCulture);
         foreach (var name in which == "all" ? CaseNames : which.Split(','))
         {
             var b = new ModelBenchmarks { Case = name };

@@ -1,6 +1,7 @@
 // Benchmarks: dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*'
 // Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case] [threads] [reps]
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
+// Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case|all] [reps]
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
 if (args is ["conv-profile", ..])
 {
@@ -10,6 +11,11 @@ if (args is ["conv-profile", ..])
 if (args is ["model-profile", ..])
 {
     Cuda.Nn.Bench.ModelProfile.Run(args[1..]);
+    return;
+}
+if (args is ["inference-profile", ..])
+{
+    Cuda.Nn.Bench.InferenceProfile.Run(args[1..]);
     return;
 }
 if (args is ["pipeline-profile", ..])

@@ -33,6 +33,7 @@ public class ConvReferenceTests
         ["pointwise groups 2"] = new(2, 4, 5, 7, 6, 1, 1, Groups: 2),
         ["1x1 stride 2 pad 1"] = new(2, 3, 7, 8, 4, 1, 1, 2, 2, 1, 1, 1, 1, 1),
         ["stem 7x7 s2 p3"] = new(2, 3, 20, 18, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1),
+        ["stem 7x7 s2 p3 wide rows (vector stride-2 gather)"] = new(1, 2, 9, 83, 3, 7, 7, 2, 2, 3, 3, 1, 1, 1),
         ["kernel 3x5 s(2,1) p(0,2) d(1,2)"] = new(1, 2, 9, 13, 3, 3, 5, 2, 1, 0, 2, 1, 2, 1),
         ["batch 8 splits over threads"] = new(8, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         ["batch 8 grouped 3 stride 2"] = new(8, 6, 9, 8, 9, 3, 3, 2, 2, 1, 1, 1, 1, 3),

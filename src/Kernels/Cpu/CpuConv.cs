@@ -10,6 +10,8 @@
 // See docs/conv.md.
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
@@ -104,6 +106,17 @@ internal static unsafe class CpuConv
         if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0) return Algo.Pointwise;
         if (g.Groups > 1 && g.Groups == g.C) return Algo.Depthwise;
         return Algo.Im2col;
+    }
+
+    /// <summary>What runs a geometry in F32, for benchmarks and logs: the algorithm, or the direct kernel, or image-batched GEMM.</summary>
+    public static string Describe(in Conv2dGeometry g)
+    {
+        var algo = Choose(g);
+        if (algo == Algo.Depthwise) return "depthwise";
+        if (CpuConvDirect.Applies(g)) return "direct";
+        int k = g.C / g.Groups * g.KH * g.KW;
+        int nb = CpuConvBatched.ImagesPerGemm(g, k, g.O / g.Groups);
+        return nb > 1 ? $"{algo.ToString().ToLowerInvariant()}, {nb} images per GEMM" : algo.ToString().ToLowerInvariant();
     }
 
     /// <summary>Images go to threads when they split evenly (or there are many); else GEMM parallelises inside each image.</summary>
@@ -325,9 +338,22 @@ internal static unsafe class CpuConv
             T* src = xc + (long)ih * g.W + off;
             for (int j = 0; j < lo; j++) dst[j] = T.Zero;
             if (sw == 1) new ReadOnlySpan<T>(src + lo, hi - lo).CopyTo(new Span<T>(dst + lo, hi - lo));
+            else if (sw == 2 && typeof(T) == typeof(float) && Avx512F.IsSupported) GatherStride2((float*)src, (float*)dst, lo, hi);
             else for (int j = lo; j < hi; j++) dst[j] = src[(long)j * sw];
             for (int j = hi; j < ow; j++) dst[j] = T.Zero;
         }
+    }
+
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>dst[j] = src[2j] for j in [lo, hi): 16 at a time from two loads and one two-source permute (the stem's
+    /// stride-2 im2col, which was a scalar gather); loads never reach past src[2(hi - 1)].</summary>
+    private static void GatherStride2(float* src, float* dst, int lo, int hi)
+    {
+        int j = lo;
+        for (; 2L * j + 31 <= 2L * (hi - 1); j += 16)
+            Avx512F.Store(dst + j, Avx512F.PermuteVar16x32x2(Avx512F.LoadVector512(src + 2L * j), EvenLanes, Avx512F.LoadVector512(src + 2L * j + 16)));
+        for (; j < hi; j++) dst[j] = src[2L * j];
     }
 
     /// <summary>The transpose of Im2col for output rows [r0, r1): adds each column entry into the input cell it read.</summary>

@@ -11,6 +11,7 @@
 // flipped and its channel axes swapped. Backward-filter runs dot products along the same flat grid.
 // F64 (used by the float64 gradient checks) takes the im2col path; this kernel is checked against the same
 // scalar reference in F32 (ConvReferenceTests). See docs/conv.md.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -25,12 +26,15 @@ internal static unsafe class CpuConvDirect
 
     /// <summary>
     /// Stride 1, one group, a real kernel (not 1x1), padding no larger than the dilated kernel's reach (so the
-    /// backward-data pass is the same kernel), and output rows at least 4 wide (narrower rows waste most of a
+    /// backward-data pass is the same kernel), and output rows at least 6 wide (narrower rows waste most of a
     /// vector on the unused padded columns; the image-batched GEMM handles those).
     /// </summary>
     public static bool Applies(in Conv2dGeometry g) =>
         !Disabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
-        && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1) && g.OW >= 4;
+        && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1) && g.OW >= MinOutputWidth;
+
+    /// <summary>Benchmark hook: the narrowest output row the direct kernel takes.</summary>
+    internal static int MinOutputWidth { get; set; } = 6;
 
     /// <summary>A stride-1 correlation of C-channel images with an O x C x KH x KW kernel and the derived buffer sizes.</summary>
     private readonly struct Shape
@@ -70,21 +74,27 @@ internal static unsafe class CpuConvDirect
 
     /// <summary>
     /// packed[block][c][t][r] = weight of output channel block*8 + r, input channel c, tap t (0 past the last
-    /// channel). The source is w[o][c][t] of the forward kernel, or w[c][o][KK - 1 - t] for backward-data.
+    /// channel). The source is w[o][c][t] of the forward kernel, or w[c][o][KK - 1 - t] for backward-data (there
+    /// the source's first axis is the shape's input channel).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackWeights(float* w, in Shape s, bool transposeAndFlip, float* dst)
     {
+        // Walk the source in memory order (the scattered side is the destination, 8 floats apart: same cache lines).
         int kk = s.KH * s.KW;
-        for (int blk = 0; blk < s.Blocks; blk++)
-            for (int c = 0; c < s.C; c++)
-                for (int t = 0; t < kk; t++)
-                    for (int r = 0; r < MR; r++, dst++)
-                    {
-                        int o = blk * MR + r;
-                        *dst = o >= s.O ? 0f
-                            : transposeAndFlip ? w[((long)c * s.O + o) * kk + kk - 1 - t]
-                            : w[((long)o * s.C + c) * kk + t];
-                    }
+        long total = (long)s.Blocks * MR * s.C * kk;
+        if (s.O % MR != 0) new Span<float>(dst, checked((int)total)).Clear();
+        // The source's two leading axes: (o, c) for the forward kernel, (c, o) with flipped taps for backward-data.
+        int firstAxis = transposeAndFlip ? s.C : s.O, secondAxis = transposeAndFlip ? s.O : s.C;
+        for (int i = 0; i < firstAxis; i++)
+            for (int j = 0; j < secondAxis; j++)
+            {
+                int o = transposeAndFlip ? j : i, c = transposeAndFlip ? i : j;
+                float* src = w + ((long)i * secondAxis + j) * kk;
+                float* d = dst + (((long)(o / MR) * s.C + c) * kk) * MR + o % MR;
+                if (transposeAndFlip) for (int t = 0; t < kk; t++) d[(long)t * MR] = src[kk - 1 - t];
+                else for (int t = 0; t < kk; t++) d[(long)t * MR] = src[t];
+            }
     }
 
     private static void Run(float* x, int n, float* packed, float* bias, float* y, Shape s)
@@ -102,18 +112,19 @@ internal static unsafe class CpuConvDirect
             fixed (int* tp = taps)
             {
                 int* t = tp;
-                // Inside one image only when images do not already fill the threads (batch 1): split over
-                // position blocks, each running every channel block so its input window is reused from L1.
+                // Inside one image only when images do not already fill the threads (batch 1).
+                // Tasks are (channel block, position block) pairs, channel-block-major so that two threads get equal
+                // shares even when the last position block is narrow.
                 long macs = (long)s.O * s.C * kk * s.Jp;
-                CpuWorkers.ForRange(jBlocks, macs < (1 << 20) ? jBlocks : 1, (j0, j1) =>
+                int tasks = s.Blocks * jBlocks;
+                CpuWorkers.ForRange(tasks, macs < (1 << 20) ? tasks : 1, (t0, t1) =>
                 {
-                    for (int jb = j0; jb < j1; jb++)
+                    for (int task = t0; task < t1; task++)
                     {
+                        int blk = task / jBlocks, jb = task % jBlocks;
                         int width = Math.Min(NR, s.Jp - jb * NR);
                         var kernel = width == 48 ? &Kernel8x48 : width == 32 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
-                        for (int blk = 0; blk < s.Blocks; blk++)
-                            kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR,
-                                yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
+                        kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
                     }
                 });
             }
@@ -132,6 +143,7 @@ internal static unsafe class CpuConvDirect
     }
 
     /// <summary>Copies one image's C planes into the interior of the zero-bordered buffer (the border is never written).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PadImage(float* src, float* xp, in Shape s)
     {
         for (int c = 0; c < s.C; c++)
@@ -221,6 +233,7 @@ internal static unsafe class CpuConvDirect
     /// Weight-gradient tile of 4 output channels x 6 (input channel, tap) pairs: dst[r, q] += the dot product of
     /// gradient row r with the input shifted by offs[q], over jn flat positions (a multiple of 16).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FilterKernel4x6(float* gy, nint ldg, float* x, int* offs, int jn, float* dst, nint ldd)
     {
         Vector512<float> a0_0 = default; Vector512<float> a0_1 = default; Vector512<float> a0_2 = default; Vector512<float> a0_3 = default; Vector512<float> a0_4 = default; Vector512<float> a0_5 = default;
@@ -247,6 +260,7 @@ internal static unsafe class CpuConvDirect
     }
 
     /// <summary>8 output channels x 48 flat positions (24 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel8x48(float* x, nint plane, int* taps, int kk, int channels, float* w, float* y, nint ldy)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default; Vector512<float> c0_2 = default;
@@ -283,6 +297,7 @@ internal static unsafe class CpuConvDirect
     }
 
     /// <summary>8 output channels x 32 flat positions (16 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel8x32(float* x, nint plane, int* taps, int kk, int channels, float* w, float* y, nint ldy)
     {
         Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
@@ -319,6 +334,7 @@ internal static unsafe class CpuConvDirect
     }
 
     /// <summary>8 output channels x 16 flat positions (8 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel8x16(float* x, nint plane, int* taps, int kk, int channels, float* w, float* y, nint ldy)
     {
         Vector512<float> c0_0 = default;

@@ -134,9 +134,26 @@ internal static unsafe class CpuConvDepthwise
         if (ph == 0 && pw == 0) return x;
         int hp = h + 2 * ph, wp = w + 2 * pw;
         T* buf = Scratch<T>((long)hp * wp);
-        new Span<T>(buf, hp * wp).Clear();
+        // Only the pad is cleared and rows are copied by vectors in line: clearing the whole plane and a
+        // Span.CopyTo per row cost as much as the 3x3 arithmetic itself (~1 us per 56x56 plane).
+        new Span<T>(buf, ph * wp).Clear();
+        new Span<T>(buf + (long)(ph + h) * wp, ph * wp).Clear();
         for (int r = 0; r < h; r++)
-            new ReadOnlySpan<T>(x + (long)r * w, w).CopyTo(new Span<T>(buf + (long)(r + ph) * wp + pw, w));
+        {
+            T* src = x + (long)r * w, dst = buf + (long)(r + ph) * wp;
+            for (int i = 0; i < pw; i++) dst[i] = dst[pw + w + i] = default;
+            dst += pw;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated && w >= Vector512<T>.Count)
+            {
+                for (; j + Vector512<T>.Count <= w; j += Vector512<T>.Count) Vector512.Load(src + j).Store(dst + j);
+                if (j < w) Vector512.Load(src + w - Vector512<T>.Count).Store(dst + w - Vector512<T>.Count);
+                j = w;
+            }
+            else if (Vector256.IsHardwareAccelerated)
+                for (; j + Vector256<T>.Count <= w; j += Vector256<T>.Count) Vector256.Load(src + j).Store(dst + j);
+            for (; j < w; j++) dst[j] = src[j];
+        }
         return buf;
     }
 
@@ -233,18 +250,49 @@ internal static unsafe class CpuConvDepthwise
     {
         int ow = a;
         T* xbase = x + (long)ih0 * s.W - s.PW;
+        long rs = (long)s.DH * s.W;
+        int d = s.DW;
+        // Three kernel rows of three taps (3x3, any dilation): the nine weights stay in registers across the row.
+        bool k3x3 = s.KW == 3 && khHi - khLo == 3;
+        T* k0 = k + khLo * s.KW;
         if (Vector512.IsHardwareAccelerated)
         {
             int vn = Vector512<T>.Count;
             var vb = Vector512.Create(bias);
+            if (k3x3)
+            {
+                var w0 = Vector512.Create(k0[0]); var w1 = Vector512.Create(k0[1]); var w2 = Vector512.Create(k0[2]);
+                var w3 = Vector512.Create(k0[3]); var w4 = Vector512.Create(k0[4]); var w5 = Vector512.Create(k0[5]);
+                var w6 = Vector512.Create(k0[6]); var w7 = Vector512.Create(k0[7]); var w8 = Vector512.Create(k0[8]);
+                T* r0 = xbase + khLo * rs;
+                // Rows are short (56 columns: 3.5 vectors), so the 9-FMA dependency chain of each vector, not the
+                // FMA throughput, bounds a row: one partial sum per kernel row cuts the chain to 3 FMAs and 2 adds.
+                // Without accumulation the last partial vector is done as one overlapping the previous one.
+                for (; ; ow += vn)
+                {
+                    if (ow + vn > b)
+                    {
+                        if (accumulate || ow >= b || b - a < vn) break;
+                        ow = b - vn;
+                    }
+                    T* p0 = r0 + ow, p1 = p0 + rs, p2 = p1 + rs;
+                    var s0 = Fma(w0, Vector512.Load(p0), Fma(w1, Vector512.Load(p0 + d), Fma(w2, Vector512.Load(p0 + 2 * d), vb)));
+                    var s1 = Fma(w3, Vector512.Load(p1), Fma(w4, Vector512.Load(p1 + d), w5 * Vector512.Load(p1 + 2 * d)));
+                    var s2 = Fma(w6, Vector512.Load(p2), Fma(w7, Vector512.Load(p2 + d), w8 * Vector512.Load(p2 + 2 * d)));
+                    var acc = s0 + (s1 + s2);
+                    if (accumulate) acc += Vector512.Load(yr + ow);
+                    acc.Store(yr + ow);
+                    if (ow + vn == b) { ow = b; break; }
+                }
+            }
             for (; ow + vn <= b; ow += vn)
             {
                 var acc = accumulate ? Vector512.Load(yr + ow) + vb : vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* xr = xbase + kh * rs + ow;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector512.Create(kr[kw]), Vector512.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + ow);
             }
@@ -255,9 +303,9 @@ internal static unsafe class CpuConvDepthwise
                 var acc = vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + o2;
+                    T* xr = xbase + kh * rs + o2;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector512.Create(kr[kw]), Vector512.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + o2);
                 ow = b;
@@ -272,14 +320,31 @@ internal static unsafe class CpuConvDepthwise
                 var acc = accumulate ? Vector256.Load(yr + ow) + vb : vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* xr = xbase + kh * rs + ow;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector256.Create(kr[kw]) * Vector256.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector256.Create(kr[kw]), Vector256.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + ow);
             }
         }
         return ow;
+    }
+
+    /// <summary>a b + c, fused for float and double (one rounding; the JIT does not contract a * b + c itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        return a * b + c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        return a * b + c;
     }
 
     /// <summary>sum over rows r &lt; rows of dot(a + r aStride, b + r bStride) over n values; vector partial sums stay

@@ -1,8 +1,11 @@
 // Direct depthwise convolution (groups == C; O = m C, output channel o reads input channel o / m), NCHW.
-// Planes are handed to threads in contiguous runs (ForPlanes). Inside a plane the interior columns (every tap in bounds) of a stride-1
-// row are computed a vector of outputs at a time with all KH x KW taps accumulated in a register and stored once;
-// border columns and other strides take the scalar path. Backward-data with stride 1 is the same kernel run on
-// gy with the kernel flipped and padding d(k-1) - p; backward-filter is one dot product per tap and row.
+// Threads take contiguous runs of planes (ForPlanes). Inside a plane the interior columns (every tap in bounds)
+// of a stride-1 row are computed a vector of outputs at a time with all KH x KW taps accumulated in registers
+// and stored once (3x3: weights held in registers); border columns and other strides take the scalar path.
+// Stride-1 planes with padding are first copied into a zero-bordered scratch plane so every column is interior.
+// Backward-data with stride 1 is the same kernel run on gy with the kernel flipped and padding d(k-1) - p;
+// backward-filter is one dot product per tap and row. The plane kernels are AggressiveOptimization: on two
+// cores, tiering's background JIT otherwise competes with both workers during the first calls.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;

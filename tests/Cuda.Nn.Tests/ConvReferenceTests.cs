@@ -29,6 +29,9 @@ public class ConvReferenceTests
         ["depthwise dilated"] = new(1, 5, 12, 33, 5, 3, 3, 1, 1, 2, 2, 2, 2, 5),
         ["depthwise pad beyond kernel"] = new(2, 2, 6, 7, 2, 3, 3, 1, 1, 3, 3, 1, 1, 2),
         ["depthwise non-square kernel stride (1,2)"] = new(1, 3, 9, 19, 3, 3, 5, 1, 2, 1, 2, 1, 1, 3),
+        // 40 planes: runs of several planes per work item that cross image boundaries; pad (2,1) for a 5x3 kernel.
+        ["depthwise 5x3 p(2,1) planes in runs"] = new(5, 8, 10, 20, 8, 5, 3, 1, 1, 2, 1, 1, 1, 8),
+        ["depthwise multiplier 3 no pad"] = new(3, 4, 7, 24, 12, 3, 3, 1, 1, 0, 0, 1, 1, 4),
         ["pointwise"] = new(2, 5, 6, 9, 7, 1, 1),
         ["pointwise groups 2"] = new(2, 4, 5, 7, 6, 1, 1, Groups: 2),
         ["1x1 stride 2 pad 1"] = new(2, 3, 7, 8, 4, 1, 1, 2, 2, 1, 1, 1, 1, 1),

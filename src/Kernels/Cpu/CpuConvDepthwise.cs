@@ -1,8 +1,11 @@
 // Direct depthwise convolution (groups == C; O = m C, output channel o reads input channel o / m), NCHW.
-// One output plane per parallel item. Inside a plane the interior columns (every tap in bounds) of a stride-1
-// row are computed a vector of outputs at a time with all KH x KW taps accumulated in a register and stored once;
-// border columns and other strides take the scalar path. Backward-data with stride 1 is the same kernel run on
-// gy with the kernel flipped and padding d(k-1) - p; backward-filter is one dot product per tap and row.
+// Threads take contiguous runs of planes (ForPlanes). Inside a plane the interior columns (every tap in bounds)
+// of a stride-1 row are computed a vector of outputs at a time with all KH x KW taps accumulated in registers
+// and stored once (3x3: weights held in registers); border columns and other strides take the scalar path.
+// Stride-1 planes with padding are first copied into a zero-bordered scratch plane so every column is interior.
+// Backward-data with stride 1 is the same kernel run on gy with the kernel flipped and padding d(k-1) - p;
+// backward-filter is one dot product per tap and row. The plane kernels are AggressiveOptimization: on two
+// cores, tiering's background JIT otherwise competes with both workers during the first calls.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -16,29 +19,43 @@ internal static unsafe class CpuConvDepthwise
 
     public static void Forward<T>(T* x, T* w, T* b, T* y, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        ForPlanes(g.N * g.O, (s, e) => ForwardPlanes(x, w, b, y, g, s, e));
+    }
+
+    /// <summary>Output planes [s, e) of the forward pass (plane index n O + o).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardPlanes<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry g, int s, int e) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
         int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
         var pl = new Plane(g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW);
-        CpuWorkers.For(g.N * g.O, idx =>
+        for (int idx = s; idx < e; idx++)
         {
             int n = idx / g.O, o = idx % g.O;
             T* xp = x + ((long)n * g.C + o / m) * hw;
             CorrelatePadded(xp, w + (long)o * kk, b == null ? T.Zero : b[o], false, y + (long)idx * p, pl);
-        });
+        }
     }
 
     public static void BackwardData<T>(T* gy, T* w, T* gx, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ForPlanes(g.N * g.C, (s, e) => BackwardDataPlanes(gy, w, gx, g, s, e));
+    }
+
+    /// <summary>Input-gradient planes [s, e) (plane index n C + c), each summed over its m output channels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardDataPlanes<T>(T* gy, T* w, T* gx, in Conv2dGeometry g, int s, int e) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int m = g.O / g.C, hw = g.H * g.W, p = g.OH * g.OW, kk = g.KH * g.KW;
         int qh = g.DH * (g.KH - 1) - g.PH, qw = g.DW * (g.KW - 1) - g.PW;
         bool flipped = g.SH == 1 && g.SW == 1 && qh >= 0 && qw >= 0;
         var pl = new Plane(g.OH, g.OW, g.H, g.W, g.KH, g.KW, 1, 1, qh, qw, g.DH, g.DW);
-        CpuWorkers.For(g.N * g.C, idx =>
+        T* wf = stackalloc T[kk];
+        for (int idx = s; idx < e; idx++)
         {
             int n = idx / g.C, c = idx % g.C;
             T* gxp = gx + (long)idx * hw;
             if (flipped)
             {
-                T* wf = stackalloc T[kk];
                 for (int j = 0; j < m; j++)
                 {
                     int o = c * m + j;
@@ -46,7 +63,7 @@ internal static unsafe class CpuConvDepthwise
                     for (int t = 0; t < kk; t++) wf[t] = wo[kk - 1 - t];
                     CorrelatePadded(gy + ((long)n * g.O + o) * p, wf, T.Zero, j > 0, gxp, pl);
                 }
-                return;
+                continue;
             }
             new Span<T>(gxp, hw).Clear();
             for (int j = 0; j < m; j++)
@@ -70,7 +87,19 @@ internal static unsafe class CpuConvDepthwise
                         }
                     }
             }
-        });
+        }
+    }
+
+    /// <summary>
+    /// Runs body(s, e) over [0, count) planes in contiguous runs, a few per thread. One plane per work item makes
+    /// the threads take alternate planes, so neither reads or writes memory sequentially and the hardware
+    /// prefetchers restart at every 12 KB plane; a plane then costs ~1.5x as much as in a sequential sweep.
+    /// Several runs per thread still balance the load when a core is busy elsewhere.
+    /// </summary>
+    private static void ForPlanes(int count, Action<int, int> body)
+    {
+        int per = Math.Max(1, (count + CpuWorkers.ThreadCount * 8 - 1) / (CpuWorkers.ThreadCount * 8));
+        CpuWorkers.For((count + per - 1) / per, c => body(c * per, Math.Min(count, c * per + per)));
     }
 
     public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -102,14 +131,32 @@ internal static unsafe class CpuConvDepthwise
     }
 
     /// <summary>Copies an h x w plane into this thread's scratch with pad rows/columns of zeros around it (no copy without padding).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T* PaddedPlane<T>(T* x, int h, int w, int ph, int pw) where T : unmanaged
     {
         if (ph == 0 && pw == 0) return x;
         int hp = h + 2 * ph, wp = w + 2 * pw;
         T* buf = Scratch<T>((long)hp * wp);
-        new Span<T>(buf, hp * wp).Clear();
+        // Only the pad is cleared and rows are copied by vectors in line: clearing the whole plane and a
+        // Span.CopyTo per row cost as much as the 3x3 arithmetic itself (~1 us per 56x56 plane).
+        new Span<T>(buf, ph * wp).Clear();
+        new Span<T>(buf + (long)(ph + h) * wp, ph * wp).Clear();
         for (int r = 0; r < h; r++)
-            new ReadOnlySpan<T>(x + (long)r * w, w).CopyTo(new Span<T>(buf + (long)(r + ph) * wp + pw, w));
+        {
+            T* src = x + (long)r * w, dst = buf + (long)(r + ph) * wp;
+            for (int i = 0; i < pw; i++) dst[i] = dst[pw + w + i] = default;
+            dst += pw;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated && w >= Vector512<T>.Count)
+            {
+                for (; j + Vector512<T>.Count <= w; j += Vector512<T>.Count) Vector512.Load(src + j).Store(dst + j);
+                if (j < w) Vector512.Load(src + w - Vector512<T>.Count).Store(dst + w - Vector512<T>.Count);
+                j = w;
+            }
+            else if (Vector256.IsHardwareAccelerated)
+                for (; j + Vector256<T>.Count <= w; j += Vector256<T>.Count) Vector256.Load(src + j).Store(dst + j);
+            for (; j < w; j++) dst[j] = src[j];
+        }
         return buf;
     }
 
@@ -133,6 +180,7 @@ internal static unsafe class CpuConvDepthwise
     /// Stride-1 planes with padding are first copied into a zero-padded scratch plane (it stays in L1/L2), so every
     /// output column takes the vector path; other planes go straight to Correlate.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CorrelatePadded<T>(T* x, T* k, T bias, bool accumulate, T* y, in Plane s) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         if (s.SW != 1 || (s.PH == 0 && s.PW == 0) || s.OW < 16)
@@ -147,6 +195,7 @@ internal static unsafe class CpuConvDepthwise
     /// <summary>
     /// y[oh, ow] (= or +=) bias + sum over taps of k[kh, kw] * x[oh sH - pH + kh dH, ow sW - pW + kw dW] for one plane.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Correlate<T>(T* x, T* k, T bias, bool accumulate, T* y, in Plane s) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         // Interior columns: every tap of the row in bounds.
@@ -181,6 +230,7 @@ internal static unsafe class CpuConvDepthwise
     }
 
     /// <summary>One output with bounds checks on the columns (border outputs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T Edge<T>(T* x, T* k, T bias, T start, in Plane s, int ih0, int khLo, int khHi, int ow) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         T acc = start + bias;
@@ -203,18 +253,49 @@ internal static unsafe class CpuConvDepthwise
     {
         int ow = a;
         T* xbase = x + (long)ih0 * s.W - s.PW;
+        long rs = (long)s.DH * s.W;
+        int d = s.DW;
+        // Three kernel rows of three taps (3x3, any dilation): the nine weights stay in registers across the row.
+        bool k3x3 = s.KW == 3 && khHi - khLo == 3;
+        T* k0 = k + khLo * s.KW;
         if (Vector512.IsHardwareAccelerated)
         {
             int vn = Vector512<T>.Count;
             var vb = Vector512.Create(bias);
+            if (k3x3)
+            {
+                var w0 = Vector512.Create(k0[0]); var w1 = Vector512.Create(k0[1]); var w2 = Vector512.Create(k0[2]);
+                var w3 = Vector512.Create(k0[3]); var w4 = Vector512.Create(k0[4]); var w5 = Vector512.Create(k0[5]);
+                var w6 = Vector512.Create(k0[6]); var w7 = Vector512.Create(k0[7]); var w8 = Vector512.Create(k0[8]);
+                T* r0 = xbase + khLo * rs;
+                // Rows are short (56 columns: 3.5 vectors), so the 9-FMA dependency chain of each vector, not the
+                // FMA throughput, bounds a row: one partial sum per kernel row cuts the chain to 3 FMAs and 2 adds.
+                // Without accumulation the last partial vector is done as one overlapping the previous one.
+                for (; ; ow += vn)
+                {
+                    if (ow + vn > b)
+                    {
+                        if (accumulate || ow >= b || b - a < vn) break;
+                        ow = b - vn;
+                    }
+                    T* p0 = r0 + ow, p1 = p0 + rs, p2 = p1 + rs;
+                    var s0 = Fma(w0, Vector512.Load(p0), Fma(w1, Vector512.Load(p0 + d), Fma(w2, Vector512.Load(p0 + 2 * d), vb)));
+                    var s1 = Fma(w3, Vector512.Load(p1), Fma(w4, Vector512.Load(p1 + d), w5 * Vector512.Load(p1 + 2 * d)));
+                    var s2 = Fma(w6, Vector512.Load(p2), Fma(w7, Vector512.Load(p2 + d), w8 * Vector512.Load(p2 + 2 * d)));
+                    var acc = s0 + (s1 + s2);
+                    if (accumulate) acc += Vector512.Load(yr + ow);
+                    acc.Store(yr + ow);
+                    if (ow + vn == b) { ow = b; break; }
+                }
+            }
             for (; ow + vn <= b; ow += vn)
             {
                 var acc = accumulate ? Vector512.Load(yr + ow) + vb : vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* xr = xbase + kh * rs + ow;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector512.Create(kr[kw]), Vector512.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + ow);
             }
@@ -225,9 +306,9 @@ internal static unsafe class CpuConvDepthwise
                 var acc = vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + o2;
+                    T* xr = xbase + kh * rs + o2;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector512.Create(kr[kw]) * Vector512.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector512.Create(kr[kw]), Vector512.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + o2);
                 ow = b;
@@ -242,14 +323,31 @@ internal static unsafe class CpuConvDepthwise
                 var acc = accumulate ? Vector256.Load(yr + ow) + vb : vb;
                 for (int kh = khLo; kh < khHi; kh++)
                 {
-                    T* xr = xbase + (long)kh * s.DH * s.W + ow;
+                    T* xr = xbase + kh * rs + ow;
                     T* kr = k + kh * s.KW;
-                    for (int kw = 0; kw < s.KW; kw++) acc += Vector256.Create(kr[kw]) * Vector256.Load(xr + kw * s.DW);
+                    for (int kw = 0; kw < s.KW; kw++) acc = Fma(Vector256.Create(kr[kw]), Vector256.Load(xr + kw * d), acc);
                 }
                 acc.Store(yr + ow);
             }
         }
         return ow;
+    }
+
+    /// <summary>a b + c, fused for float and double (one rounding; the JIT does not contract a * b + c itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        return a * b + c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        return a * b + c;
     }
 
     /// <summary>sum over rows r &lt; rows of dot(a + r aStride, b + r bStride) over n values; vector partial sums stay

@@ -157,32 +157,44 @@ internal static unsafe class CpuPool
     public static void Max<T>(T* x, T* y, long* idx, int planes, int h, int w, PoolRanges rows, PoolRanges cols, int dh, int dw)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int oh = rows.Start.Length, ow = cols.Start.Length;
         CpuWorkers.ForRange(planes, MinChunk(planes, (long)h * w), (s, e) =>
         {
-            for (int pl = s; pl < e; pl++)
-            {
-                T* xp = x + (long)pl * h * w;
-                long o = (long)pl * oh * ow;
-                for (int i = 0; i < oh; i++)
-                    for (int j = 0; j < ow; j++, o++)
-                    {
-                        T best = T.NegativeInfinity;
-                        long bi = (long)rows.Start[i] * w + cols.Start[j];
-                        for (int a = 0, r = rows.Start[i]; a < rows.Count[i]; a++, r += dh)
-                        {
-                            T* xr = xp + (long)r * w;
-                            for (int b = 0, c = cols.Start[j]; b < cols.Count[j]; b++, c += dw)
-                            {
-                                T v = xr[c];
-                                if (v > best || T.IsNaN(v)) { best = v; bi = (long)r * w + c; }
-                            }
-                        }
-                        y[o] = best;
-                        idx[o] = bi;
-                    }
-            }
+            fixed (int* rs = rows.Start, rc = rows.Count, cs = cols.Start, cc = cols.Count)
+                MaxPlanes(x, y, idx, s, e, h, w, rs, rc, rows.Start.Length, cs, cc, cols.Start.Length, dh, dw);
         });
+    }
+
+    /// <summary>Planes [s, e) of Max with the window ranges as raw pointers (no bounds checks in the window loops).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPlanes<T>(T* x, T* y, long* idx, int s, int e, int h, int w, int* rowStart, int* rowCount, int oh,
+        int* colStart, int* colCount, int ow, int dh, int dw) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int pl = s; pl < e; pl++)
+        {
+            T* xp = x + (long)pl * h * w;
+            long o = (long)pl * oh * ow;
+            for (int i = 0; i < oh; i++)
+            {
+                int r0 = rowStart[i], rn = rowCount[i];
+                for (int j = 0; j < ow; j++, o++)
+                {
+                    int c0 = colStart[j], cn = colCount[j];
+                    T best = T.NegativeInfinity;
+                    int bi = r0 * w + c0;
+                    for (int a = 0, r = r0; a < rn; a++, r += dh)
+                    {
+                        T* xr = xp + r * w;
+                        for (int b = 0, c = c0; b < cn; b++, c += dw)
+                        {
+                            T v = xr[c];
+                            if (v > best || T.IsNaN(v)) { best = v; bi = r * w + c; } // a NaN wins, as in PyTorch
+                        }
+                    }
+                    y[o] = best;
+                    idx[o] = bi;
+                }
+            }
+        }
     }
 
     public static void ScatterBack<T>(T* gy, long* idx, T* gx, int planes, int outPlane, int inPlane) where T : unmanaged, IBinaryFloatingPointIeee754<T>

@@ -12,7 +12,7 @@ public static class CliMain
 
         commands:
           train [options]      trains a model on Fashion-MNIST (or --data DIR of IDX files) and evaluates it;
-                               defaults: resnet20, 4 epochs, batch 128, SGD lr 0.1 Nesterov, cosine, output in runs/<time>
+                               defaults: resnet20, 5 epochs, batch 128, SGD lr 0.1 Nesterov, cosine, output in runs/<time>
                                options: --config FILE.json --model --data --epochs --batch-size --optimizer sgd|adam|adamw
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
                                  --warmup EPOCHS --label-smoothing --mixup ALPHA --cutmix ALPHA --random-erasing P --amp true|false --seed --threads --workers --out DIR

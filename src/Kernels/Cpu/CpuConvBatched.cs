@@ -31,12 +31,17 @@ internal static unsafe class CpuConvBatched
         return (int)Math.Clamp(target / p, 1, g.N);
     }
 
+    /// <summary>Per group: input and output channels, GEMM depth, output and input plane sizes; columns per GEMM; GEMMs per group.</summary>
+    private static (int Groups, int Cg, int Og, int K, int P, int Hw, long Cols, int Units) Sizes(in Conv2dGeometry g, int nb)
+    {
+        int cg = g.C / g.Groups, p = g.OH * g.OW;
+        return (g.Groups, cg, g.O / g.Groups, cg * g.KH * g.KW, p, g.H * g.W, (long)nb * p, (g.N + nb - 1) / nb);
+    }
+
     public static void Forward<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry g, int nb) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
-        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        long cols = (long)nb * p;
-        int units = (g.N + nb - 1) / nb;
+        var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
         var taps = TapOffsets(g);
         CpuConv.RunImages<T>(units, (k + og) * cols, (_, u, _, ws) =>
         {
@@ -65,9 +70,7 @@ internal static unsafe class CpuConvBatched
     public static void BackwardData<T>(T* gy, T* w, T* gx, in Conv2dGeometry g, int nb) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
-        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        long cols = (long)nb * p;
-        int units = (g.N + nb - 1) / nb;
+        var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
         var taps = TapOffsets(g);
         CpuConv.RunImages<T>(units, (k + og) * cols, (_, u, _, ws) =>
         {
@@ -86,9 +89,7 @@ internal static unsafe class CpuConvBatched
     public static void BackwardFilter<T>(T* x, T* gy, T* gw, in Conv2dGeometry g, int nb) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var geo = g;
-        int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        long cols = (long)nb * p;
-        int units = (g.N + nb - 1) / nb;
+        var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
         int chunks = CpuConv.ImageChunks(units);
         long gwLen = (long)g.O * k;
         var taps = TapOffsets(g);

@@ -42,6 +42,9 @@ public class ConvReferenceTests
         ["batch 8 grouped 3 stride 2"] = new(8, 6, 9, 8, 9, 3, 3, 2, 2, 1, 1, 1, 1, 3),
         ["late stage 2x2 outputs batch 5"] = new(5, 8, 4, 4, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1),
         ["1x1 outputs batch 7 pointwise"] = new(7, 9, 1, 1, 5, 1, 1),
+        // Taps that only ever read padding are dropped from the image-batched GEMM (ResNet-18's 1x1 last stage).
+        ["3x3 p1 on 1x1 planes batch 6 (centre tap only)"] = new(6, 5, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        ["3x3 p1 on 1x3 planes batch 4 groups 2 (one tap row)"] = new(4, 4, 1, 3, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2),
         // Direct stride-1 kernel (CpuConvDirect): output channels not a multiple of 8, no padding, dilation,
         // a non-square kernel, and one large image that splits over threads inside the image.
         ["direct 3x3 p1 batch 3, 11 outputs"] = new(3, 5, 9, 20, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1),

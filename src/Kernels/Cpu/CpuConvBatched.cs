@@ -43,6 +43,7 @@ internal static unsafe class CpuConvBatched
         var geo = g;
         var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
         var taps = TapOffsets(g);
+        using var trimmed = TrimDeadTaps(ref taps, ref k, w, g, out w);
         CpuConv.RunImages<T>(units, (k + og) * cols, (_, u, _, ws) =>
         {
             int n0 = u * nb, count = Math.Min(nb, geo.N - n0);
@@ -72,6 +73,7 @@ internal static unsafe class CpuConvBatched
         var geo = g;
         var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
         var taps = TapOffsets(g);
+        using var trimmed = TrimDeadTaps(ref taps, ref k, w, g, out w);
         CpuConv.RunImages<T>(units, (k + og) * cols, (_, u, _, ws) =>
         {
             int n0 = u * nb, count = Math.Min(nb, geo.N - n0);
@@ -90,16 +92,21 @@ internal static unsafe class CpuConvBatched
     {
         var geo = g;
         var (groups, cg, og, k, p, hw, cols, units) = Sizes(g, nb);
-        int chunks = CpuConv.ImageChunks(units);
-        long gwLen = (long)g.O * k;
+        int chunks = CpuConv.ImageChunks(units), kFull = k;
         var taps = TapOffsets(g);
+        var live = LiveTaps(ref taps, p);
+        if (live is not null) k = cg * live.Length;
+        long gwLen = (long)g.O * k;
+        // With dead taps the live part of the gradient is summed in its own buffer, then spread into gw (zeros elsewhere).
+        using var live0 = Workspace.Of<T>(live is null ? 0 : gwLen);
+        T* gwLive = live is null ? gw : (T*)live0.Ptr;
         using var partials = Workspace.Of<T>((chunks - 1) * gwLen);
         T* part = (T*)partials.Ptr;
         var counts = CpuConv.RunImages<T>(units, (k + og) * cols, (c, u, first, ws) =>
         {
             int n0 = u * nb, count = Math.Min(nb, geo.N - n0);
             T* col = ws, gyc = ws + k * cols;
-            T* acc = c == 0 ? gw : part + (c - 1) * gwLen;
+            T* acc = c == 0 ? gwLive : part + (c - 1) * gwLen;
             for (int gi = 0; gi < groups; gi++)
             {
                 Im2col(x + ((long)n0 * geo.C + gi * cg) * hw, (long)geo.C * hw, count, cg, hw, taps, p, col, cols);
@@ -107,7 +114,50 @@ internal static unsafe class CpuConvBatched
                 CpuConv.Mm(false, true, og, k, count * p, gyc, (int)cols, col, (int)cols, !first, acc + (long)gi * og * k, k);
             }
         });
-        CpuConv.SumPartials(gw, part, gwLen, counts);
+        CpuConv.SumPartials(gwLive, part, gwLen, counts);
+        if (live is null) return;
+        int kk = kFull / cg;
+        new Span<T>(gw, checked(g.O * kFull)).Clear();
+        for (int r = 0; r < g.O * cg; r++)
+            for (int j = 0; j < live.Length; j++)
+                gw[(long)r * kk + live[j]] = gwLive[(long)r * live.Length + j];
+    }
+
+    /// <summary>
+    /// Taps that read only padding for every output position contribute nothing (a 3x3 kernel with padding 1 on a 1x1
+    /// plane keeps only its centre tap: 8/9 of the multiply-adds were on zeros). Drops them from the offset table and
+    /// returns the live taps' indices, or null when every tap is live.
+    /// </summary>
+    private static int[]? LiveTaps(ref int[] taps, int p)
+    {
+        int kk = taps.Length / p;
+        var live = new List<int>(kk);
+        for (int t = 0; t < kk; t++)
+            if (Array.FindIndex(taps, t * p, p, o => o >= 0) >= 0) live.Add(t);
+        if (live.Count == kk) return null;
+        var kept = new int[live.Count * p];
+        for (int j = 0; j < live.Count; j++) Array.Copy(taps, live[j] * p, kept, j * p, p);
+        taps = kept;
+        return live.ToArray();
+    }
+
+    /// <summary>
+    /// Drops dead taps (<see cref="LiveTaps"/>) from the table, the GEMM depth k and the weights: trimmedW[o, c KK' + j] =
+    /// w[o, c KK + live[j]] in a workspace the caller disposes. Without dead taps trimmedW is w and nothing is copied.
+    /// </summary>
+    private static Workspace TrimDeadTaps<T>(ref int[] taps, ref int k, T* w, in Conv2dGeometry g, out T* trimmedW) where T : unmanaged
+    {
+        int p = g.OH * g.OW, kk = g.KH * g.KW, cg = g.C / g.Groups;
+        var live = LiveTaps(ref taps, p);
+        trimmedW = w;
+        if (live is null) return default;
+        k = cg * live.Length;
+        var ws = Workspace.Of<T>((long)g.O * k);
+        trimmedW = (T*)ws.Ptr;
+        for (int r = 0; r < g.O * cg; r++)
+            for (int j = 0; j < live.Length; j++)
+                trimmedW[(long)r * live.Length + j] = w[(long)r * kk + live[j]];
+        return ws;
     }
 
     /// <summary>

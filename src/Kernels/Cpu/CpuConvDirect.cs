@@ -105,6 +105,7 @@ internal static unsafe class CpuConvDirect
         long xLen = s.C * s.Plane, yLen = (long)s.Blocks * MR * s.Jp;
         long inImage = (long)s.C * s.H * s.W, outImage = (long)s.O * s.OH * s.OW;
         int jBlocks = (s.Jp + NR - 1) / NR;
+        bool innerParallel = CpuConv.ImageChunks(n) == 1; // images run one after another, so threads are free inside
         CpuConv.RunImages<float>(n, xLen + yLen, (_, img, first, ws) =>
         {
             float* xp = ws, yf = ws + xLen;
@@ -113,19 +114,22 @@ internal static unsafe class CpuConvDirect
             fixed (int* tp = taps)
             {
                 int* t = tp;
-                // Inside one image only when images do not already fill the threads (batch 1).
-                // Tasks are (channel block, position block) pairs, channel-block-major so that two threads get equal
-                // shares even when the last position block is narrow.
+                // Position-block-major: the input window of one position block (all channels) stays in L1 while every
+                // channel block uses it; channel-block-major re-streamed the whole padded image per channel block,
+                // from L3 once the image outgrows L2. Inside one image (batch 1, images not filling the threads) the
+                // threads split the channel blocks, which keeps their shares equal when the last position block is narrow.
                 long macs = (long)s.O * s.C * kk * s.Jp;
-                int tasks = s.Blocks * jBlocks;
-                CpuWorkers.ForRange(tasks, macs < (1 << 20) ? tasks : 1, (t0, t1) =>
+                bool inside = innerParallel && macs >= (1 << 20);
+                bool byChannel = inside && s.Blocks >= CpuWorkers.ThreadCount;
+                CpuWorkers.ForRange(byChannel ? s.Blocks : jBlocks, inside ? 1 : int.MaxValue, (r0, r1) =>
                 {
-                    for (int task = t0; task < t1; task++)
+                    int b0 = byChannel ? r0 : 0, b1 = byChannel ? r1 : s.Blocks, j0 = byChannel ? 0 : r0, j1 = byChannel ? jBlocks : r1;
+                    for (int jb = j0; jb < j1; jb++)
                     {
-                        int blk = task / jBlocks, jb = task % jBlocks;
                         int width = Math.Min(NR, s.Jp - jb * NR);
                         var kernel = width == 48 ? &Kernel8x48 : width == 32 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
-                        kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
+                        for (int blk = b0; blk < b1; blk++)
+                            kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
                     }
                 });
             }

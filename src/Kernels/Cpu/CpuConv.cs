@@ -165,7 +165,7 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
-        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.Forward((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
+        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.Forward((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
         if (nb > 1) { CpuConvBatched.Forward(x, w, b, y, g, nb); return; }
@@ -199,7 +199,7 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
-        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.BackwardData((float*)gy, (float*)w, (float*)gx, g); return; }
+        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.BackwardData((float*)gy, (float*)w, (float*)gx, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
         if (nb > 1) { CpuConvBatched.BackwardData(gy, w, gx, g, nb); return; }
@@ -242,7 +242,7 @@ internal static unsafe class CpuConv
     {
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
-        if (typeof(T) == typeof(float) && CpuConvDirect.Applies(g)) { CpuConvDirect.BackwardFilter((float*)x, (float*)gy, (float*)gw, g); return; }
+        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.BackwardFilter((float*)x, (float*)gy, (float*)gw, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
         if (nb > 1) { CpuConvBatched.BackwardFilter(x, gy, gw, g, nb); return; }

@@ -34,6 +34,9 @@ internal static unsafe class CpuConvDirect
         !Disabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
         && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1) && g.OW >= MinOutputWidth;
 
+    /// <summary>The dtype-aware rule CpuConv dispatches on: only F32 runs the direct kernel.</summary>
+    public static bool AppliesTo<T>(in Conv2dGeometry g) => typeof(T) == typeof(float) && Applies(g);
+
     /// <summary>Benchmark hook: the narrowest output row the direct kernel takes.</summary>
     internal static int MinOutputWidth { get; set; } = 6;
 
@@ -149,12 +152,19 @@ internal static unsafe class CpuConvDirect
 
     /// <summary>Copies one image's C planes into the interior of the zero-bordered buffer (the border is never written).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PadImage(float* src, float* xp, in Shape s)
+    private static void PadImage(float* src, float* xp, in Shape s) => ToGrid(src, s.C, s.H, s.W, xp, s.Plane, s.PH, s.PW, s.Wp);
+
+    /// <summary>
+    /// Copies planes [planes, rows, cols] of NCHW data onto the flat grid: plane p's row r lands at
+    /// dst + p planeStride + (r + rowOffset) Wp + colOffset. The cells it does not write (border, unused columns) keep
+    /// whatever the buffer holds, zeros when the caller cleared it once.
+    /// </summary>
+    private static void ToGrid(float* src, int planes, int rows, int cols, float* dst, nint planeStride, int rowOffset, int colOffset, int wp)
     {
-        for (int c = 0; c < s.C; c++)
-            for (int h = 0; h < s.H; h++)
-                new ReadOnlySpan<float>(src + ((long)c * s.H + h) * s.W, s.W)
-                    .CopyTo(new Span<float>(xp + c * s.Plane + (nint)(h + s.PH) * s.Wp + s.PW, s.W));
+        for (int p = 0; p < planes; p++)
+            for (int r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(src + ((long)p * rows + r) * cols, cols)
+                    .CopyTo(new Span<float>(dst + p * planeStride + (nint)(r + rowOffset) * wp + colOffset, cols));
     }
 
     /// <summary>Tap t = kh KW + kw reads the padded image t's constant shift ahead of the flat output position.</summary>
@@ -200,15 +210,8 @@ internal static unsafe class CpuConvDirect
             if (first || count < stack) new Span<float>(ws, checked((int)(xLen + gLen))).Clear();
             for (int i = 0; i < count; i++)
             {
-                float* xs = x + (n0 + i) * inImage, gs = gy + (n0 + i) * outImage;
-                for (int c = 0; c < s.C; c++)
-                    for (int h = 0; h < s.H; h++)
-                        new ReadOnlySpan<float>(xs + ((long)c * s.H + h) * s.W, s.W)
-                            .CopyTo(new Span<float>(xp + c * plane + (nint)i * block + (nint)(h + s.PH) * s.Wp + s.PW, s.W));
-                for (int o = 0; o < s.O; o++)
-                    for (int oh = 0; oh < s.OH; oh++)
-                        new ReadOnlySpan<float>(gs + ((long)o * s.OH + oh) * s.OW, s.OW)
-                            .CopyTo(new Span<float>(gf + o * plane + (nint)i * block + (nint)oh * s.Wp, s.OW));
+                ToGrid(x + (n0 + i) * inImage, s.C, s.H, s.W, xp + (nint)i * block, plane, s.PH, s.PW, s.Wp);
+                ToGrid(gy + (n0 + i) * outImage, s.O, s.OH, s.OW, gf + (nint)i * block, plane, 0, 0, s.Wp);
             }
             float* tile = tileBase + chunk * tileLen;
             long macs = (long)rowsPadded * pairsPadded * jn;

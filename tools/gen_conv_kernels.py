@@ -5,6 +5,7 @@ The JIT keeps accumulators in registers only when each is a separate local, so t
 instead of written with arrays of vectors. Usage:
     python3 tools/gen_conv_kernels.py forward 8x48 8x32 8x16    # Kernel8x48, Kernel8x32, Kernel8x16
     python3 tools/gen_conv_kernels.py filter 4x6                # FilterKernel4x6
+    python3 tools/gen_conv_kernels.py packed 24 16 12 8 4 2 1   # PackedKernel24 ... (CpuConvPacked.cs)
 Paste the output over the methods of the same names.
 """
 import sys
@@ -59,11 +60,43 @@ def filter_(rows, cols):
     return out
 
 
+def packed(width):
+    # Narrow tiles keep several partial sums per position (k unrolled) so the FMA latency does not serialise them.
+    unroll = max(1, min(8, 8 // width))
+    accs = [[f"c{r}_{u}" for r in range(width)] for u in range(unroll)]
+    out = [f"    /// <summary>16 output channels x {width} positions ({width * unroll} accumulators).</summary>",
+           "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
+           f"    private static void PackedKernel{width}(float* x, int* koff, int k, float* w, float* o)",
+           "    {"]
+    for u in range(unroll):
+        out.append("        " + " ".join(f"Vector512<float> {a} = default;" for a in accs[u]))
+    out.append("        int i = 0;")
+    if unroll > 1:
+        out += [f"        for (; i + {unroll} <= k; i += {unroll}, w += {16 * unroll})", "        {"]
+        for u in range(unroll):
+            out.append(f"            float* x{u} = x + koff[i + {u}]; Vector512<float> a{u} = Avx512F.LoadVector512(w + {16 * u});")
+        for u in range(unroll):
+            out.append("            " + " ".join(f"{accs[u][r]} = Avx512F.FusedMultiplyAdd(a{u}, Vector512.Create(x{u}[{r}]), {accs[u][r]});" for r in range(width)))
+        out.append("        }")
+    out += ["        for (; i < k; i++, w += 16)", "        {",
+            "            float* xp = x + koff[i]; Vector512<float> a = Avx512F.LoadVector512(w);",
+            "            " + " ".join(f"{accs[0][r]} = Avx512F.FusedMultiplyAdd(a, Vector512.Create(xp[{r}]), {accs[0][r]});" for r in range(width)),
+            "        }"]
+    for r in range(width):
+        total = " + ".join(accs[u][r] for u in range(unroll))
+        out.append(f"        Avx512F.Store(o + {16 * r}, {total});")
+    out.append("    }")
+    return out
+
+
 def main(argv):
-    if len(argv) < 2 or argv[0] not in ("forward", "filter"):
+    if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed"):
         sys.exit(__doc__)
     blocks = []
     for spec in argv[1:]:
+        if argv[0] == "packed":
+            blocks.append("\n".join(packed(int(spec))))
+            continue
         a, b = (int(v) for v in spec.split("x"))
         blocks.append("\n".join(forward(a, b) if argv[0] == "forward" else filter_(a, b)))
     print("\n\n".join(blocks))

@@ -69,6 +69,17 @@ public class ConvBenchmarks
         return s;
     }
 
+    /// <summary>The same forward through a frozen PackedConv2d (weights packed once, bias fused), for conv-profile.</summary>
+    internal unsafe Action? FrozenForward()
+    {
+        if (!PackedConv2d.Applies(_g)) return null;
+        var conv = new PackedConv2d(((CpuStorage)_w).Ptr<float>(), ((CpuStorage)_b).Ptr<float>(), _g);
+        float* x = ((CpuStorage)_x).Ptr<float>(), y = ((CpuStorage)_y).Ptr<float>();
+        int n = _g.N;
+        Console.WriteLine($"//   frozen: {conv.Describe}");
+        return () => conv.Run(x, null, y, n, FusedActivation.None);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -160,6 +171,11 @@ public static class ConvProfile
             }
             double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
             double gf = 2.0 * g.Macs / 1e6;
+            if (b.FrozenForward() is { } frozen)
+            {
+                double fr = Min(frozen);
+                Console.WriteLine($"{name} threads {threads} frozen forward {fr:F3} ms ({gf / fr:F0} GFLOP/s) against eager {f:F3} ms");
+            }
             Console.WriteLine($"{name} threads {threads} algo {CpuConv.Describe(g)}: forward {f:F3} ms ({gf / f:F0} GFLOP/s), " +
                 $"backward-data {d:F3} ms ({gf / d:F0}), backward-filter {w:F3} ms ({gf / w:F0}), sum {f + d + w:F3} ms");
             b.Cleanup();

@@ -3,6 +3,8 @@
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
 // Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case|all] [reps]
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
+if (Environment.GetEnvironmentVariable("CUDANN_SPIN_US") is { } spin)
+    Cuda.Nn.Kernels.Cpu.CpuWorkers.SpinMicroseconds = int.Parse(spin, System.Globalization.CultureInfo.InvariantCulture);
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

@@ -8,6 +8,14 @@ public static class CpuWorkers
     private static Worker[] _workers = [];
     private static int _threadCount = Math.Max(1, Environment.ProcessorCount);
     [ThreadStatic] private static bool _insideRegion;
+    private static long SpinTicks = System.Diagnostics.Stopwatch.Frequency * 100 / 1_000_000;
+
+    /// <summary>How long an idle worker spins for the next parallel region before it blocks (default 100 µs).</summary>
+    public static int SpinMicroseconds
+    {
+        get => (int)(SpinTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
+        set => SpinTicks = System.Diagnostics.Stopwatch.Frequency * Math.Max(0, value) / 1_000_000;
+    }
 
     /// <summary>Threads used by parallel kernels (the caller included). Defaults to the processor count.</summary>
     public static int ThreadCount
@@ -93,6 +101,8 @@ public static class CpuWorkers
 
         public void WaitAll()
         {
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref _remainingWorkers) > 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
             _finished.Wait();
             _finished.Dispose();
         }
@@ -101,7 +111,8 @@ public static class CpuWorkers
     private sealed class Worker
     {
         private readonly SemaphoreSlim _signal = new(0);
-        private Job? _job;
+        private Job? _pending;
+        private int _sleeping; // 1 while blocked (or about to block) on _signal
 
         public Worker(int index)
         {
@@ -111,8 +122,8 @@ public static class CpuWorkers
 
         public void Start(Job job)
         {
-            _job = job;
-            _signal.Release();
+            Volatile.Write(ref _pending, job);
+            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1) _signal.Release();
         }
 
         private void Loop()
@@ -120,11 +131,36 @@ public static class CpuWorkers
             _insideRegion = true;
             while (true)
             {
-                _signal.Wait();
-                var job = Volatile.Read(ref _job)!;
+                var job = Next();
                 job.Run();
                 job.WorkerDone();
             }
+        }
+
+        /// <summary>Spins for the next job for a while (a wake-up through the kernel costs tens of microseconds, as
+        /// long as a small kernel), then blocks.</summary>
+        private Job Next()
+        {
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            Job? job;
+            while ((job = Interlocked.Exchange(ref _pending, null)) is null)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() > until)
+                {
+                    Interlocked.Exchange(ref _sleeping, 1);
+                    if ((job = Interlocked.Exchange(ref _pending, null)) is not null)
+                    {
+                        // A starter may have seen _sleeping == 1 and released the semaphore: consume that release.
+                        if (Interlocked.CompareExchange(ref _sleeping, 0, 1) != 1) _signal.Wait();
+                        return job;
+                    }
+                    _signal.Wait();
+                    until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                    continue;
+                }
+                Thread.SpinWait(20);
+            }
+            return job;
         }
     }
 }

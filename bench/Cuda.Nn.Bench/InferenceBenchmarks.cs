@@ -1,6 +1,7 @@
-// Inference against ONNX Runtime on the same ONNX file, in the same run: our inference path (eval mode, no
-// autograd, batch norms folded into the convs) and ORT's CPU provider (graph optimisations on, intra-op threads
-// equal to ours), batch-1 latency and batch-64 throughput for resnet18 (3x32x32) and resnet20 (1x28x28).
+// Inference against ONNX Runtime on the same ONNX file, in the same run: our inference plan compiled from that
+// file (InferencePlan: batch norms folded, conv + residual + relu fused, weights packed once), ORT's CPU provider
+// (graph optimisations on, intra-op threads equal to ours), and for reference our eager module (eval mode, no
+// autograd, batch norms folded); batch-1 latency and batch-64 throughput for resnet18 (3x32x32) and resnet20 (1x28x28).
 //   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*InferenceBenchmarks*'
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
@@ -25,6 +26,7 @@ public class InferenceBenchmarks
     public int Threads;
 
     private Module _model = null!;
+    private InferencePlan _plan = null!;
     private Tensor _x = null!;
     private InferenceSession _session = null!;
     private NamedOnnxValue[] _inputs = null!;
@@ -42,6 +44,7 @@ public class InferenceBenchmarks
         _model.Eval();
         _path = Path.Combine(Path.GetTempPath(), $"cudann-bench-{Case}.onnx");
         OnnxExporter.Export(_model, shape, _path);
+        using (var graph = OnnxImporter.Load(_path)) _plan = InferencePlan.Compile(graph);
         Compression.Quantization.FoldBatchNorms(_model);
         _x = DisposeScope.Detach(Tensor.Randn([batch, .. shape], new Generator(1)));
         var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
@@ -59,15 +62,35 @@ public class InferenceBenchmarks
     [Benchmark]
     public float CudaNn()
     {
+        using var scope = new DisposeScope();
+        return _plan.Run(_x).ToFloatArray()[0];
+    }
+
+    [Benchmark]
+    public float CudaNnEager()
+    {
         using var noGrad = AutogradMode.NoGrad();
         using var scope = new DisposeScope();
         return _model.Forward(_x).ToFloatArray()[0];
+    }
+
+    /// <summary>Median milliseconds of each plan step over reps calls (inference-profile CASE REPS steps).</summary>
+    internal void PrintSteps(int reps)
+    {
+        var times = new Dictionary<string, List<double>>();
+        _plan.StepTimer = (name, ms) => (times.TryGetValue(name, out var l) ? l : times[name] = []).Add(ms);
+        for (int i = 0; i < reps; i++) CudaNn();
+        _plan.StepTimer = null;
+        foreach (var (name, l) in times.OrderByDescending(kv => kv.Value.Order().ElementAt(kv.Value.Count / 2)))
+            Console.WriteLine($"  {l.Order().ElementAt(l.Count / 2),8:F4} ms  {name}");
+        foreach (var line in _plan.Describe()) Console.WriteLine($"  {line}");
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _session.Dispose();
+        _plan.Dispose();
         _model.Dispose();
         _x.Dispose();
         File.Delete(_path);
@@ -104,8 +127,9 @@ public static class InferenceProfile
                 Array.Sort(t);
                 return t[reps / 2];
             }
-            double ort = Time(b.OnnxRuntime), ours = Time(b.CudaNn);
-            Console.WriteLine($"{name,-12} ORT {ort,8:F3} ms   ours {ours,8:F3} ms   ours/ORT {ours / ort,5:F2}");
+            double ort = Time(b.OnnxRuntime), ours = Time(b.CudaNn), eager = Time(b.CudaNnEager);
+            if (args.Length > 2 && args[2] == "steps") b.PrintSteps(reps);
+            Console.WriteLine($"{name,-12} ORT {ort,8:F3} ms   plan {ours,8:F3} ms   eager {eager,8:F3} ms   plan/ORT {ours / ort,5:F2}");
             b.Cleanup();
         }
     }

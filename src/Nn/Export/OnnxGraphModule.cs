@@ -30,6 +30,12 @@ public sealed class OnnxGraphModule : Module
     /// <summary>The input's shape after the batch axis; -1 where the file leaves a dim symbolic.</summary>
     public int[] InputShape { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>Where the graph came from (a path, or a description), for error messages.</summary>
+    public string Source => _source;
+    internal IReadOnlyList<NodeProto> Nodes => _graph.Node;
+
+    /// <summary>The current value of every initializer, by its name in the file.</summary>
+    internal IEnumerable<(string Name, Tensor Value)> Initializers() => StateDict().Select(kv => (_fileNames[kv.Key], kv.Value));
 
     internal OnnxGraphModule(ModelProto model, string source)
     {

@@ -1,0 +1,153 @@
+// The fused step of InferencePlan: Conv (+ folded BatchNormalization) (+ residual Add) (+ Relu) in one pass.
+using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Functional;
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+
+namespace Cuda.Nn.Export;
+
+public sealed partial class InferencePlan
+{
+    private sealed unsafe class FusedConvStep : Step, IDisposable
+    {
+        private readonly NodeProto _conv;
+        private readonly string _input;
+        private Tensor _weight;
+        private Tensor _bias;
+        private readonly (int H, int W) _stride, _dilation;
+        private readonly long[] _pads; // ONNX order: top, left, bottom, right
+        private readonly int _groups;
+        private readonly Dictionary<(int H, int W), PackedConv2d> _packed = [];
+        private readonly Lock _gate = new();
+
+        public string? Residual { get; set; }
+        public FusedActivation Activation { get; set; }
+        public string Output { get; set; } = "";
+
+        public override string Name => $"fused conv '{_conv.Name}' -> '{Output}'";
+        public override IReadOnlyList<string> Inputs => Residual is null ? [_input] : [_input, Residual];
+        public override IReadOnlyList<string> Outputs => [Output];
+
+        private FusedConvStep(NodeProto conv, Tensor weight, Tensor bias, long[] strides, long[] dilations, long[] pads, int groups)
+        {
+            _conv = conv;
+            _input = conv.Input[0];
+            _weight = weight;
+            _bias = bias;
+            _stride = ((int)strides[0], (int)strides[1]);
+            _dilation = ((int)dilations[0], (int)dilations[1]);
+            _pads = pads;
+            _groups = groups;
+            Output = conv.Output[0];
+        }
+
+        private static AttributeProto? Attr(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
+
+        /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
+        public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
+        {
+            step = null!;
+            if (conv.Input.Count < 2 || !constants.TryGetValue(conv.Input[1], out var w) || w.Rank != 4 || w.DType != DType.F32) return false;
+            Tensor? b = null;
+            if (conv.Input.Count > 2 && conv.Input[2].Length > 0 && (!constants.TryGetValue(conv.Input[2], out b) || b.Rank != 1 || b.ShapeRef[0] != w.ShapeRef[0] || b.DType != DType.F32))
+                return false;
+            if (Attr(conv, "auto_pad") is { } ap && ap.S.ToStringUtf8() is not ("NOTSET" or "VALID")) return false;
+            long[] strides = Attr(conv, "strides")?.Ints.ToArray() ?? [1, 1], dilations = Attr(conv, "dilations")?.Ints.ToArray() ?? [1, 1];
+            long[] pads = Attr(conv, "pads")?.Ints.ToArray() ?? [0, 0, 0, 0];
+            if (strides.Length != 2 || dilations.Length != 2 || pads.Length != 4) return false;
+            int groups = (int)(Attr(conv, "group")?.I ?? 1);
+            step = new FusedConvStep(conv, DisposeScope.Detach(w.Clone()), DisposeScope.Detach(b?.Clone() ?? Tensor.Zeros([w.ShapeRef[0]])), strides, dilations, pads, groups);
+            return true;
+        }
+
+        /// <summary>Folds an inference-mode BatchNormalization of this conv's output into its weight and bias.</summary>
+        public bool TryFold(NodeProto bn, Dictionary<string, Tensor> constants)
+        {
+            int o = _weight.ShapeRef[0];
+            var stats = new float[4][];
+            for (int i = 0; i < 4; i++)
+            {
+                if (bn.Input.Count < 5 || !constants.TryGetValue(bn.Input[i + 1], out var t) || t.Numel != o || t.DType != DType.F32) return false;
+                stats[i] = t.ToFloatArray();
+            }
+            double eps = Attr(bn, "epsilon")?.F ?? 1e-5f;
+            float[] w = _weight.ToFloatArray(), b = _bias.ToFloatArray();
+            int per = w.Length / o;
+            for (int c = 0; c < o; c++)
+            {
+                double scale = stats[0][c] / Math.Sqrt(stats[3][c] + eps);
+                for (int i = 0; i < per; i++) w[c * per + i] = (float)(w[c * per + i] * scale);
+                b[c] = (float)((b[c] - stats[2][c]) * scale + stats[1][c]);
+            }
+            var shape = _weight.Shape;
+            _weight.Dispose();
+            _bias.Dispose();
+            _weight = DisposeScope.Detach(Tensor.FromArray(w, shape));
+            _bias = DisposeScope.Detach(Tensor.FromArray(b, o));
+            return true;
+        }
+
+        public string Describe()
+        {
+            string tail = (Residual is null ? "" : " + residual") + (Activation == FusedActivation.Relu ? " + relu" : "");
+            lock (_gate)
+                return $"{Output}: conv{tail}; " + (_packed.Count == 0 ? "not run yet or eager"
+                    : string.Join("; ", _packed.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}")));
+        }
+
+        public override Tensor[] Run(Dictionary<string, Tensor> env)
+        {
+            var x = env[_input];
+            var res = Residual is null ? null : env[Residual];
+            if (x.Rank != 4) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
+            int n = x.ShapeRef[0], c = x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
+            var ws = _weight.ShapeRef;
+            var g = new Conv2dGeometry(n, c, h, wd, ws[0], ws[2], ws[3], _stride.H, _stride.W, (int)_pads[0], (int)_pads[1], _dilation.H, _dilation.W, _groups);
+            bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
+                && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
+                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW]));
+            if (!packed) return [Eager(x, res)];
+
+            PackedConv2d conv;
+            lock (_gate)
+                if (!_packed.TryGetValue((h, wd), out conv!))
+                    _packed[(h, wd)] = conv = new PackedConv2d(Ptr(_weight), Ptr(_bias), g);
+            using var xc = x.Contiguous();
+            using var rc = res?.Contiguous();
+            var y = Tensor.Empty([n, g.O, g.OH, g.OW]);
+            conv.Run(Ptr(xc), rc is null ? null : Ptr(rc), Ptr(y), n, Activation);
+            return [y];
+        }
+
+        /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512).</summary>
+        private Tensor Eager(Tensor x, Tensor? res)
+        {
+            using var w = _weight.MoveTo(x.Device);
+            using var b = _bias.MoveTo(x.Device);
+            Tensor y;
+            if (_pads[0] == _pads[2] && _pads[1] == _pads[3])
+                y = F.Conv2d(x, w, b, _stride, ((int)_pads[0], (int)_pads[1]), _dilation, _groups);
+            else
+            {
+                using var padded = F.Pad(x, [(int)_pads[1], (int)_pads[3], (int)_pads[0], (int)_pads[2]]);
+                y = F.Conv2d(padded, w, b, _stride, (0, 0), _dilation, _groups);
+            }
+            if (res is not null) { var sum = y.Add(res); y.Dispose(); y = sum; }
+            if (Activation == FusedActivation.Relu) { var r = y.Relu(); y.Dispose(); y = r; }
+            return y;
+        }
+
+        private static float* Ptr(Tensor t) => ((CpuStorage)t.Storage).Ptr<float>() + t.Layout.Offset;
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                foreach (var p in _packed.Values) p.Dispose();
+                _packed.Clear();
+            }
+            _weight.Dispose();
+            _bias.Dispose();
+        }
+    }
+}

@@ -1,0 +1,180 @@
+// An ONNX graph compiled for inference, as ONNX Runtime does when it creates a session: batch norms folded into
+// the convolutions before them, each convolution fused with the residual Add and the Relu that follow it, and
+// the fused convolutions' weights packed once (per input plane size) instead of on every call. Everything else
+// runs node by node through the same interpreter as OnnxGraphModule, without autograd; intermediates are freed
+// after their last use, so their buffers go back to the memory pool for the next node or call.
+//
+// The plan is a snapshot: it copies the weights when compiled, so later changes to the module (fine-tuning,
+// LoadStateDict) do not reach it; compile again after them. The fused kernels are CPU, F32 and AVX-512
+// (PackedConv2d); elsewhere a fused step runs the same folded convolution, add and relu as eager ops.
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Functional;
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+using Cuda.Nn.Modules;
+
+namespace Cuda.Nn.Export;
+
+public sealed partial class InferencePlan : IDisposable
+{
+    private readonly List<Step> _steps = [];
+    private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _lastUse = new(StringComparer.Ordinal);
+    private readonly string _source, _inputName, _outputName;
+    private readonly int[] _inputShape;
+
+    /// <summary>What the compiler did: convolutions fused, batch norms folded into them, Adds and Relus absorbed.</summary>
+    public (int Convs, int BatchNorms, int Adds, int Relus, int OtherNodes) Fusions { get; }
+
+    /// <summary>One line per fused convolution: its output name and how it runs (after the first call).</summary>
+    public IEnumerable<string> Describe() => _steps.OfType<FusedConvStep>().Select(s => s.Describe());
+
+    private InferencePlan(OnnxGraphModule graph, string source)
+    {
+        _source = source;
+        _inputName = graph.InputName;
+        _outputName = graph.OutputName;
+        _inputShape = graph.InputShape;
+        var nodes = graph.Nodes;
+        using (AutogradMode.NoGrad())
+            foreach (var (name, t) in graph.Initializers()) _constants[name] = DisposeScope.Detach(t.Clone());
+
+        // Who reads each value (the graph output counts as a reader that cannot be fused away).
+        var absorbed = new HashSet<NodeProto>();
+        var readers = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (var n in nodes[i].Input)
+                if (n.Length > 0) (readers.TryGetValue(n, out var l) ? l : readers[n] = []).Add(i);
+        NodeProto? OnlyReader(string value, string opType)
+        {
+            if (value == _outputName || !readers.TryGetValue(value, out var l) || l.Count != 1) return null;
+            var node = nodes[l[0]];
+            // A residual Add reads two conv chains: the first chain to reach it takes it.
+            return node.OpType == opType && node.Domain is "" or "ai.onnx" && !absorbed.Contains(node) ? node : null;
+        }
+
+        int convs = 0, bns = 0, adds = 0, relus = 0, others = 0;
+        var placeAt = new Dictionary<NodeProto, FusedConvStep>();
+        foreach (var node in nodes)
+        {
+            if (node.OpType != "Conv" || !FusedConvStep.TryCreate(node, _constants, out var step)) continue;
+            convs++;
+            NodeProto last = node;
+            string output = node.Output[0];
+            if (OnlyReader(output, "BatchNormalization") is { } bn && bn.Input[0] == output && step.TryFold(bn, _constants))
+            {
+                absorbed.Add(bn);
+                last = bn;
+                output = bn.Output[0];
+                bns++;
+            }
+            if (OnlyReader(output, "Add") is { } add && add.Input.Count == 2 && add.Input[0] != add.Input[1])
+            {
+                string other = add.Input[0] == output ? add.Input[1] : add.Input[0];
+                if (!_constants.ContainsKey(other))
+                {
+                    step.Residual = other;
+                    absorbed.Add(add);
+                    last = add;
+                    output = add.Output[0];
+                    adds++;
+                }
+            }
+            if (OnlyReader(output, "Relu") is { } relu)
+            {
+                step.Activation = FusedActivation.Relu;
+                absorbed.Add(relu);
+                last = relu;
+                output = relu.Output[0];
+                relus++;
+            }
+            step.Output = output;
+            absorbed.Add(node);
+            placeAt[last] = step;
+        }
+        // A fused step runs where its last absorbed node was: by then its residual has been computed.
+        foreach (var node in nodes)
+        {
+            if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
+            else if (!absorbed.Contains(node)) { _steps.Add(new NodeStep(node)); others++; }
+        }
+        for (int i = 0; i < _steps.Count; i++)
+            foreach (var n in _steps[i].Inputs) _lastUse[n] = i;
+        Fusions = (convs, bns, adds, relus, others);
+    }
+
+    /// <summary>Compiles an imported (or exported, then imported) graph; the module's current weights are copied.</summary>
+    public static InferencePlan Compile(OnnxGraphModule graph, string? source = null) => new(graph, source ?? graph.Source);
+
+    /// <summary>Exports a module to ONNX in memory and compiles that graph (the module's weights are copied).</summary>
+    public static InferencePlan Compile(Module model, int[] inputShape)
+    {
+        bool training = model.IsTraining;
+        model.Eval();
+        try
+        {
+            using var graph = OnnxImporter.FromProto(OnnxExporter.Build(model, inputShape), model.GetType().Name);
+            return new InferencePlan(graph, graph.Source);
+        }
+        finally { if (training) model.Train(); }
+    }
+
+    /// <summary>For profiling: called after each step with its name and milliseconds.</summary>
+    public Action<string, double>? StepTimer { get; set; }
+
+    /// <summary>Runs the graph on input [N, ...InputShape]; the result belongs to the caller (or its dispose scope).</summary>
+    public Tensor Run(Tensor input)
+    {
+        if (_inputShape.Length > 0 && (input.Rank != _inputShape.Length + 1 || _inputShape.Where((d, i) => d >= 0 && d != input.ShapeRef[i + 1]).Any()))
+            throw new ArgumentException($"{_source}: input '{_inputName}' must be [batch, {string.Join(", ", _inputShape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}], got {Layout.ShapeString(input.ShapeRef)}");
+        using var noGrad = AutogradMode.NoGrad();
+        using var scope = new DisposeScope();
+        var env = new Dictionary<string, Tensor>(_constants, StringComparer.Ordinal) { [_inputName] = input };
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < _steps.Count; i++)
+        {
+            var step = _steps[i];
+            Tensor[] outs;
+            long t0 = StepTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            try { outs = step.Run(env); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or KeyNotFoundException)
+            {
+                throw new InvalidOperationException($"{_source}: {step.Name} failed: {e.Message}", e);
+            }
+            StepTimer?.Invoke(step.Name, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            for (int o = 0; o < outs.Length && o < step.Outputs.Count; o++)
+                if (step.Outputs[o].Length > 0) { env[step.Outputs[o]] = outs[o]; owned.Add(step.Outputs[o]); }
+            foreach (var n in step.Inputs)
+                if (owned.Contains(n) && _lastUse[n] == i && n != _outputName) { env[n].Dispose(); owned.Remove(n); }
+        }
+        if (!env.TryGetValue(_outputName, out var y)) throw new InvalidDataException($"{_source}: no node produces the output '{_outputName}'");
+        return scope.MoveToOuter(y.Share());
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _steps) (s as IDisposable)?.Dispose();
+        foreach (var t in _constants.Values) t.Dispose();
+        _constants.Clear();
+    }
+
+    private abstract class Step
+    {
+        public abstract string Name { get; }
+        public abstract IReadOnlyList<string> Inputs { get; }
+        public abstract IReadOnlyList<string> Outputs { get; }
+        public abstract Tensor[] Run(Dictionary<string, Tensor> env);
+    }
+
+    /// <summary>An unfused node, run by the ONNX interpreter in eval mode.</summary>
+    private sealed class NodeStep(NodeProto node) : Step
+    {
+        private readonly string[] _inputs = node.Input.Where(n => n.Length > 0).ToArray();
+        private readonly string[] _outputs = node.Output.ToArray();
+        public override string Name => $"node '{node.Name}' ({node.OpType})";
+        public override IReadOnlyList<string> Inputs => _inputs;
+        public override IReadOnlyList<string> Outputs => _outputs;
+        public override Tensor[] Run(Dictionary<string, Tensor> env) => OnnxOps.Run(node, env, training: false);
+    }
+}

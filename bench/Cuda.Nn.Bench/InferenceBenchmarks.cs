@@ -86,6 +86,28 @@ public class InferenceBenchmarks
         foreach (var line in _plan.Describe()) Console.WriteLine($"  {line}");
     }
 
+    /// <summary>ONNX Runtime's own per-node profile (median microseconds over reps calls), for comparison with PrintSteps.</summary>
+    internal void PrintOrtSteps(int reps)
+    {
+        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        options.EnableProfiling = true;
+        options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "cudann-ort-profile");
+        using var session = new InferenceSession(_path, options);
+        for (int i = 0; i < reps; i++) session.Run(_inputs).Dispose();
+        string file = session.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        File.Delete(file);
+        var times = new Dictionary<string, List<double>>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+            if (e.GetProperty("cat").GetString() == "Node" && e.GetProperty("name").GetString() is { } name && name.EndsWith("_kernel_time", StringComparison.Ordinal))
+            {
+                string op = e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var o) ? o.GetString()! : "";
+                (times.TryGetValue($"{name[..^12]} ({op})", out var l) ? l : times[$"{name[..^12]} ({op})"] = []).Add(e.GetProperty("dur").GetDouble() / 1000);
+            }
+        foreach (var (name, l) in times.OrderByDescending(kv => kv.Value.Order().ElementAt(kv.Value.Count / 2)))
+            Console.WriteLine($"  {l.Order().ElementAt(l.Count / 2),8:F4} ms  {name}");
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -127,8 +149,10 @@ public static class InferenceProfile
                 Array.Sort(t);
                 return t[reps / 2];
             }
-            double ort = Time(b.OnnxRuntime), ours = Time(b.CudaNn), eager = Time(b.CudaNnEager);
+            // ORT's intra-op threads spin after each run; measure ours first so they are asleep.
+            double ours = Time(b.CudaNn), eager = Time(b.CudaNnEager), ort = Time(b.OnnxRuntime);
             if (args.Length > 2 && args[2] == "steps") b.PrintSteps(reps);
+            if (args.Length > 2 && args[2] == "ortsteps") b.PrintOrtSteps(reps);
             Console.WriteLine($"{name,-12} ORT {ort,8:F3} ms   plan {ours,8:F3} ms   eager {eager,8:F3} ms   plan/ORT {ours / ort,5:F2}");
             b.Cleanup();
         }

@@ -249,8 +249,9 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private void Items(float* buf, float* residual, float* y, FusedActivation act, int start, int end)
     {
         var g = Geometry;
-        float* acc = stackalloc float[24 * Lanes];
-        float* byChannel = stackalloc float[24 * Lanes];
+        // Room for two 16-row blocks of positions, so the transposes may read past R (the rows are never used).
+        float* acc = stackalloc float[2 * Lanes * Lanes];
+        float* byChannel = stackalloc float[Lanes * 2 * Lanes];
         for (int item = start; item < end; item++)
         {
             int block = item / _tiles, tile = item % _tiles;
@@ -277,9 +278,9 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 }
                 continue;
             }
-            // acc is [position][channel]; the outputs want [channel][position].
-            for (int r = 0; r < _r; r++)
-                for (int oi = 0; oi < Lanes; oi++) byChannel[oi * _r + r] = acc[r * Lanes + oi];
+            // acc is [position][channel]; the outputs want [channel][position] (rows of 32).
+            Transpose16(acc, byChannel);
+            if (_r > Lanes) Transpose16(acc + Lanes * Lanes, byChannel + Lanes);
             // Runs of positions that are consecutive in y (a grid tile breaks at the end of each output row).
             for (int r = 0; r < _r;)
             {
@@ -290,11 +291,59 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 for (int oi = 0; oi < on; oi++)
                 {
                     long at = (long)(o0 + oi) * _p + q;
-                    Epilogue(byChannel + oi * _r + r, _bias[o0 + oi], residual == null ? null : residual + at, y + at, len, act);
+                    Epilogue(byChannel + oi * 2 * Lanes + r, _bias[o0 + oi], residual == null ? null : residual + at, y + at, len, act);
                 }
                 r += len;
             }
         }
+    }
+
+    /// <summary>dst[c * 32 + r] = src[r * 16 + c] for a 16 x 16 block, in registers: 4x4 blocks by unpacking floats, then
+    /// pairs of floats, then 128-bit lanes (64 shuffles; a scalar transpose stalls on reading back the vector stores).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose16(float* src, float* dst)
+    {
+        // Rows 4g..4g+3 -> v{g}_{c}: per 128-bit lane k, column 4k + c of those rows.
+        var r00 = Avx512F.LoadVector512(src + 0 * Lanes); var r01 = Avx512F.LoadVector512(src + 1 * Lanes);
+        var r02 = Avx512F.LoadVector512(src + 2 * Lanes); var r03 = Avx512F.LoadVector512(src + 3 * Lanes);
+        var t00 = Avx512F.UnpackLow(r00, r01).AsDouble(); var t01 = Avx512F.UnpackHigh(r00, r01).AsDouble();
+        var t02 = Avx512F.UnpackLow(r02, r03).AsDouble(); var t03 = Avx512F.UnpackHigh(r02, r03).AsDouble();
+        var v00 = Avx512F.UnpackLow(t00, t02).AsSingle(); var v01 = Avx512F.UnpackHigh(t00, t02).AsSingle();
+        var v02 = Avx512F.UnpackLow(t01, t03).AsSingle(); var v03 = Avx512F.UnpackHigh(t01, t03).AsSingle();
+        var r10 = Avx512F.LoadVector512(src + 4 * Lanes); var r11 = Avx512F.LoadVector512(src + 5 * Lanes);
+        var r12 = Avx512F.LoadVector512(src + 6 * Lanes); var r13 = Avx512F.LoadVector512(src + 7 * Lanes);
+        var t10 = Avx512F.UnpackLow(r10, r11).AsDouble(); var t11 = Avx512F.UnpackHigh(r10, r11).AsDouble();
+        var t12 = Avx512F.UnpackLow(r12, r13).AsDouble(); var t13 = Avx512F.UnpackHigh(r12, r13).AsDouble();
+        var v10 = Avx512F.UnpackLow(t10, t12).AsSingle(); var v11 = Avx512F.UnpackHigh(t10, t12).AsSingle();
+        var v12 = Avx512F.UnpackLow(t11, t13).AsSingle(); var v13 = Avx512F.UnpackHigh(t11, t13).AsSingle();
+        var r20 = Avx512F.LoadVector512(src + 8 * Lanes); var r21 = Avx512F.LoadVector512(src + 9 * Lanes);
+        var r22 = Avx512F.LoadVector512(src + 10 * Lanes); var r23 = Avx512F.LoadVector512(src + 11 * Lanes);
+        var t20 = Avx512F.UnpackLow(r20, r21).AsDouble(); var t21 = Avx512F.UnpackHigh(r20, r21).AsDouble();
+        var t22 = Avx512F.UnpackLow(r22, r23).AsDouble(); var t23 = Avx512F.UnpackHigh(r22, r23).AsDouble();
+        var v20 = Avx512F.UnpackLow(t20, t22).AsSingle(); var v21 = Avx512F.UnpackHigh(t20, t22).AsSingle();
+        var v22 = Avx512F.UnpackLow(t21, t23).AsSingle(); var v23 = Avx512F.UnpackHigh(t21, t23).AsSingle();
+        var r30 = Avx512F.LoadVector512(src + 12 * Lanes); var r31 = Avx512F.LoadVector512(src + 13 * Lanes);
+        var r32 = Avx512F.LoadVector512(src + 14 * Lanes); var r33 = Avx512F.LoadVector512(src + 15 * Lanes);
+        var t30 = Avx512F.UnpackLow(r30, r31).AsDouble(); var t31 = Avx512F.UnpackHigh(r30, r31).AsDouble();
+        var t32 = Avx512F.UnpackLow(r32, r33).AsDouble(); var t33 = Avx512F.UnpackHigh(r32, r33).AsDouble();
+        var v30 = Avx512F.UnpackLow(t30, t32).AsSingle(); var v31 = Avx512F.UnpackHigh(t30, t32).AsSingle();
+        var v32 = Avx512F.UnpackLow(t31, t33).AsSingle(); var v33 = Avx512F.UnpackHigh(t31, t33).AsSingle();
+        // Lane k of the four row groups: column 4k + c of all 16 rows.
+        Columns(v00, v10, v20, v30, dst + 0 * 2 * Lanes);
+        Columns(v01, v11, v21, v31, dst + 1 * 2 * Lanes);
+        Columns(v02, v12, v22, v32, dst + 2 * 2 * Lanes);
+        Columns(v03, v13, v23, v33, dst + 3 * 2 * Lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* dst)
+    {
+        var w0 = Avx512F.Shuffle4x128(a, b, 0x44); var w1 = Avx512F.Shuffle4x128(a, b, 0xEE);
+        var w2 = Avx512F.Shuffle4x128(c, d, 0x44); var w3 = Avx512F.Shuffle4x128(c, d, 0xEE);
+        Avx512F.Store(dst, Avx512F.Shuffle4x128(w0, w2, 0x88));
+        Avx512F.Store(dst + 4 * 2 * Lanes, Avx512F.Shuffle4x128(w0, w2, 0xDD));
+        Avx512F.Store(dst + 8 * 2 * Lanes, Avx512F.Shuffle4x128(w1, w3, 0x88));
+        Avx512F.Store(dst + 12 * 2 * Lanes, Avx512F.Shuffle4x128(w1, w3, 0xDD));
     }
 
     /// <summary>dst = act(src + bias (+ residual)) over len floats.</summary>

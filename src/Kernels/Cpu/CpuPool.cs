@@ -3,6 +3,8 @@
 // (first input cell, count, step), so one max kernel and one average kernel serve all of them.
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
@@ -162,6 +164,74 @@ internal static unsafe class CpuPool
             fixed (int* rs = rows.Start, rc = rows.Count, cs = cols.Start, cc = cols.Count)
                 MaxPlanes(x, y, idx, s, e, h, w, rs, rc, rows.Start.Length, cs, cc, cols.Start.Length, dh, dw);
         });
+    }
+
+    private static readonly Vector512<int> Lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>
+    /// Max pooling without indices (inference), F32, no dilation. Each plane is copied into rows bordered with -inf
+    /// (pw cells before, enough after for the last vector of windows), so every window is kw cells from j * sw:
+    /// with stride 2, 16 outputs are a max over the window's cells of stride-2 gathers (two loads and a permute each),
+    /// with nothing stored in between. NaN wins.
+    /// </summary>
+    public static void MaxValues(float* x, float* y, int planes, int h, int w, PoolRanges rows, int ow, int kw, int sw, int pw)
+    {
+        int wp = Math.Max(pw + w, (ow + 15) / 16 * 16 * sw + kw + 32);
+        CpuWorkers.ForRange(planes, (int)Math.Clamp(4096 / Math.Max(1L, (long)h * w), 1, planes), (s, e) =>
+        {
+            using var ws = Workspace.Of<float>((long)h * wp);
+            float* padded = (float*)ws.Ptr;
+            new Span<float>(padded, h * wp).Fill(float.NegativeInfinity);
+            fixed (int* rs = rows.Start, rc = rows.Count)
+                MaxValuePlanes(x, y, s, e, h, w, rs, rc, rows.Start.Length, ow, kw, sw, pw, padded, wp);
+        });
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void MaxValuePlanes(float* x, float* y, int s, int e, int h, int w, int* rowStart, int* rowCount, int oh,
+        int ow, int kw, int sw, int pw, float* padded, int wp)
+    {
+        for (int pl = s; pl < e; pl++)
+        {
+            float* xp = x + (long)pl * h * w, yp = y + (long)pl * oh * ow;
+            for (int r = 0; r < h; r++) Buffer.MemoryCopy(xp + r * w, padded + r * wp + pw, w * sizeof(float), w * sizeof(float));
+            for (int i = 0; i < oh; i++, yp += ow)
+            {
+                int r0 = rowStart[i], rn = rowCount[i];
+                int j = 0;
+                if (sw == 2 && Avx512F.IsSupported)
+                    for (; j < ow; j += 16)
+                    {
+                        var best = Vector512.Create(float.NegativeInfinity);
+                        for (int a = 0; a < rn; a++)
+                        {
+                            float* c = padded + (r0 + a) * wp + j * 2;
+                            for (int b = 0; b < kw; b++)
+                            {
+                                var v = Avx512F.PermuteVar16x32x2(Vector512.Load(c + b), EvenLanes, Vector512.Load(c + b + 16));
+                                best = Vector512.ConditionalSelect(Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v), v, best);
+                            }
+                        }
+                        if (j + 16 <= ow) best.Store(yp + j);
+                        else Avx512F.MaskStore(yp + j, Vector512.LessThan(Lane, Vector512.Create(ow - j)).AsSingle(), best);
+                    }
+                for (; j < ow; j++)
+                {
+                    float best = float.NegativeInfinity;
+                    for (int a = 0; a < rn; a++)
+                    {
+                        float* c = padded + (r0 + a) * wp + j * sw;
+                        for (int b = 0; b < kw; b++)
+                        {
+                            float v = c[b];
+                            best = v > best || float.IsNaN(v) ? v : best;
+                        }
+                    }
+                    yp[j] = best;
+                }
+            }
+        }
     }
 
     /// <summary>Planes [s, e) of Max with the window ranges as raw pointers (no bounds checks in the window loops).</summary>

@@ -77,11 +77,13 @@ public static class CpuWorkers
         _workers = w;
     }
 
+    /// <summary>Set by the last worker to finish a job; a caller that spun past SpinTicks blocks on it.</summary>
+    private static readonly ManualResetEventSlim Finished = new(false);
+
     private sealed class Job(Action<int> body, int chunks, int workers)
     {
         private int _next = -1;
         private int _remainingWorkers = workers;
-        private readonly ManualResetEventSlim _finished = new(workers == 0);
         public Exception? Error;
 
         public void Run()
@@ -96,15 +98,20 @@ public static class CpuWorkers
 
         public void WorkerDone()
         {
-            if (Interlocked.Decrement(ref _remainingWorkers) == 0) _finished.Set();
+            if (Interlocked.Decrement(ref _remainingWorkers) == 0) Finished.Set();
         }
 
+        /// <summary>Waits on the counter, which alone decides; the event only saves spinning (a late Set from the previous
+        /// job may wake this wait early, and the loop checks again).</summary>
         public void WaitAll()
         {
             long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-            while (Volatile.Read(ref _remainingWorkers) > 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
-            _finished.Wait();
-            _finished.Dispose();
+            while (Volatile.Read(ref _remainingWorkers) > 0)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < until) { Thread.SpinWait(1); continue; }
+                Finished.Wait(1);
+                Finished.Reset();
+            }
         }
     }
 
@@ -143,7 +150,7 @@ public static class CpuWorkers
         {
             long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             Job? job;
-            while ((job = Interlocked.Exchange(ref _pending, null)) is null)
+            while (Volatile.Read(ref _pending) is null || (job = Interlocked.Exchange(ref _pending, null)) is null)
             {
                 if (System.Diagnostics.Stopwatch.GetTimestamp() > until)
                 {
@@ -158,7 +165,7 @@ public static class CpuWorkers
                     until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
                     continue;
                 }
-                Thread.SpinWait(20);
+                Thread.SpinWait(1);
             }
             return job;
         }

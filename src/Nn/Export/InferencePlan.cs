@@ -97,7 +97,11 @@ public sealed partial class InferencePlan : IDisposable
         foreach (var node in nodes)
         {
             if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
-            else if (!absorbed.Contains(node)) { _steps.Add(new NodeStep(node)); others++; }
+            else if (!absorbed.Contains(node))
+            {
+                _steps.Add(node.OpType == "MaxPool" && MaxPoolStep.TryCreate(node, out var pool) ? pool : new NodeStep(node));
+                others++;
+            }
         }
         for (int i = 0; i < _steps.Count; i++)
             foreach (var n in _steps[i].Inputs) _lastUse[n] = i;

@@ -1,0 +1,108 @@
+// InferencePlan (the compiled inference path) against the eager eval-mode forward of the same model, on every zoo
+// family the exporter covers; its fusions; its weight snapshot; and the values-only max pooling it runs.
+using Cuda.Nn.Autograd;
+using Cuda.Nn.Export;
+using Cuda.Nn.Functional;
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+
+namespace Cuda.Nn.Tests;
+
+public unsafe class InferencePlanTests
+{
+    public static TheoryData<string, int[], int> Models => new()
+    {
+        { "resnet20", [1, 16, 16], 10 },
+        { "resnet18", [3, 32, 32], 10 },
+        { "mlp", [1, 8, 8], 10 },
+        { "mobilenet_v3_small", [3, 32, 32], 10 }, // depthwise and grouped convs: fused steps that run eagerly
+        { "efficientnet_b0", [3, 32, 32], 10 },
+        { "vit_t_16", [3, 32, 32], 10 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void PlanMatchesTheEagerForward(string name, int[] inputShape, int classes)
+    {
+        using var model = OnnxTestModels.Create(name, inputShape, classes);
+        using var plan = InferencePlan.Compile(model, inputShape);
+        foreach (int batch in new[] { 1, 3, 4 }) // 1: tiles split over threads; 3 and 4: images over threads
+        {
+            using var scope = new DisposeScope();
+            var x = Tensor.Randn([batch, .. inputShape], new Generator((ulong)(20 + batch)));
+            Tensor expected;
+            using (AutogradMode.NoGrad()) expected = model.Forward(x);
+            var actual = plan.Run(x);
+            Assert.False(actual.RequiresGrad);
+            double diff = OnnxTestModels.MaxAbsDiff(actual, expected);
+            Assert.True(diff <= 1e-4, $"{name} batch {batch}: max |plan - eager| = {diff:E3}");
+        }
+    }
+
+    [Fact]
+    public void ResNet18FusesEveryConvWithItsBatchNormResidualAndRelu()
+    {
+        using var model = OnnxTestModels.Create("resnet18", [3, 32, 32], 10);
+        using var plan = InferencePlan.Compile(model, [3, 32, 32]);
+        // 20 convs, each with its batch norm; 8 residual adds; the stem's relu and two per block.
+        Assert.Equal((20, 20, 8, 17), (plan.Fusions.Convs, plan.Fusions.BatchNorms, plan.Fusions.Adds, plan.Fusions.Relus));
+        using (new DisposeScope()) plan.Run(Tensor.Randn([1, 3, 32, 32], new Generator(1)));
+        var lines = plan.Describe().ToList();
+        Assert.Equal(20, lines.Count);
+        if (PackedConv2d.Supported)
+            Assert.Contains(lines, l => l.Contains("1 of 9 taps", StringComparison.Ordinal)); // the 1x1 last stage keeps its centre tap
+    }
+
+    [Fact]
+    public void PlanIsASnapshotOfTheWeights()
+    {
+        using var model = OnnxTestModels.Create("resnet20", [1, 16, 16], 10);
+        using var plan = InferencePlan.Compile(model, [1, 16, 16]);
+        using var scope = new DisposeScope();
+        var x = Tensor.Randn([2, 1, 16, 16], new Generator(5));
+        var before = plan.Run(x).ToFloatArray();
+        using (AutogradMode.NoGrad())
+            foreach (var (_, t) in model.StateDict()) if (t.DType.IsFloatingPoint()) t.CopyFrom(t.Mul(0.5));
+        Assert.Equal(before, plan.Run(x).ToFloatArray());
+        using var recompiled = InferencePlan.Compile(model, [1, 16, 16]);
+        Assert.NotEqual(before, recompiled.Run(x).ToFloatArray());
+    }
+
+    [Fact]
+    public void WrongInputShapeNamesTheInput()
+    {
+        using var model = OnnxTestModels.Create("resnet20", [1, 16, 16], 10);
+        using var plan = InferencePlan.Compile(model, [1, 16, 16]);
+        using var scope = new DisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => plan.Run(Tensor.Zeros([1, 3, 16, 16])));
+        Assert.Contains("[batch, 1, 16, 16]", e.Message);
+    }
+
+    // N, C, H, W, kernel, stride, padding, ceil mode
+    public static TheoryData<int, int, int, int, int, int, int, bool> PoolShapes => new()
+    {
+        { 2, 3, 16, 16, 3, 2, 1, false },  // ResNet's stem pooling
+        { 1, 4, 15, 37, 3, 2, 1, true },   // odd sizes, ceil mode, wide rows (vector windows and a masked tail)
+        { 3, 2, 9, 10, 2, 2, 0, false },
+        { 1, 5, 7, 11, 3, 1, 1, false },   // stride 1 (scalar windows)
+        { 2, 2, 8, 9, 5, 3, 2, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(PoolShapes))]
+    public void ValuesOnlyMaxPoolMatchesMaxPool2d(int n, int c, int h, int w, int k, int s, int p, bool ceil)
+    {
+        using var scope = new DisposeScope();
+        var data = Tensor.Randn([n, c, h, w], new Generator(9)).ToFloatArray();
+        data[5] = float.NaN; // a NaN wins its windows, as in PyTorch
+        data[data.Length - 3] = float.NegativeInfinity;
+        var x = Tensor.FromArray(data, n, c, h, w);
+        float[] expected;
+        using (AutogradMode.NoGrad()) expected = F.MaxPool2d(x, (k, k), (s, s), (p, p), null, ceil).ToFloatArray();
+        int oh = Pool2dGeometry.OutputSize(h, k, s, p, 1, ceil), ow = Pool2dGeometry.OutputSize(w, k, s, p, 1, ceil);
+        var actual = new float[n * c * oh * ow];
+        fixed (float* px = data, py = actual)
+            CpuPool.MaxValues(px, py, n * c, h, w, CpuPool.WindowRanges(h, oh, k, s, p, 1), ow, k, s, p);
+        Assert.Equal(expected, actual);
+    }
+}

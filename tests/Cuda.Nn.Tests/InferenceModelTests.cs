@@ -33,6 +33,9 @@ public class InferenceModelTests
             Assert.Equal(fromCheckpoint.InputShape, fromOnnx.InputShape);
             Assert.Equal(fromCheckpoint.ClassNames, fromOnnx.ClassNames);
             Assert.Equal(fromCheckpoint.Mean, fromOnnx.Mean);
+            // Both predict through a compiled plan: every conv of resnet20 fused (its batch norm folded already).
+            Assert.Equal(21, fromCheckpoint.Plan!.Fusions.Convs);
+            Assert.Equal(21, fromOnnx.Plan!.Fusions.Convs);
 
             var inputs = fromOnnx.ReadInputs(Path.Combine(dir, "images"));
             Assert.Equal(["a.png", "b.png"], inputs.Select(i => Path.GetFileName(i.Name)));

@@ -38,11 +38,21 @@ public sealed class InferenceModel : IDisposable
         Mean = mean;
         Std = std;
         model.Eval();
-        // The inference path: batch norms folded into the convs before them (one pass less per conv).
+        // The inference path: batch norms folded into the convs before them (one pass less per conv), then the graph
+        // compiled (conv + residual + relu fused, weights packed once). A module the exporter cannot express runs eagerly.
         Compression.Quantization.FoldBatchNorms(model);
+        try { Plan = model is OnnxGraphModule g ? InferencePlan.Compile(g) : InferencePlan.Compile(model, inputShape); }
+        catch (NotSupportedException) { Plan = null; }
     }
 
-    public void Dispose() => Model.Dispose();
+    /// <summary>The compiled graph that Predict runs (null when the model could not be exported: then the module runs).</summary>
+    public InferencePlan? Plan { get; }
+
+    public void Dispose()
+    {
+        Plan?.Dispose();
+        Model.Dispose();
+    }
 
     /// <summary>Metadata that makes an exported file self-describing for <see cref="Load"/>.</summary>
     public Dictionary<string, string> Metadata() => new()
@@ -134,7 +144,10 @@ public sealed class InferenceModel : IDisposable
             float[] probs;
             using (var scope = new DisposeScope())
             using (AutogradMode.NoGrad())
-                probs = Functional.F.Softmax(Model.Forward(Tensor.FromArray(data, [n, .. InputShape])), -1).ToFloatArray();
+            {
+                var x = Tensor.FromArray(data, [n, .. InputShape]);
+                probs = Functional.F.Softmax(Plan is null ? Model.Forward(x) : Plan.Run(x), -1).ToFloatArray();
+            }
             int classes = probs.Length / n;
             for (int i = 0; i < n; i++)
             {

@@ -133,7 +133,7 @@ public static class InferenceProfile
         int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
         foreach (var name in which == "all" ? ["resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64"] : which.Split(','))
         {
-            var b = new InferenceBenchmarks { Case = name, Threads = 2 };
+            var b = new InferenceBenchmarks { Case = name, Threads = int.Parse(Environment.GetEnvironmentVariable("CUDANN_THREADS") ?? "2", System.Globalization.CultureInfo.InvariantCulture) };
             b.Setup();
             double Time(Func<float> f)
             {

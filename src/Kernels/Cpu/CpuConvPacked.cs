@@ -171,35 +171,49 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 while ((i = Interlocked.Increment(ref next)) < n)
                 {
                     float* buf = (float*)ws.Ptr;
-                    Layout(x + i * xImage, buf);
+                    Layout(x + i * xImage, buf, 0, g.C);
                     Items(buf, residual == null ? null : residual + i * yImage, y + i * yImage, act, 0, items);
                 }
             });
             return;
         }
-        // A batch too small to share out: lay out each image once, then split its (block, tile) items.
+        // A batch too small to share out: per image, the threads first lay out channel ranges (claimed, so a thread
+        // that starts late finds them done), wait for the whole layout, then claim runs of (block, tile) items.
         using var shared = Workspace.Of<float>(_bufferFloats);
         float* b = (float*)shared.Ptr;
+        int threads = CpuWorkers.ThreadCount;
+        int chunks = _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1, grain = Math.Max(1, items / (4 * threads));
         for (int i = 0; i < n; i++)
         {
             float* xi = x + i * xImage, ri = residual == null ? null : residual + i * yImage, yi = y + i * yImage;
-            Layout(xi, b);
-            CpuWorkers.ForRange(items, 1, (s, e) => Items(b, ri, yi, act, s, e));
+            int nextChunk = -1, laidOut = 0, nextItem = 0;
+            CpuWorkers.For(threads, _ =>
+            {
+                int c;
+                while ((c = Interlocked.Increment(ref nextChunk)) < chunks)
+                {
+                    Layout(xi, b, (int)((long)c * g.C / chunks), (int)((long)(c + 1) * g.C / chunks));
+                    Interlocked.Increment(ref laidOut);
+                }
+                while (Volatile.Read(ref laidOut) < chunks) Thread.SpinWait(1);
+                int start;
+                while ((start = Interlocked.Add(ref nextItem, grain) - grain) < items) Items(b, ri, yi, act, start, Math.Min(items, start + grain));
+            });
         }
     }
 
-    /// <summary>Lays out one image for the kernel: the zero-bordered grid copy, or the patch tiles gathered from x.</summary>
+    /// <summary>Lays out channels [c0, c1) of one image for the kernel: the zero-bordered grid copy, or their rows of
+    /// every patch tile gathered from x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Layout(float* x, float* buf)
+    private void Layout(float* x, float* buf, int c0, int c1)
     {
-        if (_grid) { Pad(x, buf); return; }
-        var g = Geometry;
-        int hw = g.H * g.W, n = _taps * _r;
+        if (_grid) { Pad(x, buf, c0, c1); return; }
+        int hw = Geometry.H * Geometry.W, n = _taps * _r;
         for (int tile = 0; tile < _tiles; tile++)
         {
             int* src = _src + tile * n;
-            float* dst = buf + (long)tile * _k * _r;
-            for (int c = 0; c < g.C; c++, dst += n)
+            float* dst = buf + (long)tile * _k * _r + (long)c0 * n;
+            for (int c = c0; c < c1; c++, dst += n)
             {
                 float* xc = x + (long)c * hw;
                 int i = 0;
@@ -218,11 +232,12 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
 
     /// <summary>Copies an image into [C][Hp][Wp] planes (plus the slack) with zero borders (grid).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Pad(float* x, float* dst)
+    private void Pad(float* x, float* dst, int c0, int c1)
     {
         var g = Geometry;
         int hw = g.H * g.W, rowBytes = g.W * sizeof(float);
-        for (int c = 0; c < g.C; c++, dst += _plane)
+        dst += c0 * _plane;
+        for (int c = c0; c < c1; c++, dst += _plane)
         {
             float* xc = x + (long)c * hw;
             if (g.PH == 0 && g.PW == 0)

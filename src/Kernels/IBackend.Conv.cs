@@ -53,8 +53,8 @@ public partial interface IBackend
     void Conv2dBackwardFilter(Storage x, Layout xLayout, Storage gy, Layout gyLayout, Storage? gw, Storage? gbias, in Conv2dGeometry g);
 
     /// <summary>Max pooling; padding counts as -inf. indices (I64, y's shape) receive the argmax as h * W + w within
-    /// its input plane (first maximum in row-major window order; NaN wins).</summary>
-    void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage indices, in Pool2dGeometry g);
+    /// its input plane (first maximum in row-major window order; NaN wins); null indices: values only (inference).</summary>
+    void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage? indices, in Pool2dGeometry g);
 
     /// <summary>gx [N, C, inH, inW] = scatter-add of gy at indices (max and adaptive max pooling backward).</summary>
     void MaxPool2dBackward(Storage gy, Layout gyLayout, Storage indices, Storage gx, int inH, int inW);

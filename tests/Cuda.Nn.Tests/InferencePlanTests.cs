@@ -1,5 +1,6 @@
 // InferencePlan (the compiled inference path) against the eager eval-mode forward of the same model, on every zoo
-// family the exporter covers; its fusions; its weight snapshot; and the values-only max pooling it runs.
+// family the exporter covers; its fusions; its weight snapshot; and values-only max pooling (F.MaxPool2d without
+// autograd) against the indices kernel.
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Export;
 using Cuda.Nn.Functional;
@@ -98,7 +99,11 @@ public unsafe class InferencePlanTests
         data[data.Length - 3] = float.NegativeInfinity;
         var x = Tensor.FromArray(data, n, c, h, w);
         float[] expected;
-        using (AutogradMode.NoGrad()) expected = F.MaxPool2d(x, (k, k), (s, s), (p, p), null, ceil).ToFloatArray();
+        // The indices kernel (what training runs) is the reference for the values-only one.
+        var (withIndices, indices) = F.MaxPool2dWithIndices(x, (k, k), (s, s), (p, p), null, ceil);
+        expected = withIndices.ToFloatArray();
+        indices.Dispose();
+        using (AutogradMode.NoGrad()) Assert.Equal(expected, F.MaxPool2d(x, (k, k), (s, s), (p, p), null, ceil).ToFloatArray());
         int oh = Pool2dGeometry.OutputSize(h, k, s, p, 1, ceil), ow = Pool2dGeometry.OutputSize(w, k, s, p, 1, ceil);
         var actual = new float[n * c * oh * ow];
         fixed (float* px = data, py = actual)

@@ -10,16 +10,26 @@ namespace Cuda.Nn.Kernels.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage indices, in Pool2dGeometry g)
+    public void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage? indices, in Pool2dGeometry g)
     {
         var dt = ConvType(C(y).DType, "max_pool2d");
         CheckShape(xLayout, "input", "max_pool2d", g.N, g.C, g.H, g.W);
         using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
         var rows = CpuPool.WindowRanges(g.H, g.OH, g.KH, g.SH, g.PH, g.DH);
+        if (indices is null && dt == DType.F32 && g.DH == 1 && g.DW == 1)
+        {
+            CpuPool.MaxValues((float*)px, C(y).Ptr<float>(), g.N * g.C, g.H, g.W, rows, g.OW, g.KW, g.SW, g.PW);
+            return;
+        }
         var cols = CpuPool.WindowRanges(g.W, g.OW, g.KW, g.SW, g.PW, g.DW);
-        long* pi = C(indices).Ptr<long>();
-        if (dt == DType.F32) CpuPool.Max((float*)px, C(y).Ptr<float>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
-        else CpuPool.Max((double*)px, C(y).Ptr<double>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
+        var scratch = indices is null ? new CpuStorage(DType.I64, g.N * g.C * g.OH * g.OW) : null;
+        try
+        {
+            long* pi = C(indices ?? scratch!).Ptr<long>();
+            if (dt == DType.F32) CpuPool.Max((float*)px, C(y).Ptr<float>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
+            else CpuPool.Max((double*)px, C(y).Ptr<double>(), pi, g.N * g.C, g.H, g.W, rows, cols, g.DH, g.DW);
+        }
+        finally { scratch?.Release(); }
     }
 
     public void MaxPool2dBackward(Storage gy, Layout gyLayout, Storage indices, Storage gx, int inH, int inW)

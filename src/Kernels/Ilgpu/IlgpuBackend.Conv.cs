@@ -171,14 +171,17 @@ public sealed partial class IlgpuBackend
         }
     }
 
-    public void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage indices, in Pool2dGeometry g)
+    public void MaxPool2d(Storage x, Layout xLayout, Storage y, Storage? indices, in Pool2dGeometry g)
     {
         var d = S(y);
         var dt = ConvType(d.DType, "max_pool2d");
         CheckShape(xLayout, "input", "max_pool2d", g.N, g.C, g.H, g.W);
         var rows = CpuPool.WindowRanges(g.H, g.OH, g.KH, g.SH, g.PH, g.DH);
         var cols = CpuPool.WindowRanges(g.W, g.OW, g.KW, g.SW, g.PW, g.DW);
-        MaxWindows(x, xLayout, d, indices, g.N * g.C, rows, cols, Plane(g.H, g.W, g.OH, g.OW, g.DH, g.DW, dt));
+        // Values only: the kernel writes its argmax somewhere, so give it a scratch buffer.
+        var scratch = indices is null ? Allocate(DType.I64, g.N * g.C * g.OH * g.OW) : null;
+        try { MaxWindows(x, xLayout, d, indices ?? scratch!, g.N * g.C, rows, cols, Plane(g.H, g.W, g.OH, g.OW, g.DH, g.DW, dt)); }
+        finally { scratch?.Release(); }
     }
 
     public void MaxPool2dBackward(Storage gy, Layout gyLayout, Storage indices, Storage gx, int inH, int inW)

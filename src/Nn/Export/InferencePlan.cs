@@ -2,7 +2,8 @@
 // the convolutions before them, each convolution fused with the residual Add and the Relu that follow it, and
 // the fused convolutions' weights packed once (per input plane size) instead of on every call. Everything else
 // runs node by node through the same interpreter as OnnxGraphModule, without autograd; intermediates are freed
-// after their last use, so their buffers go back to the memory pool for the next node or call.
+// after their last use, so their buffers go back to the memory pool for the next node or call. (Max pooling
+// without autograd already skips its argmax indices in F.MaxPool2d.)
 //
 // The plan is a snapshot: it copies the weights when compiled, so later changes to the module (fine-tuning,
 // LoadStateDict) do not reach it; compile again after them. The fused kernels are CPU, F32 and AVX-512
@@ -99,7 +100,7 @@ public sealed partial class InferencePlan : IDisposable
             if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
             else if (!absorbed.Contains(node))
             {
-                _steps.Add(node.OpType == "MaxPool" && MaxPoolStep.TryCreate(node, out var pool) ? pool : new NodeStep(node));
+                _steps.Add(new NodeStep(node));
                 others++;
             }
         }

@@ -13,9 +13,20 @@ public static partial class F
     /// <summary>Max pooling; padding counts as -inf. stride defaults to the kernel size.</summary>
     public static Tensor MaxPool2d(Tensor x, (int H, int W) kernelSize, (int H, int W)? stride, (int H, int W) padding, (int H, int W)? dilation = null, bool ceilMode = false)
     {
-        var (y, idx) = MaxPool2dWithIndices(x, kernelSize, stride, padding, dilation, ceilMode);
-        idx.Dispose();
-        return y;
+        if (AutogradMode.ShouldRecord(x))
+        {
+            var (y, idx) = MaxPool2dWithIndices(x, kernelSize, stride, padding, dilation, ceilMode);
+            idx.Dispose();
+            return y;
+        }
+        // No backward pass: no argmax indices to write (the CPU backend then takes its faster values-only kernel).
+        var g = PoolGeometry("max_pool2d", x, kernelSize, stride ?? kernelSize, padding, dilation ?? (1, 1), ceilMode);
+        return Batched(x, xb =>
+        {
+            var y = Tensor.Empty([g.N, g.C, g.OH, g.OW], xb.DType, xb.Device);
+            xb.Backend.MaxPool2d(xb.Storage, xb.Layout, y.Storage, null, g);
+            return (y, null);
+        }).Output;
     }
 
     public static (Tensor Output, Tensor Indices) MaxPool2dWithIndices(Tensor x, int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false) =>

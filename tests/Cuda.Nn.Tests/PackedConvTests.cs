@@ -17,6 +17,11 @@ public unsafe class PackedConvTests
         ["grid 3x5 d(2,1) p(2,2) 10x13"] = new(3, 2, 10, 13, 5, 3, 5, 1, 1, 2, 2, 2, 1),
         ["grid 1x1 no pad 9x9"] = new(2, 6, 9, 9, 7, 1, 1),
         ["grid pad beyond reach"] = new(1, 2, 8, 9, 3, 3, 3, 1, 1, 3, 3),
+        ["grid stride 2: stem 7x7 s2 p3 on 40x38"] = new(2, 3, 40, 38, 20, 7, 7, 2, 2, 3, 3),
+        ["grid stride 2: 3x3 s2 p1 odd 29x31, batch 1"] = new(1, 5, 29, 31, 16, 3, 3, 2, 2, 1, 1),
+        ["grid stride 2: 1x1 s2 no pad 30x16"] = new(3, 4, 30, 16, 8, 1, 1, 2, 2),
+        ["grid stride 2: 3x3 d2 p2 on 17x20"] = new(1, 2, 17, 20, 4, 3, 3, 2, 2, 2, 2, 2, 2),
+        ["grid stride 2: width 1 image, pad 7"] = new(1, 2, 9, 1, 3, 3, 3, 2, 2, 7, 7),
         ["patch 3x3 p1 8x8 batch 1"] = new(1, 8, 8, 8, 32, 3, 3, 1, 1, 1, 1),
         ["patch 3x3 p1 4x4"] = new(3, 5, 4, 4, 17, 3, 3, 1, 1, 1, 1),
         ["patch 3x3 p1 2x2"] = new(1, 7, 2, 2, 33, 3, 3, 1, 1, 1, 1),
@@ -84,6 +89,8 @@ public unsafe class PackedConvTests
             Assert.Equal("patch, 16x1 tiles, 1 of 9 taps", late.Describe);
             using var early = new PackedConv2d(pw, null, new Conv2dGeometry(1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1));
             Assert.Equal("grid, 16x24 tiles, 9 of 9 taps", early.Describe);
+            using var stem = new PackedConv2d(pw, null, new Conv2dGeometry(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3));
+            Assert.StartsWith("grid", stem.Describe);
         }
     }
 }

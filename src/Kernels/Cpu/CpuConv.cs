@@ -348,7 +348,7 @@ internal static unsafe class CpuConv
 
     /// <summary>dst[j] = src[2j] for j in [lo, hi): 16 at a time from two loads and one two-source permute (the stem's
     /// stride-2 im2col, which was a scalar gather); loads never reach past src[2(hi - 1)].</summary>
-    private static void GatherStride2(float* src, float* dst, int lo, int hi)
+    internal static void GatherStride2(float* src, float* dst, int lo, int hi)
     {
         int j = lo;
         for (; 2L * j + 31 <= 2L * (hi - 1); j += 16)

@@ -42,8 +42,8 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     public string Describe => $"{(_grid ? "grid" : "patch")}, 16x{_r} tiles, {_taps} of {Geometry.KH * Geometry.KW} taps";
 
     private readonly bool _grid;
-    private readonly int _r, _tiles, _k, _taps, _blocks, _p, _wp;
-    private readonly nint _plane;      // grid: floats per channel of the padded copy
+    private readonly int _r, _tiles, _k, _taps, _blocks, _p, _hq, _wq, _phases, _usedPhases;
+    private readonly nint _plane;      // grid: floats per channel and phase of the padded copy
     private readonly long _bufferFloats; // grid copy or patch matrix, per image
     private float* _w, _bias;
     private int* _koff, _qmap, _src;   // _src (patch): input offset of [tile][tap][r], -1 for padding
@@ -64,22 +64,28 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         _taps = live.Count;
         _k = g.C * _taps;
 
-        // Grid copy for stride 1 with rows wide enough that the dropped columns cost little; im2col tiles otherwise.
-        _grid = g.SH == 1 && g.SW == 1 && ow >= 7;
+        // Grid copy for strides 1 and 2 with rows wide enough that the dropped columns cost little; im2col tiles
+        // otherwise. With stride s the bordered image is split into s x s phases (rows i s + a, columns j s + b), so
+        // tap (kh, kw) reads phase (kh dH mod s, kw dW mod s) at a constant shift from j = oh Wq + ow, as in stride 1.
+        _grid = g.SH == g.SW && g.SH <= 2 && ow >= 7;
         int hp = g.H + 2 * g.PH, wp = g.W + 2 * g.PW;
-        _wp = wp;
-        int positions = _grid ? (oh - 1) * wp + ow : _p;
+        _hq = (hp + g.SH - 1) / g.SH;
+        _wq = (wp + g.SW - 1) / g.SW;
+        int positions = _grid ? (oh - 1) * _wq + ow : _p;
         _r = ChooseWidth(positions);
         _tiles = (positions + _r - 1) / _r;
-        _plane = (nint)hp * wp + _r; // slack: the last tile reads up to R - 1 floats past the plane
-        _bufferFloats = _grid ? (long)g.C * _plane : (long)_tiles * _k * _r;
+        _plane = (nint)_hq * _wq + _r; // slack: the last tile reads up to R - 1 floats past the plane
+        _phases = g.SH * g.SW;
+        _bufferFloats = _grid ? (long)g.C * _phases * _plane : (long)_tiles * _k * _r;
 
         _koff = Alloc<int>(Math.Max(1, _k));
         for (int c = 0; c < g.C; c++)
             for (int t = 0; t < _taps; t++)
             {
-                int i = c * _taps + t;
-                _koff[i] = _grid ? (int)(c * _plane) + live[t].Kh * g.DH * wp + live[t].Kw * g.DW : i * _r;
+                int i = c * _taps + t, dy = live[t].Kh * g.DH, dx = live[t].Kw * g.DW;
+                int phase = dy % g.SH * g.SW + dx % g.SW;
+                _usedPhases |= 1 << phase;
+                _koff[i] = _grid ? (int)((c * _phases + phase) * _plane) + dy / g.SH * _wq + dx / g.SW : i * _r;
             }
 
         // Where each tile's positions land in y (-1: a dropped grid column or past the end).
@@ -90,7 +96,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
             if (j < positions)
             {
                 if (!_grid) q = j;
-                else if (j % wp < ow) q = j / wp * ow + j % wp;
+                else if (j % _wq < ow) q = j / _wq * ow + j % _wq;
             }
             _qmap[j] = q;
         }
@@ -230,33 +236,34 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         }
     }
 
-    /// <summary>Copies an image into [C][Hp][Wp] planes (plus the slack) with zero borders (grid).</summary>
+    /// <summary>Copies channels [c0, c1) of an image into bordered phase planes [C][s x s][Hq][Wq] (plus the slack):
+    /// phase (a, b) row i holds the bordered image's row i s + a, columns b, b + s, ...; zeros outside the image.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Pad(float* x, float* dst, int c0, int c1)
+    private void Pad(float* x, float* buf, int c0, int c1)
     {
         var g = Geometry;
-        int hw = g.H * g.W, rowBytes = g.W * sizeof(float);
-        dst += c0 * _plane;
-        for (int c = c0; c < c1; c++, dst += _plane)
-        {
-            float* xc = x + (long)c * hw;
-            if (g.PH == 0 && g.PW == 0)
-            {
-                Buffer.MemoryCopy(xc, dst, (long)hw * sizeof(float), (long)hw * sizeof(float));
-                new Span<float>(dst + hw, (int)(_plane - hw)).Clear();
-                continue;
-            }
-            new Span<float>(dst, g.PH * _wp + g.PW).Clear();
-            for (int h = 0; h < g.H; h++)
-            {
-                float* row = dst + (h + g.PH) * _wp + g.PW;
-                Buffer.MemoryCopy(xc + h * g.W, row, rowBytes, rowBytes);
-                // Right border of this row and left border of the next.
-                new Span<float>(row + g.W, 2 * g.PW).Clear();
-            }
-            float* tail = dst + (g.H + g.PH) * _wp + g.PW;
-            new Span<float>(tail, (int)(_plane - (tail - dst))).Clear();
-        }
+        int hw = g.H * g.W, s = g.SH;
+        for (int c = c0; c < c1; c++)
+            for (int a = 0; a < s; a++)
+                for (int b = 0; b < s; b++)
+                {
+                    if ((_usedPhases & (1 << (a * s + b))) == 0) continue; // e.g. a 1x1 stride-2 conv reads phase (0, 0) only
+                    float* dst = buf + (c * _phases + a * s + b) * _plane;
+                    // Phase columns jj read image column jj s + b - pW: valid for jj in [j0, j1).
+                    int j0 = Math.Max(0, (g.PW - b + s - 1) / s), last = g.W - 1 + g.PW - b;
+                    int j1 = last < 0 ? j0 : Math.Clamp(last / s + 1, j0, _wq);
+                    for (int i = 0; i < _hq; i++, dst += _wq)
+                    {
+                        int h = i * s + a - g.PH;
+                        if ((uint)h >= (uint)g.H) { new Span<float>(dst, _wq).Clear(); continue; }
+                        float* src = x + (long)c * hw + h * g.W + b - g.PW;
+                        new Span<float>(dst, j0).Clear();
+                        if (s == 1) Buffer.MemoryCopy(src + j0, dst + j0, (j1 - j0) * sizeof(float), (j1 - j0) * sizeof(float));
+                        else CpuConv.GatherStride2(src, dst, j0, j1);
+                        new Span<float>(dst + j1, _wq - j1).Clear();
+                    }
+                    new Span<float>(dst, _r).Clear(); // the slack after the plane
+                }
     }
 
     /// <summary>Items [start, end) of one image: item = block x tiles + tile, so a thread's range covers whole weight blocks.</summary>

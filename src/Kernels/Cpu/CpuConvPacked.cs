@@ -30,6 +30,14 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private const int Lanes = 16;
     private static readonly int[] Widths = [24, 16, 12, 8, 4, 2, 1];
 
+    /// <summary>
+    /// One image goes to several threads only when its weights are at least this large (streaming them is then
+    /// the cost, and two cores pull them twice as fast). Smaller convs ran slower on two threads than on one on the
+    /// 2-vCPU development VM (ResNet-20's 28x28 to 7x7 convs: 0.033-0.035 ms against 0.027-0.031 ms, 2026-11-28):
+    /// 20-30 us of tiles do not pay for the second core's dispatch and wake-up.
+    /// </summary>
+    internal const long ParallelWeightBytes = 512 * 1024;
+
     /// <summary>The kernels need AVX-512; elsewhere the inference plan runs the eager ops instead.</summary>
     public static bool Supported => Avx512F.IsSupported;
 
@@ -187,7 +195,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         // that starts late finds them done), wait for the whole layout, then claim runs of (block, tile) items.
         using var shared = Workspace.Of<float>(_bufferFloats);
         float* b = (float*)shared.Ptr;
-        int threads = CpuWorkers.ThreadCount;
+        int threads = (long)_blocks * _k * Lanes * sizeof(float) >= ParallelWeightBytes ? CpuWorkers.ThreadCount : 1;
         int chunks = _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1, grain = Math.Max(1, items / (4 * threads));
         for (int i = 0; i < n; i++)
         {
@@ -310,11 +318,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 if (q < 0) { r++; continue; }
                 int len = 1;
                 while (r + len < _r && qmap[r + len] == q + len) len++;
-                for (int oi = 0; oi < on; oi++)
-                {
-                    long at = (long)(o0 + oi) * _p + q;
-                    Epilogue(byChannel + oi * 2 * Lanes + r, _bias[o0 + oi], residual == null ? null : residual + at, y + at, len, act);
-                }
+                Epilogue(byChannel + r, _bias + o0, residual, y, (long)o0 * _p + q, _p, on, len, act);
                 r += len;
             }
         }
@@ -368,25 +372,33 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         Avx512F.Store(dst + 12 * 2 * Lanes, Avx512F.Shuffle4x128(w1, w3, 0xDD));
     }
 
-    /// <summary>dst = act(src + bias (+ residual)) over len floats.</summary>
+    /// <summary>
+    /// One run of len positions (at most 32) that are consecutive in y, for channels o0 .. o0 + on - 1: y = act(tile +
+    /// bias (+ residual)). src is the transposed tile at the run's first position (rows of 32 floats per channel); the
+    /// last partial vector is masked, so nothing past the run is read from the residual or written to y.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Epilogue(float* src, float bias, float* residual, float* dst, int len, FusedActivation act)
+    private static void Epilogue(float* src, float* bias, float* residual, float* y, long at, int p, int on, int len, FusedActivation act)
     {
-        int i = 0;
-        var b = Vector512.Create(bias);
         bool relu = act == FusedActivation.Relu;
-        for (; i + Lanes <= len; i += Lanes)
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (int i = 0; i < len; i += Lanes)
         {
-            var v = Vector512.Load(src + i) + b;
-            if (residual != null) v += Vector512.Load(residual + i);
-            if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
-            v.Store(dst + i);
-        }
-        for (; i < len; i++)
-        {
-            float v = src[i] + bias;
-            if (residual != null) v += residual[i];
-            dst[i] = relu ? MathF.Max(v, 0f) : v;
+            var mask = Vector512.LessThan(lane, Vector512.Create(len - i)).AsSingle();
+            bool full = len - i >= Lanes;
+            for (int oi = 0; oi < on; oi++)
+            {
+                float* d = y + at + (long)oi * p + i;
+                var v = Vector512.Load(src + oi * 2 * Lanes + i) + Vector512.Create(bias[oi]);
+                if (residual != null)
+                {
+                    float* r = residual + at + (long)oi * p + i;
+                    v += full ? Vector512.Load(r) : Avx512F.MaskLoad(r, mask, Vector512<float>.Zero);
+                }
+                if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                if (full) v.Store(d);
+                else Avx512F.MaskStore(d, mask, v);
+            }
         }
     }
 

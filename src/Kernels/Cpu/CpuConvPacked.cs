@@ -192,11 +192,12 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
             return;
         }
         // A batch too small to share out: per image, the threads first lay out channel ranges (claimed, so a thread
-        // that starts late finds them done), wait for the whole layout, then claim runs of (block, tile) items.
+        // that starts late finds them done), wait for the whole layout, then claim halves of the (block, tile) items
+        // (contiguous halves measured faster than quarters: fewer shared cache lines in y, whole weight blocks each).
         using var shared = Workspace.Of<float>(_bufferFloats);
         float* b = (float*)shared.Ptr;
         int threads = (long)_blocks * _k * Lanes * sizeof(float) >= ParallelWeightBytes ? CpuWorkers.ThreadCount : 1;
-        int chunks = _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1, grain = Math.Max(1, items / (4 * threads));
+        int chunks = _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1, grain = (items + threads - 1) / threads;
         for (int i = 0; i < n; i++)
         {
             float* xi = x + i * xImage, ri = residual == null ? null : residual + i * yImage, yi = y + i * yImage;

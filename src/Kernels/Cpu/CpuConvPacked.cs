@@ -30,14 +30,6 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private const int Lanes = 16;
     private static readonly int[] Widths = [24, 16, 12, 8, 4, 2, 1];
 
-    /// <summary>
-    /// One image goes to several threads only when its weights are at least this large (streaming them is then
-    /// the cost, and two cores pull them twice as fast). Smaller convs ran slower on two threads than on one on the
-    /// 2-vCPU development VM (ResNet-20's 28x28 to 7x7 convs: 0.033-0.035 ms against 0.027-0.031 ms, 2026-11-28):
-    /// 20-30 us of tiles do not pay for the second core's dispatch and wake-up.
-    /// </summary>
-    internal const long ParallelWeightBytes = 512 * 1024;
-
     /// <summary>The kernels need AVX-512; elsewhere the inference plan runs the eager ops instead.</summary>
     public static bool Supported => Avx512F.IsSupported;
 
@@ -196,7 +188,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         // (contiguous halves measured faster than quarters: fewer shared cache lines in y, whole weight blocks each).
         using var shared = Workspace.Of<float>(_bufferFloats);
         float* b = (float*)shared.Ptr;
-        int threads = (long)_blocks * _k * Lanes * sizeof(float) >= ParallelWeightBytes ? CpuWorkers.ThreadCount : 1;
+        int threads = CpuWorkers.ThreadCount;
         int chunks = _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1, grain = (items + threads - 1) / threads;
         for (int i = 0; i < n; i++)
         {

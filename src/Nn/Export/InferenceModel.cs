@@ -42,7 +42,7 @@ public sealed class InferenceModel : IDisposable
         // compiled (conv + residual + relu fused, weights packed once). A module the exporter cannot express runs eagerly.
         Compression.Quantization.FoldBatchNorms(model);
         try { Plan = model is OnnxGraphModule g ? InferencePlan.Compile(g) : InferencePlan.Compile(model, inputShape); }
-        catch (NotSupportedException) { Plan = null; }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException) { Plan = null; }
     }
 
     /// <summary>The compiled graph that Predict runs (null when the model could not be exported: then the module runs).</summary>

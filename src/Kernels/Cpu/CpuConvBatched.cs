@@ -128,7 +128,7 @@ internal static unsafe class CpuConvBatched
     /// plane keeps only its centre tap: 8/9 of the multiply-adds were on zeros). Drops them from the offset table and
     /// returns the live taps' indices, or null when every tap is live.
     /// </summary>
-    private static int[]? LiveTaps(ref int[] taps, int p)
+    internal static int[]? LiveTaps(ref int[] taps, int p)
     {
         int kk = taps.Length / p;
         var live = new List<int>(kk);

@@ -46,7 +46,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private readonly nint _plane;      // grid: floats per channel and phase of the padded copy
     private readonly long _bufferFloats; // grid copy or patch matrix, per image
     private float* _w, _bias;
-    private int* _koff, _qmap, _src;   // _src (patch): input offset of [tile][tap][r], -1 for padding
+    private int* _koff, _qmap, _src;   // _src (patch): input offset of [tile][tap][r], -1 for padding (TapOffsets, tiled)
 
     public PackedConv2d(float* w, float* bias, Conv2dGeometry g)
     {
@@ -56,12 +56,11 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         _p = oh * ow;
         _blocks = (g.O + Lanes - 1) / Lanes;
 
-        // Taps that read padding for every output position contribute nothing.
-        var live = new List<(int Kh, int Kw)>(kk);
-        for (int kh = 0; kh < g.KH; kh++)
-            for (int kw = 0; kw < g.KW; kw++)
-                if (Reaches(kh * g.DH - g.PH, g.SH, oh, g.H) && Reaches(kw * g.DW - g.PW, g.SW, ow, g.W)) live.Add((kh, kw));
-        _taps = live.Count;
+        // Taps that read padding for every output position contribute nothing (the image-batched GEMM's tables).
+        var offsets = CpuConvBatched.TapOffsets(g);
+        int[] liveTaps = CpuConvBatched.LiveTaps(ref offsets, _p) ?? Enumerable.Range(0, kk).ToArray();
+        var live = liveTaps.Select(t => (Kh: t / g.KW, Kw: t % g.KW)).ToArray();
+        _taps = live.Length;
         _k = g.C * _taps;
 
         // Grid copy for strides 1 and 2 with rows wide enough that the dropped columns cost little; im2col tiles
@@ -107,13 +106,8 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 for (int t = 0; t < _taps; t++)
                     for (int r = 0; r < _r; r++)
                     {
-                        int q = tile * _r + r, off = -1;
-                        if (q < _p)
-                        {
-                            int ih = q / ow * g.SH - g.PH + live[t].Kh * g.DH, iw = q % ow * g.SW - g.PW + live[t].Kw * g.DW;
-                            if ((uint)ih < (uint)g.H && (uint)iw < (uint)g.W) off = ih * g.W + iw;
-                        }
-                        _src[(tile * _taps + t) * _r + r] = off;
+                        int q = tile * _r + r;
+                        _src[(tile * _taps + t) * _r + r] = q < _p ? offsets[t * _p + q] : -1;
                     }
         }
 
@@ -130,14 +124,6 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                     dst[(long)(c * _taps + t) * Lanes] = w[((long)o * g.C + c) * kk + live[t].Kh * g.KW + live[t].Kw];
             if (bias != null) _bias[o] = bias[o];
         }
-    }
-
-    /// <summary>Whether some output position's tap lands inside the input: o s + off in [0, size) for an o in [0, outSize).</summary>
-    private static bool Reaches(int off, int s, int outSize, int size)
-    {
-        for (int o = 0; o < outSize; o++)
-            if ((uint)(o * s + off) < (uint)size) return true;
-        return false;
     }
 
     /// <summary>The tile width with the least work per position: R columns plus about 3 for the weight load and loop.</summary>

@@ -1,4 +1,5 @@
 // The fused step of InferencePlan: Conv (+ folded BatchNormalization) (+ residual Add) (+ Relu) in one pass.
+using Cuda.Nn.Autograd;
 using Cuda.Nn.Export.Onnx;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
@@ -41,8 +42,6 @@ public sealed partial class InferencePlan
             Output = conv.Output[0];
         }
 
-        private static AttributeProto? Attr(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
-
         /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
         public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
         {
@@ -51,39 +50,30 @@ public sealed partial class InferencePlan
             Tensor? b = null;
             if (conv.Input.Count > 2 && conv.Input[2].Length > 0 && (!constants.TryGetValue(conv.Input[2], out b) || b.Rank != 1 || b.ShapeRef[0] != w.ShapeRef[0] || b.DType != DType.F32))
                 return false;
-            if (Attr(conv, "auto_pad") is { } ap && ap.S.ToStringUtf8() is not ("NOTSET" or "VALID")) return false;
-            long[] strides = Attr(conv, "strides")?.Ints.ToArray() ?? [1, 1], dilations = Attr(conv, "dilations")?.Ints.ToArray() ?? [1, 1];
-            long[] pads = Attr(conv, "pads")?.Ints.ToArray() ?? [0, 0, 0, 0];
+            var a = new OnnxOps.Attrs(conv);
+            if (a.String("auto_pad", "NOTSET") is not ("NOTSET" or "VALID")) return false;
+            long[] strides = a.Ints("strides") ?? [1, 1], dilations = a.Ints("dilations") ?? [1, 1], pads = a.Ints("pads") ?? [0, 0, 0, 0];
             if (strides.Length != 2 || dilations.Length != 2 || pads.Length != 4) return false;
-            int groups = (int)(Attr(conv, "group")?.I ?? 1);
-            step = new FusedConvStep(conv, DisposeScope.Detach(w.Clone()), DisposeScope.Detach(b?.Clone() ?? Tensor.Zeros([w.ShapeRef[0]])), strides, dilations, pads, groups);
+            step = new FusedConvStep(conv, DisposeScope.Detach(w.Clone()), DisposeScope.Detach(b?.Clone() ?? Tensor.Zeros([w.ShapeRef[0]])), strides, dilations, pads, (int)a.Int("group", 1));
             return true;
         }
 
-        /// <summary>Folds an inference-mode BatchNormalization of this conv's output into its weight and bias.</summary>
+        /// <summary>Folds an inference-mode BatchNormalization of this conv's output into its weight and bias, as
+        /// Quantization.FoldBatchNorms does for modules: w' = w scale, b' = b scale + shift (F.FoldBatchNorm).</summary>
         public bool TryFold(NodeProto bn, Dictionary<string, Tensor> constants)
         {
             int o = _weight.ShapeRef[0];
-            var stats = new float[4][];
+            var stats = new Tensor[4]; // scale (gamma), B (beta), mean, var
             for (int i = 0; i < 4; i++)
-            {
-                if (bn.Input.Count < 5 || !constants.TryGetValue(bn.Input[i + 1], out var t) || t.Numel != o || t.DType != DType.F32) return false;
-                stats[i] = t.ToFloatArray();
-            }
-            double eps = Attr(bn, "epsilon")?.F ?? 1e-5f;
-            float[] w = _weight.ToFloatArray(), b = _bias.ToFloatArray();
-            int per = w.Length / o;
-            for (int c = 0; c < o; c++)
-            {
-                double scale = stats[0][c] / Math.Sqrt(stats[3][c] + eps);
-                for (int i = 0; i < per; i++) w[c * per + i] = (float)(w[c * per + i] * scale);
-                b[c] = (float)((b[c] - stats[2][c]) * scale + stats[1][c]);
-            }
-            var shape = _weight.Shape;
+                if (bn.Input.Count < 5 || !constants.TryGetValue(bn.Input[i + 1], out stats[i]!) || stats[i].Numel != o || stats[i].DType != DType.F32) return false;
+            using var noGrad = AutogradMode.NoGrad();
+            using var scope = new DisposeScope();
+            var (scale, shift) = F.FoldBatchNorm(stats[2], stats[3], stats[0], stats[1], new OnnxOps.Attrs(bn).Float("epsilon", 1e-5f));
+            var weight = DisposeScope.Detach(_weight.Mul(scale.Reshape([o, 1, 1, 1])));
+            var bias = DisposeScope.Detach(_bias.Mul(scale).Add(shift));
             _weight.Dispose();
             _bias.Dispose();
-            _weight = DisposeScope.Detach(Tensor.FromArray(w, shape));
-            _bias = DisposeScope.Detach(Tensor.FromArray(b, o));
+            (_weight, _bias) = (weight, bias);
             return true;
         }
 
@@ -128,19 +118,13 @@ public sealed partial class InferencePlan
         private static bool FrozenWinsAtBatch(in Conv2dGeometry g) =>
             !CpuConvDirect.Applies(g) && g.OH * g.OW < CpuConvBatched.WideEnoughColumns && g.C * g.KH * g.KW >= 256;
 
-        /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512).</summary>
+        /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512): the
+        /// interpreter's Conv on the folded weights, then the add and the relu.</summary>
         private Tensor Eager(Tensor x, Tensor? res)
         {
             using var w = _weight.MoveTo(x.Device);
             using var b = _bias.MoveTo(x.Device);
-            Tensor y;
-            if (_pads[0] == _pads[2] && _pads[1] == _pads[3])
-                y = F.Conv2d(x, w, b, _stride, ((int)_pads[0], (int)_pads[1]), _dilation, _groups);
-            else
-            {
-                using var padded = F.Pad(x, [(int)_pads[1], (int)_pads[3], (int)_pads[0], (int)_pads[2]]);
-                y = F.Conv2d(padded, w, b, _stride, (0, 0), _dilation, _groups);
-            }
+            var y = OnnxOps.Conv(x, w, b, new OnnxOps.Attrs(_conv));
             if (res is not null) { var sum = y.Add(res); y.Dispose(); y = sum; }
             if (Activation == FusedActivation.Relu) { var r = y.Relu(); y.Dispose(); y = r; }
             return y;

@@ -253,7 +253,7 @@ internal static class OnnxOps
         return scope.MoveToOuter(y);
     }
 
-    private static Tensor Conv(Tensor x, Tensor w, Tensor? b, Attrs a)
+    internal static Tensor Conv(Tensor x, Tensor w, Tensor? b, Attrs a)
     {
         if (x.Rank != 4) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
         if (a.String("auto_pad", "NOTSET") is not ("NOTSET" or "VALID"))
@@ -290,7 +290,7 @@ internal static class OnnxOps
         throw new NotSupportedException("Constant: only value, value_float(s) and value_int(s) are supported");
     }
 
-    private readonly struct Attrs(NodeProto node)
+    internal readonly struct Attrs(NodeProto node)
     {
         public AttributeProto? Attr(string name) => node.Attribute.FirstOrDefault(x => x.Name == name);
         public long Int(string name, long fallback) => Attr(name) is { } x ? x.I : fallback;

@@ -9,7 +9,7 @@ namespace Cuda.Nn.Export;
 
 public sealed partial class InferencePlan
 {
-    private sealed unsafe class FusedConvStep : Step, IDisposable
+    private sealed unsafe class FusedConvStep : GraphStep, IDisposable
     {
         private readonly NodeProto _conv;
         private readonly string _input;

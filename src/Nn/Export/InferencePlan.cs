@@ -19,9 +19,9 @@ namespace Cuda.Nn.Export;
 
 public sealed partial class InferencePlan : IDisposable
 {
-    private readonly List<Step> _steps = [];
+    private readonly List<GraphStep> _steps = [];
     private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _lastUse = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _lastUse;
     private readonly string _source, _inputName, _outputName;
     private readonly int[] _inputShape;
 
@@ -100,12 +100,11 @@ public sealed partial class InferencePlan : IDisposable
             if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
             else if (!absorbed.Contains(node))
             {
-                _steps.Add(new NodeStep(node));
+                _steps.Add(new NodeStep(node, static () => false));
                 others++;
             }
         }
-        for (int i = 0; i < _steps.Count; i++)
-            foreach (var n in _steps[i].Inputs) _lastUse[n] = i;
+        _lastUse = GraphSteps.LastUses(_steps);
         Fusions = (convs, bns, adds, relus, others);
     }
 
@@ -131,29 +130,11 @@ public sealed partial class InferencePlan : IDisposable
     /// <summary>Runs the graph on input [N, ...InputShape]; the result belongs to the caller (or its dispose scope).</summary>
     public Tensor Run(Tensor input)
     {
-        if (_inputShape.Length > 0 && (input.Rank != _inputShape.Length + 1 || _inputShape.Where((d, i) => d >= 0 && d != input.ShapeRef[i + 1]).Any()))
-            throw new ArgumentException($"{_source}: input '{_inputName}' must be [batch, {string.Join(", ", _inputShape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}], got {Layout.ShapeString(input.ShapeRef)}");
+        GraphSteps.CheckInput(_source, _inputName, _inputShape, input);
         using var noGrad = AutogradMode.NoGrad();
         using var scope = new DisposeScope();
         var env = new Dictionary<string, Tensor>(_constants, StringComparer.Ordinal) { [_inputName] = input };
-        var owned = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < _steps.Count; i++)
-        {
-            var step = _steps[i];
-            Tensor[] outs;
-            long t0 = StepTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            try { outs = step.Run(env); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or KeyNotFoundException)
-            {
-                throw new InvalidOperationException($"{_source}: {step.Name} failed: {e.Message}", e);
-            }
-            StepTimer?.Invoke(step.Name, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-            for (int o = 0; o < outs.Length && o < step.Outputs.Count; o++)
-                if (step.Outputs[o].Length > 0) { env[step.Outputs[o]] = outs[o]; owned.Add(step.Outputs[o]); }
-            foreach (var n in step.Inputs)
-                if (owned.Contains(n) && _lastUse[n] == i && n != _outputName) { env[n].Dispose(); owned.Remove(n); }
-        }
-        if (!env.TryGetValue(_outputName, out var y)) throw new InvalidDataException($"{_source}: no node produces the output '{_outputName}'");
+        var y = GraphSteps.Run(_source, _steps, _lastUse, env, _outputName, StepTimer);
         return scope.MoveToOuter(y.Share());
     }
 
@@ -162,24 +143,5 @@ public sealed partial class InferencePlan : IDisposable
         foreach (var s in _steps) (s as IDisposable)?.Dispose();
         foreach (var t in _constants.Values) t.Dispose();
         _constants.Clear();
-    }
-
-    private abstract class Step
-    {
-        public abstract string Name { get; }
-        public abstract IReadOnlyList<string> Inputs { get; }
-        public abstract IReadOnlyList<string> Outputs { get; }
-        public abstract Tensor[] Run(Dictionary<string, Tensor> env);
-    }
-
-    /// <summary>An unfused node, run by the ONNX interpreter in eval mode.</summary>
-    private sealed class NodeStep(NodeProto node) : Step
-    {
-        private readonly string[] _inputs = node.Input.Where(n => n.Length > 0).ToArray();
-        private readonly string[] _outputs = node.Output.ToArray();
-        public override string Name => $"node '{node.Name}' ({node.OpType})";
-        public override IReadOnlyList<string> Inputs => _inputs;
-        public override IReadOnlyList<string> Outputs => _outputs;
-        public override Tensor[] Run(Dictionary<string, Tensor> env) => OnnxOps.Run(node, env, training: false);
     }
 }

@@ -23,7 +23,8 @@ public sealed class OnnxGraphModule : Module
     private readonly GraphProto _graph;
     private readonly string _source;
     private readonly Dictionary<string, string> _fileNames = new(StringComparer.Ordinal); // state-dict name -> initializer name
-    private readonly Dictionary<string, int> _lastUse = new(StringComparer.Ordinal);
+    private readonly List<GraphStep> _steps;
+    private readonly Dictionary<string, int> _lastUse;
 
     public string InputName { get; }
     public string OutputName { get; }
@@ -79,34 +80,17 @@ public sealed class OnnxGraphModule : Module
             else ((OnnxScope)owner).Add(leaf, t, trainable);
             _fileNames[string.Join('.', parts)] = name;
         }
-        for (int i = 0; i < _graph.Node.Count; i++)
-            foreach (var n in _graph.Node[i].Input) if (n.Length > 0) _lastUse[n] = i;
+        _steps = _graph.Node.Select(n => (GraphStep)new NodeStep(n, () => IsTraining)).ToList();
+        _lastUse = GraphSteps.LastUses(_steps);
     }
 
     public override Tensor Forward(Tensor input)
     {
-        if (InputShape.Length > 0 && (input.Rank != InputShape.Length + 1 || InputShape.Where((d, i) => d >= 0 && d != input.ShapeRef[i + 1]).Any()))
-            throw new ArgumentException($"{_source}: input '{InputName}' must be [batch, {string.Join(", ", InputShape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}], got {Layout.ShapeString(input.ShapeRef)}");
+        GraphSteps.CheckInput(_source, InputName, InputShape, input);
         using var scope = new DisposeScope();
         var env = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputName] = input };
-        var owned = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (k, t) in StateDict()) env[_fileNames[k]] = t;
-        for (int i = 0; i < _graph.Node.Count; i++)
-        {
-            var node = _graph.Node[i];
-            Tensor[] outs;
-            try { outs = OnnxOps.Run(node, env, IsTraining); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or KeyNotFoundException)
-            {
-                throw new InvalidOperationException($"{_source}: node '{node.Name}' ({node.OpType}) failed: {e.Message}", e);
-            }
-            for (int o = 0; o < outs.Length && o < node.Output.Count; o++)
-                if (node.Output[o].Length > 0) { env[node.Output[o]] = outs[o]; owned.Add(node.Output[o]); }
-            // Free intermediates after their last consumer (the scope would only free them at the end).
-            foreach (var n in node.Input)
-                if (owned.Contains(n) && _lastUse[n] == i && n != OutputName) { env[n].Dispose(); owned.Remove(n); }
-        }
-        if (!env.TryGetValue(OutputName, out var y)) throw new InvalidDataException($"{_source}: no node produces the output '{OutputName}'");
+        var y = GraphSteps.Run(_source, _steps, _lastUse, env, OutputName);
         return scope.MoveToOuter(y.Share());
     }
 

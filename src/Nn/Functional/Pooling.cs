@@ -13,20 +13,10 @@ public static partial class F
     /// <summary>Max pooling; padding counts as -inf. stride defaults to the kernel size.</summary>
     public static Tensor MaxPool2d(Tensor x, (int H, int W) kernelSize, (int H, int W)? stride, (int H, int W) padding, (int H, int W)? dilation = null, bool ceilMode = false)
     {
-        if (AutogradMode.ShouldRecord(x))
-        {
-            var (y, idx) = MaxPool2dWithIndices(x, kernelSize, stride, padding, dilation, ceilMode);
-            idx.Dispose();
-            return y;
-        }
-        // No backward pass: no argmax indices to write (the CPU backend then takes its faster values-only kernel).
-        var g = PoolGeometry("max_pool2d", x, kernelSize, stride ?? kernelSize, padding, dilation ?? (1, 1), ceilMode);
-        return Batched(x, xb =>
-        {
-            var y = Tensor.Empty([g.N, g.C, g.OH, g.OW], xb.DType, xb.Device);
-            xb.Backend.MaxPool2d(xb.Storage, xb.Layout, y.Storage, null, g);
-            return (y, null);
-        }).Output;
+        // Without a backward pass no argmax indices are written (the CPU backend then runs its values-only kernel).
+        var (y, idx) = MaxPool(x, kernelSize, stride, padding, dilation, ceilMode, AutogradMode.ShouldRecord(x));
+        idx?.Dispose();
+        return y;
     }
 
     public static (Tensor Output, Tensor Indices) MaxPool2dWithIndices(Tensor x, int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false) =>
@@ -36,15 +26,20 @@ public static partial class F
     public static (Tensor Output, Tensor Indices) MaxPool2dWithIndices(Tensor x, (int H, int W) kernelSize, (int H, int W)? stride, (int H, int W) padding,
         (int H, int W)? dilation = null, bool ceilMode = false)
     {
-        var st = stride ?? kernelSize;
-        var d = dilation ?? (1, 1);
-        var g = PoolGeometry("max_pool2d", x, kernelSize, st, padding, d, ceilMode);
+        var (y, idx) = MaxPool(x, kernelSize, stride, padding, dilation, ceilMode, withIndices: true);
+        return (y, idx!);
+    }
+
+    private static (Tensor Output, Tensor? Indices) MaxPool(Tensor x, (int H, int W) kernelSize, (int H, int W)? stride, (int H, int W) padding,
+        (int H, int W)? dilation, bool ceilMode, bool withIndices)
+    {
+        var g = PoolGeometry("max_pool2d", x, kernelSize, stride ?? kernelSize, padding, dilation ?? (1, 1), ceilMode);
         return Batched(x, xb =>
         {
             var y = Tensor.Empty([g.N, g.C, g.OH, g.OW], xb.DType, xb.Device);
-            var idx = Tensor.Empty([g.N, g.C, g.OH, g.OW], DType.I64, xb.Device);
-            xb.Backend.MaxPool2d(xb.Storage, xb.Layout, y.Storage, idx.Storage, g);
-            if (AutogradMode.ShouldRecord(xb)) RecordArgmaxBackward(y, idx, xb, "max_pool2d");
+            var idx = withIndices ? Tensor.Empty([g.N, g.C, g.OH, g.OW], DType.I64, xb.Device) : null;
+            xb.Backend.MaxPool2d(xb.Storage, xb.Layout, y.Storage, idx?.Storage, g);
+            if (idx is not null && AutogradMode.ShouldRecord(xb)) RecordArgmaxBackward(y, idx, xb, "max_pool2d");
             return (y, idx);
         });
     }

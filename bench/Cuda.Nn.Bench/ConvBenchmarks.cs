@@ -69,11 +69,13 @@ public class ConvBenchmarks
         return s;
     }
 
+    private PackedConv2d? _frozen;
+
     /// <summary>The same forward through a frozen PackedConv2d (weights packed once, bias fused), for conv-profile.</summary>
     internal unsafe Action? FrozenForward()
     {
         if (!PackedConv2d.Applies(_g)) return null;
-        var conv = new PackedConv2d(((CpuStorage)_w).Ptr<float>(), ((CpuStorage)_b).Ptr<float>(), _g);
+        var conv = _frozen = new PackedConv2d(((CpuStorage)_w).Ptr<float>(), ((CpuStorage)_b).Ptr<float>(), _g);
         float* x = ((CpuStorage)_x).Ptr<float>(), y = ((CpuStorage)_y).Ptr<float>();
         int n = _g.N;
         Console.WriteLine($"//   frozen: {conv.Describe}");
@@ -84,6 +86,7 @@ public class ConvBenchmarks
     public void Cleanup()
     {
         foreach (var s in new[] { _x, _w, _b, _y, _gy, _gx, _gw }) s.Release();
+        _frozen?.Dispose();
     }
 
     [Benchmark]

@@ -47,7 +47,7 @@ public class InferenceBenchmarks
         using (var graph = OnnxImporter.Load(_path)) _plan = InferencePlan.Compile(graph);
         Compression.Quantization.FoldBatchNorms(_model);
         _x = DisposeScope.Detach(Tensor.Randn([batch, .. shape], new Generator(1)));
-        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        var options = OrtOptions();
         _session = new InferenceSession(_path, options);
         _inputs = [NamedOnnxValue.CreateFromTensor(OnnxExporter.InputName, new DenseTensor<float>(_x.ToFloatArray(), _x.Shape))];
     }
@@ -81,15 +81,23 @@ public class InferenceBenchmarks
         _plan.StepTimer = (name, ms) => (times.TryGetValue(name, out var l) ? l : times[name] = []).Add(ms);
         for (int i = 0; i < reps; i++) CudaNn();
         _plan.StepTimer = null;
+        PrintMedians(times);
+        foreach (var line in _plan.Describe()) Console.WriteLine($"  {line}");
+    }
+
+    /// <summary>ORT's CPU provider as the benchmark runs it: all graph optimisations, intra-op threads equal to ours.</summary>
+    private SessionOptions OrtOptions() => new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+
+    private static void PrintMedians(Dictionary<string, List<double>> times)
+    {
         foreach (var (name, l) in times.OrderByDescending(kv => kv.Value.Order().ElementAt(kv.Value.Count / 2)))
             Console.WriteLine($"  {l.Order().ElementAt(l.Count / 2),8:F4} ms  {name}");
-        foreach (var line in _plan.Describe()) Console.WriteLine($"  {line}");
     }
 
     /// <summary>ONNX Runtime's own per-node profile (median microseconds over reps calls), for comparison with PrintSteps.</summary>
     internal void PrintOrtSteps(int reps)
     {
-        var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        var options = OrtOptions();
         options.EnableProfiling = true;
         options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "cudann-ort-profile");
         using var session = new InferenceSession(_path, options);
@@ -104,8 +112,7 @@ public class InferenceBenchmarks
                 string op = e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var o) ? o.GetString()! : "";
                 (times.TryGetValue($"{name[..^12]} ({op})", out var l) ? l : times[$"{name[..^12]} ({op})"] = []).Add(e.GetProperty("dur").GetDouble() / 1000);
             }
-        foreach (var (name, l) in times.OrderByDescending(kv => kv.Value.Order().ElementAt(kv.Value.Count / 2)))
-            Console.WriteLine($"  {l.Order().ElementAt(l.Count / 2),8:F4} ms  {name}");
+        PrintMedians(times);
     }
 
     [GlobalCleanup]

@@ -36,6 +36,15 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     /// <summary>Whether a geometry can be frozen (one group: depthwise and grouped convs stay eager).</summary>
     public static bool Applies(in Conv2dGeometry g) => Supported && g.Groups == 1;
 
+    /// <summary>
+    /// Whether this kernel beats the eager ones when a batch fills the threads (at batch 1 it always did): only on
+    /// small output planes (under 256 positions) with a deep reduction (256 or more channels x taps), ResNet-18's late
+    /// stages (docs/inference.md). The position-vectorised direct kernel runs stride-1 convs on wider rows faster, and
+    /// shallow convs (1x1 downsampling, the stem) spend more in the patch layout than in the tiles.
+    /// </summary>
+    public static bool FasterThanEagerAtBatch(in Conv2dGeometry g) =>
+        !CpuConvDirect.Applies(g) && g.OH * g.OW < CpuConvBatched.WideEnoughColumns && g.C * g.KH * g.KW >= 256;
+
     /// <summary>The geometry for one image (N = 1).</summary>
     public Conv2dGeometry Geometry { get; }
     /// <summary>"grid" or "patch", the tile width and the live taps, for logs and benchmarks.</summary>

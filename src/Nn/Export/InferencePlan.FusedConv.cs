@@ -96,7 +96,7 @@ public sealed partial class InferencePlan
             bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
                 && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
                 && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW]));
-            if (!packed || n >= CpuWorkers.ThreadCount && !FrozenWinsAtBatch(g)) return [Eager(x, res)];
+            if (!packed || n >= CpuWorkers.ThreadCount && !PackedConv2d.FasterThanEagerAtBatch(g)) return [Eager(x, res)];
 
             PackedConv2d conv;
             lock (_gate)
@@ -108,15 +108,6 @@ public sealed partial class InferencePlan
             conv.Run(Ptr(xc), rc is null ? null : Ptr(rc), Ptr(y), n, Activation);
             return [y];
         }
-
-        /// <summary>
-        /// When a batch fills the threads, the frozen kernel is used only where it measured faster than the eager
-        /// kernels (docs/inference.md): small output planes (under 256 positions) with a deep reduction (256 or more
-        /// channels x taps), ResNet-18's late stages. The position-vectorised direct kernel runs stride-1 convs on wider
-        /// rows faster, and shallow convs (1x1 downsampling, the stem) spend more in the patch layout than in the tiles.
-        /// </summary>
-        private static bool FrozenWinsAtBatch(in Conv2dGeometry g) =>
-            !CpuConvDirect.Applies(g) && g.OH * g.OW < CpuConvBatched.WideEnoughColumns && g.C * g.KH * g.KW >= 256;
 
         /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512): the
         /// interpreter's Conv on the folded weights, then the add and the relu.</summary>

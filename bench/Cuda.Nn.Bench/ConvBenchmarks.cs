@@ -29,6 +29,11 @@ public class ConvBenchmarks
         ["r18_b1_64"] = new(1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1),
         ["r18_b1_256"] = new(1, 256, 2, 2, 256, 3, 3, 1, 1, 1, 1),
         ["r18_b1_512"] = new(1, 512, 1, 1, 512, 3, 3, 1, 1, 1, 1),
+        // Stride-2 3x3 downsampling convs (direct stride-2 kernel or im2col), for conv-profile only.
+        ["s2_3x3_64to128_56"] = new(8, 64, 56, 56, 128, 3, 3, 2, 2, 1, 1),
+        ["r20_b128_s2_16to32"] = new(128, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1),
+        ["r20_b128_s2_32to64"] = new(128, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1),
+        ["r18_b64_s2_64to128"] = new(64, 64, 8, 8, 128, 3, 3, 2, 2, 1, 1),
     };
 
     [ParamsSource(nameof(CaseNames))] public string Case = "";
@@ -146,13 +151,16 @@ public static class ConvProfile
     public static void Run(string[] args)
     {
         var names = args.Length > 0 && args[0] != "all" ? [args[0]] : ConvBenchmarks.CaseNames.ToArray();
-        if (args.Length > 0 && args[0] == "b1") names = ConvBenchmarks.Cases.Keys.Skip(4).ToArray();
+        if (args.Length > 0 && args[0] is "b1" or "s2") // the batch-1 inference shapes, or the stride-2 ones
+            names = ConvBenchmarks.Cases.Keys.Where(k => k.Contains(args[0] == "b1" ? "_b1_" : "s2_")).ToArray();
         var unknown = names.Where(n => !ConvBenchmarks.Cases.ContainsKey(n)).ToList();
         if (unknown.Count > 0)
         {
             Console.Error.WriteLine($"conv-profile: unknown case {string.Join(", ", unknown)}; the cases are: all, {string.Join(", ", ConvBenchmarks.CaseNames)}");
             Environment.Exit(2);
         }
+        // CUDANN_DIRECT_STRIDE2=0: stride-2 forwards take im2col + GEMM, to compare with the direct kernel.
+        if (Environment.GetEnvironmentVariable("CUDANN_DIRECT_STRIDE2") == "0") CpuConvDirect.Stride2Enabled = false;
         int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
         foreach (var name in names)

@@ -52,6 +52,12 @@ public class ConvReferenceTests
         ["direct 3x5 p(1,1) d(2,1)"] = new(2, 3, 11, 16, 8, 3, 5, 1, 1, 1, 1, 2, 1, 1),
         ["direct 3x3 batch 1 large image"] = new(1, 16, 30, 30, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         ["direct small images batch 20 (stacks of 12 + 8)"] = new(20, 3, 6, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        // Direct stride-2 forward (phase planes): odd sizes, 11 outputs, dilation with asymmetric padding, padding
+        // past the kernel, and one large image whose position blocks split over threads.
+        ["direct stride 2 3x3 p1 odd 13x27, 11 outputs"] = new(3, 4, 13, 27, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1),
+        ["direct stride 2 5x3 p(0,2) d(2,1)"] = new(2, 3, 17, 22, 9, 5, 3, 2, 2, 0, 2, 2, 1, 1),
+        ["direct stride 2 3x3 pad beyond kernel"] = new(2, 2, 9, 10, 5, 3, 3, 2, 2, 4, 4, 1, 1, 1),
+        ["direct stride 2 7x7 batch 1 large image"] = new(1, 3, 64, 70, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1),
     };
 
     private static double[] Random(int n, int seed, double scale = 1)
@@ -121,13 +127,19 @@ public class ConvReferenceTests
     }
 
     [Fact]
-    public void DirectKernelTakesTheStrideOneShapesItShould()
+    public void DirectKernelTakesTheShapesItShould()
     {
         Assert.True(CpuConvDirect.Applies(Geometries["direct 3x3 p1 batch 3, 11 outputs"]) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
         Assert.False(CpuConvDirect.Applies(Geometries["stride 3 no pad"]));
         Assert.False(CpuConvDirect.Applies(Geometries["dilation 2 groups 2 batch 3"]));
         Assert.False(CpuConvDirect.Applies(Geometries["depthwise pad beyond kernel"]));
         Assert.False(CpuConvDirect.Applies(Geometries["pointwise"]));
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(avx512, CpuConvDirect.AppliesStride2(Geometries["stem 7x7 s2 p3"]));
+        Assert.Equal(avx512, CpuConvDirect.AppliesStride2(Geometries["direct stride 2 5x3 p(0,2) d(2,1)"]));
+        Assert.False(CpuConvDirect.AppliesStride2(Geometries["1x1 stride 2 pad 1"]));
+        Assert.False(CpuConvDirect.AppliesStride2(Geometries["batch 8 grouped 3 stride 2"]));
+        Assert.False(CpuConvDirect.AppliesStride2(Geometries["late stage 2x2 outputs batch 5"]));
     }
 
     [Fact]

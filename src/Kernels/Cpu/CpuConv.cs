@@ -114,6 +114,7 @@ internal static unsafe class CpuConv
         var algo = Choose(g);
         if (algo == Algo.Depthwise) return "depthwise";
         if (CpuConvDirect.Applies(g)) return "direct";
+        if (CpuConvDirect.AppliesStride2(g)) return "direct stride 2 (backward: im2col)";
         int k = g.C / g.Groups * g.KH * g.KW;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, g.O / g.Groups);
         return nb > 1 ? $"{algo.ToString().ToLowerInvariant()}, {nb} images per GEMM" : algo.ToString().ToLowerInvariant();
@@ -166,6 +167,7 @@ internal static unsafe class CpuConv
         var algo = Choose(g);
         if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
         if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.Forward((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
+        if (typeof(T) == typeof(float) && CpuConvDirect.AppliesStride2(g)) { CpuConvDirect.ForwardStride2((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
         int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
         if (nb > 1) { CpuConvBatched.Forward(x, w, b, y, g, nb); return; }

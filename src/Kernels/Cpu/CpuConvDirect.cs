@@ -18,7 +18,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
-internal static unsafe class CpuConvDirect
+internal static unsafe partial class CpuConvDirect
 {
     private const int MR = 8, NR = 48;
 
@@ -63,7 +63,7 @@ internal static unsafe class CpuConvDirect
     {
         var s = new Shape(g.C, g.H, g.W, g.O, g.KH, g.KW, g.PH, g.PW, g.DH, g.DW);
         using var packed = Workspace.Of<float>((long)s.Blocks * MR * s.C * g.KH * g.KW);
-        PackWeights(w, s, transposeAndFlip: false, (float*)packed.Ptr);
+        PackWeights(w, s.O, s.C, g.KH * g.KW, transposeAndFlip: false, (float*)packed.Ptr);
         Run(x, g.N, (float*)packed.Ptr, b, y, s);
     }
 
@@ -72,7 +72,7 @@ internal static unsafe class CpuConvDirect
         // gx = gy correlated with the flipped kernel, channels swapped, padded by d (k - 1) - p.
         var s = new Shape(g.O, g.OH, g.OW, g.C, g.KH, g.KW, g.DH * (g.KH - 1) - g.PH, g.DW * (g.KW - 1) - g.PW, g.DH, g.DW);
         using var packed = Workspace.Of<float>((long)s.Blocks * MR * s.C * g.KH * g.KW);
-        PackWeights(w, s, transposeAndFlip: true, (float*)packed.Ptr);
+        PackWeights(w, s.O, s.C, g.KH * g.KW, transposeAndFlip: true, (float*)packed.Ptr);
         Run(gy, g.N, (float*)packed.Ptr, null, gx, s);
     }
 
@@ -82,20 +82,20 @@ internal static unsafe class CpuConvDirect
     /// the source's first axis is the shape's input channel).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackWeights(float* w, in Shape s, bool transposeAndFlip, float* dst)
+    private static void PackWeights(float* w, int outputs, int inputs, int kk, bool transposeAndFlip, float* dst)
     {
         // Walk the source in memory order (the scattered side is the destination, 8 floats apart: same cache lines).
-        int kk = s.KH * s.KW;
-        long total = (long)s.Blocks * MR * s.C * kk;
-        if (s.O % MR != 0) new Span<float>(dst, checked((int)total)).Clear();
+        int blocks = (outputs + MR - 1) / MR;
+        long total = (long)blocks * MR * inputs * kk;
+        if (outputs % MR != 0) new Span<float>(dst, checked((int)total)).Clear();
         // The source's two leading axes: (o, c) for the forward kernel, (c, o) with flipped taps for backward-data.
-        int firstAxis = transposeAndFlip ? s.C : s.O, secondAxis = transposeAndFlip ? s.O : s.C;
+        int firstAxis = transposeAndFlip ? inputs : outputs, secondAxis = transposeAndFlip ? outputs : inputs;
         for (int i = 0; i < firstAxis; i++)
             for (int j = 0; j < secondAxis; j++)
             {
                 int o = transposeAndFlip ? j : i, c = transposeAndFlip ? i : j;
                 float* src = w + ((long)i * secondAxis + j) * kk;
-                float* d = dst + (((long)(o / MR) * s.C + c) * kk) * MR + o % MR;
+                float* d = dst + (((long)(o / MR) * inputs + c) * kk) * MR + o % MR;
                 if (transposeAndFlip) for (int t = 0; t < kk; t++) d[(long)t * MR] = src[kk - 1 - t];
                 else for (int t = 0; t < kk; t++) d[(long)t * MR] = src[t];
             }

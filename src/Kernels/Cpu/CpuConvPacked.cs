@@ -232,34 +232,15 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         }
     }
 
-    /// <summary>Copies channels [c0, c1) of an image into bordered phase planes [C][s x s][Hq][Wq] (plus the slack):
-    /// phase (a, b) row i holds the bordered image's row i s + a, columns b, b + s, ...; zeros outside the image.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Copies channels [c0, c1) of an image into bordered phase planes [C][s x s][Hq][Wq], zeros outside the
+    /// image, plus the zeroed slack after each plane.</summary>
     private void Pad(float* x, float* buf, int c0, int c1)
     {
         var g = Geometry;
-        int hw = g.H * g.W, s = g.SH;
+        CpuConvDirect.ToPhasePlanes(x, g, c0, c1, buf, _phases * _plane, _plane, _hq, _wq, _usedPhases, clearBorder: true);
         for (int c = c0; c < c1; c++)
-            for (int a = 0; a < s; a++)
-                for (int b = 0; b < s; b++)
-                {
-                    if ((_usedPhases & (1 << (a * s + b))) == 0) continue; // e.g. a 1x1 stride-2 conv reads phase (0, 0) only
-                    float* dst = buf + (c * _phases + a * s + b) * _plane;
-                    // Phase columns jj read image column jj s + b - pW: valid for jj in [j0, j1).
-                    int j0 = Math.Max(0, (g.PW - b + s - 1) / s), last = g.W - 1 + g.PW - b;
-                    int j1 = last < 0 ? j0 : Math.Clamp(last / s + 1, j0, _wq);
-                    for (int i = 0; i < _hq; i++, dst += _wq)
-                    {
-                        int h = i * s + a - g.PH;
-                        if ((uint)h >= (uint)g.H) { new Span<float>(dst, _wq).Clear(); continue; }
-                        float* src = x + (long)c * hw + h * g.W + b - g.PW;
-                        new Span<float>(dst, j0).Clear();
-                        if (s == 1) Buffer.MemoryCopy(src + j0, dst + j0, (j1 - j0) * sizeof(float), (j1 - j0) * sizeof(float));
-                        else CpuConv.GatherStride2(src, dst, j0, j1);
-                        new Span<float>(dst + j1, _wq - j1).Clear();
-                    }
-                    new Span<float>(dst, _r).Clear(); // the slack after the plane
-                }
+            for (int phase = 0; phase < _phases; phase++)
+                if ((_usedPhases & (1 << phase)) != 0) new Span<float>(buf + (c * _phases + phase) * _plane + (nint)_hq * _wq, _r).Clear();
     }
 
     /// <summary>Items [start, end) of one image: item = block x tiles + tile, so a thread's range covers whole weight blocks.</summary>

@@ -1,0 +1,145 @@
+// The direct kernel for stride-2 forward convolutions (ResNet's 7x7 stem, 3x3 downsampling), F32, AVX-512.
+//
+// With stride 2, output (oh, ow) of tap (kh, kw) reads bordered input row 2 oh + dy, column 2 ow + dx. Split the
+// bordered image into 2 x 2 phase planes (rows of one parity, columns of one parity: plane (a, b) row i holds
+// bordered row 2 i + a, columns b, b + 2, ...): the tap then reads phase (dy mod 2, dx mod 2) at row oh + dy / 2,
+// column ow + dx / 2, a constant shift from j = oh Wq + ow on a flat grid Wq = ceil(Wp / 2) wide. So the stride-1
+// register tiles run unchanged, with each channel's four phases as one "plane" and the phase folded into each tap's
+// shift; no im2col matrix (147 x 12544 floats per stem image) is built or re-packed by GEMM.
+// A tile of 8 channels x 48 flat positions goes through a 1.5 KB scratch into y, row by row with the bias, so the
+// flat grid's dropped columns are never stored (the stride-1 path compacts a whole-image buffer instead; for the
+// stem that buffer would be 3.3 MB per image, past L2). The backward passes keep im2col + GEMM: a stride-2
+// backward-data is a transposed convolution, not this kernel. See docs/conv.md.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Cuda.Nn.Kernels.Cpu;
+
+internal static unsafe partial class CpuConvDirect
+{
+    /// <summary>Stride 2 in both axes, one group, a real kernel (not 1x1), F32 forward, output rows at least 6 wide.</summary>
+    public static bool AppliesStride2(in Conv2dGeometry g) =>
+        !Disabled && Stride2Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 2 && g.SW == 2 && g.KH * g.KW > 1
+        && g.OW >= MinOutputWidth;
+
+    /// <summary>For benchmarks: route stride-2 convs to im2col + GEMM, to compare.</summary>
+    internal static bool Stride2Enabled { get; set; } = true;
+
+    public static void ForwardStride2(float* x, float* w, float* bias, float* y, in Conv2dGeometry g)
+    {
+        int kk = g.KH * g.KW, blocks = (g.O + MR - 1) / MR;
+        int hq = (g.H + 2 * g.PH + 1) / 2, wq = (g.W + 2 * g.PW + 1) / 2;
+        nint phase = (nint)hq * wq, plane = 4 * phase;
+        int oh = g.OH, ow = g.OW, jn = (oh - 1) * wq + ow, jBlocks = (jn + NR - 1) / NR;
+        // Every valid output reads inside its channel's phases; the last block's dropped positions read up to NR past
+        // the last plane, into zeroed slack.
+        long xLen = g.C * plane + NR + 16;
+        long inImage = (long)g.C * g.H * g.W, outImage = (long)g.O * oh * ow;
+
+        var taps = new int[kk];
+        for (int t = 0; t < kk; t++)
+        {
+            int dy = t / g.KW * g.DH, dx = t % g.KW * g.DW;
+            taps[t] = checked((int)((dy % 2 * 2 + dx % 2) * phase) + dy / 2 * wq + dx / 2);
+        }
+        using var packedWeights = Workspace.Of<float>((long)blocks * MR * g.C * kk);
+        float* packed = (float*)packedWeights.Ptr;
+        PackWeights(w, g.O, g.C, kk, transposeAndFlip: false, packed);
+        var geo = g;
+        bool innerParallel = CpuConv.ImageChunks(g.N) == 1;
+        long macs = (long)g.O * g.C * kk * jn;
+        CpuConv.RunImages<float>(g.N, xLen, (_, img, first, xp) =>
+        {
+            // Only image cells are written below, so the zero border (and slack) survives from the first image on.
+            if (first) new Span<float>(xp, checked((int)xLen)).Clear();
+            ToPhasePlanes(x + img * inImage, geo, 0, geo.C, xp, plane, phase, hq, wq, usedPhases: 0xF, clearBorder: false);
+            float* yi = y + img * outImage;
+            fixed (int* tp = taps)
+            {
+                int* t = tp;
+                CpuWorkers.ForRange(jBlocks, innerParallel && macs >= (1 << 20) ? 1 : int.MaxValue, (j0, j1) =>
+                {
+                    float* tile = stackalloc float[MR * NR];
+                    for (int jb = j0; jb < j1; jb++)
+                    {
+                        int start = jb * NR, width = Math.Min(NR, jn - start);
+                        var kernel = width > 32 ? &Kernel8x48 : width > 16 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
+                        for (int blk = 0; blk < blocks; blk++)
+                        {
+                            kernel(xp + start, plane, t, kk, geo.C, packed + (nint)blk * geo.C * kk * MR, tile, NR);
+                            StoreRows(tile, start, width, wq, ow, oh * ow, blk * MR, Math.Min(MR, geo.O - blk * MR), bias, yi);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// <summary>
+    /// Copies flat grid positions [start, start + width) of a tile ([channel][NR]) into y [O][OH OW] plus the bias:
+    /// each grid row's first ow positions are one run of y, the rest of the row (past the image) is dropped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StoreRows(float* tile, int start, int width, int wq, int ow, int p, int o0, int channels, float* bias, float* y)
+    {
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        int end = start + width;
+        for (int j = start; j < end;)
+        {
+            int row = j / wq, col = j - row * wq;
+            if (col >= ow) { j += wq - col; continue; }
+            int len = Math.Min(ow - col, end - j);
+            for (int c = 0; c < channels; c++)
+            {
+                float* src = tile + c * NR + (j - start), dst = y + (long)(o0 + c) * p + (long)row * ow + col;
+                var b = Vector512.Create(bias == null ? 0f : bias[o0 + c]);
+                int i = 0;
+                for (; i + 16 <= len; i += 16) (Vector512.Load(src + i) + b).Store(dst + i);
+                if (i < len)
+                {
+                    var mask = Vector512.LessThan(lane, Vector512.Create(len - i)).AsSingle();
+                    Avx512F.MaskStore(dst + i, mask, Avx512F.MaskLoad(src + i, mask, Vector512<float>.Zero) + b);
+                }
+            }
+            j += len;
+        }
+    }
+
+    /// <summary>
+    /// Copies channels [c0, c1) of an NCHW image into bordered phase planes for a stride-s (1 or 2) grid: channel c's
+    /// phase (a, b) starts at buf + c channelStride + (a s + b) phaseStride and its row i (of hq, wq floats wide) holds
+    /// the bordered image's row i s + a, columns b, b + s, .... Phases not in usedPhases (bit a s + b) are skipped.
+    /// With clearBorder the cells outside the image are zeroed too; without, they are left as they are (zero once).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ToPhasePlanes(float* x, in Conv2dGeometry g, int c0, int c1, float* buf, nint channelStride, nint phaseStride,
+        int hq, int wq, int usedPhases, bool clearBorder)
+    {
+        int hw = g.H * g.W, s = g.SH;
+        for (int c = c0; c < c1; c++)
+            for (int a = 0; a < s; a++)
+                for (int b = 0; b < s; b++)
+                {
+                    if ((usedPhases & (1 << (a * s + b))) == 0) continue; // e.g. a 1x1 stride-2 conv reads phase (0, 0) only
+                    float* dst = buf + c * channelStride + (a * s + b) * phaseStride;
+                    // Phase columns jj read image column jj s + b - pW: valid for jj in [j0, j1).
+                    int j0 = Math.Max(0, (g.PW - b + s - 1) / s), last = g.W - 1 + g.PW - b;
+                    int j1 = last < 0 ? j0 : Math.Clamp(last / s + 1, j0, wq);
+                    for (int i = 0; i < hq; i++, dst += wq)
+                    {
+                        int h = i * s + a - g.PH;
+                        if ((uint)h >= (uint)g.H)
+                        {
+                            if (clearBorder) new Span<float>(dst, wq).Clear();
+                            continue;
+                        }
+                        float* src = x + (long)c * hw + h * g.W + b - g.PW;
+                        if (clearBorder) new Span<float>(dst, j0).Clear();
+                        if (s == 1) Buffer.MemoryCopy(src + j0, dst + j0, (j1 - j0) * sizeof(float), (j1 - j0) * sizeof(float));
+                        else CpuConv.GatherStride2(src, dst, j0, j1);
+                        if (clearBorder) new Span<float>(dst + j1, wq - j1).Clear();
+                    }
+                }
+    }
+}

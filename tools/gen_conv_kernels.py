@@ -6,6 +6,7 @@ instead of written with arrays of vectors. Usage:
     python3 tools/gen_conv_kernels.py forward 8x48 8x32 8x16    # Kernel8x48, Kernel8x32, Kernel8x16
     python3 tools/gen_conv_kernels.py filter 4x6                # FilterKernel4x6
     python3 tools/gen_conv_kernels.py packed 24 16 12 8 4 2 1   # PackedKernel24 ... (CpuConvPacked.cs)
+    python3 tools/gen_conv_kernels.py packed 2x12 4x6           # PackedKernel2x12 ...: 2 or 4 blocks of 16 channels
 Paste the output over the methods of the same names.
 """
 import sys
@@ -89,13 +90,53 @@ def packed(width):
     return out
 
 
+def packed_blocks(blocks, width):
+    # B blocks of 16 output channels x R positions: B weight loads and R broadcasts per B x R FMAs.
+    unroll = max(1, min(4, 8 // (blocks * width)))
+    acc = lambda u, b, r: f"c{b}_{r}_{u}"
+    out = [f"    /// <summary>{16 * blocks} output channels ({blocks} blocks) x {width} positions ({blocks * width * unroll} accumulators);",
+           "    /// block b's position r lands at o + (b * 32 + r) * 16.</summary>",
+           "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
+           f"    private static void PackedKernel{blocks}x{width}(float* x, int* koff, int k, float* w, float* o)",
+           "    {"]
+    for u in range(unroll):
+        for b in range(blocks):
+            out.append("        " + " ".join(f"Vector512<float> {acc(u, b, r)} = default;" for r in range(width)))
+    out.append("        int i = 0;")
+    step = 16 * blocks
+    def body(indent, u, xname, woff):
+        lines = [indent + " ".join(f"Vector512<float> a{u}_{b} = Avx512F.LoadVector512(w + {woff + 16 * b});" for b in range(blocks))]
+        for r in range(width):
+            lines.append(indent + f"v = Vector512.Create({xname}[{r}]); " + " ".join(f"{acc(u, b, r)} = Avx512F.FusedMultiplyAdd(a{u}_{b}, v, {acc(u, b, r)});" for b in range(blocks)))
+        return lines
+    if unroll > 1:
+        out += [f"        for (; i + {unroll} <= k; i += {unroll}, w += {step * unroll})", "        {", "            Vector512<float> v;"]
+        for u in range(unroll):
+            out.append(f"            float* x{u} = x + koff[i + {u}];")
+            out += body("            ", u, f"x{u}", step * u)
+        out.append("        }")
+    out += [f"        for (; i < k; i++, w += {step})", "        {", "            Vector512<float> v;", "            float* xp = x + koff[i];"]
+    out += body("            ", 0, "xp", 0)
+    out.append("        }")
+    for b in range(blocks):
+        for r in range(width):
+            total = " + ".join(acc(u, b, r) for u in range(unroll))
+            out.append(f"        Avx512F.Store(o + {(b * 32 + r) * 16}, {total});")
+    out.append("    }")
+    return out
+
+
 def main(argv):
     if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed"):
         sys.exit(__doc__)
     blocks = []
     for spec in argv[1:]:
         if argv[0] == "packed":
-            blocks.append("\n".join(packed(int(spec))))
+            if "x" in spec:
+                b, r = (int(v) for v in spec.split("x"))
+                blocks.append("\n".join(packed_blocks(b, r)))
+            else:
+                blocks.append("\n".join(packed(int(spec))))
             continue
         a, b = (int(v) for v in spec.split("x"))
         blocks.append("\n".join(forward(a, b) if argv[0] == "forward" else filter_(a, b)))

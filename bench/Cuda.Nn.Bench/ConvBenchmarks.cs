@@ -183,6 +183,8 @@ public static class ConvProfile
                 }
                 return best;
             }
+            if (Environment.GetEnvironmentVariable("CUDANN_FWD_ONLY") == "1") { Console.WriteLine($"{name} forward {Min(b.Forward):F3} ms"); b.Cleanup(); continue; }
+            if (Environment.GetEnvironmentVariable("CUDANN_FROZEN_ONLY") == "1") { Console.WriteLine($"{name} frozen {Min(b.FrozenForward()!):F3} ms"); b.Cleanup(); continue; }
             double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
             double gf = 2.0 * g.Macs / 1e6;
             if (b.FrozenForward() is { } frozen)

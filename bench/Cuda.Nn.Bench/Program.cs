@@ -5,6 +5,9 @@
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
 if (Environment.GetEnvironmentVariable("CUDANN_SPIN_US") is { } spin)
     Cuda.Nn.Kernels.Cpu.CpuWorkers.SpinMicroseconds = int.Parse(spin, System.Globalization.CultureInfo.InvariantCulture);
+// CUDANN_TILE_BLOCKS=1: the frozen conv's tiles hold one block of 16 channels only, to compare.
+if (Environment.GetEnvironmentVariable("CUDANN_TILE_BLOCKS") is { } tileBlocks)
+    Cuda.Nn.Kernels.Cpu.PackedConv2d.MaxTileBlocks = int.Parse(tileBlocks, System.Globalization.CultureInfo.InvariantCulture);
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

@@ -32,6 +32,16 @@ public unsafe class PackedConvTests
         ["patch 3x1 on 1x3 rows"] = new(1, 3, 3, 1, 5, 3, 1, 1, 1, 1, 0),
         ["patch stride 3 no pad"] = new(5, 4, 10, 11, 6, 3, 3, 3, 3, 0, 0),
         ["patch 5x5 s2 p2 batch 6"] = new(6, 3, 12, 12, 9, 5, 5, 2, 2, 2, 2),
+        // Planes of at most 12 positions take tiles of 2 or 4 blocks of 16 channels: every such kernel, ragged O.
+        ["patch 64x6 tiles: 1x5 plane, 64 outputs"] = new(2, 3, 1, 5, 64, 3, 3, 1, 1, 1, 1),
+        ["patch 64x4 tiles: 2x2 plane, 60 outputs"] = new(2, 5, 2, 2, 60, 3, 3, 1, 1, 1, 1),
+        ["patch 64x4 tiles: 3x3 s2 p1 -> 2x2, batch 3"] = new(3, 4, 3, 3, 64, 3, 3, 2, 2, 1, 1),
+        ["patch 64x2 tiles: 1x2 plane"] = new(1, 3, 1, 2, 64, 3, 3, 1, 1, 1, 1),
+        ["patch 64x1 tiles: 1x1 plane, batch 3"] = new(3, 9, 1, 1, 64, 3, 3, 1, 1, 1, 1),
+        ["patch 32x12 tiles: 3x4 plane, 30 outputs"] = new(1, 4, 3, 4, 30, 3, 3, 1, 1, 1, 1),
+        ["patch 32x8 tiles: 2x4 plane"] = new(2, 3, 2, 4, 32, 3, 3, 1, 1, 1, 1),
+        ["patch 32x4 tiles: 1x3 plane"] = new(1, 6, 1, 3, 30, 3, 3, 1, 1, 1, 1),
+        ["patch 32x2 tiles: 2x1 plane"] = new(2, 3, 2, 1, 32, 3, 3, 1, 1, 1, 1),
     };
 
     public static TheoryData<string> Shapes() => new(Geometries.Keys);
@@ -86,11 +96,20 @@ public unsafe class PackedConvTests
         fixed (float* pw = w)
         {
             using var late = new PackedConv2d(pw, null, new Conv2dGeometry(1, 512, 1, 1, 512, 3, 3, 1, 1, 1, 1));
-            Assert.Equal("patch, 16x1 tiles, 1 of 9 taps", late.Describe);
+            Assert.Equal("patch, 64x1 tiles, 1 of 9 taps", late.Describe);
             using var early = new PackedConv2d(pw, null, new Conv2dGeometry(1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1));
             Assert.Equal("grid, 16x24 tiles, 9 of 9 taps", early.Describe);
             using var stem = new PackedConv2d(pw, null, new Conv2dGeometry(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3));
             Assert.StartsWith("grid", stem.Describe);
+            // Every generated multi-block tile is reached by one of the shapes above.
+            var described = new List<string>();
+            foreach (var g in Geometries.Values)
+            {
+                using var c = new PackedConv2d(pw, null, g);
+                described.Add(c.Describe);
+            }
+            foreach (var tile in new[] { "64x6", "64x4", "64x2", "64x1", "32x12", "32x8", "32x4", "32x2", "32x1" })
+                Assert.Contains(described, d => d.Contains($" {tile} tiles", StringComparison.Ordinal));
         }
     }
 }

@@ -28,7 +28,11 @@ public enum FusedActivation { None, Relu }
 internal sealed unsafe partial class PackedConv2d : IDisposable
 {
     private const int Lanes = 16;
-    private static readonly int[] Widths = [24, 16, 12, 8, 4, 2, 1];
+    /// <summary>The tile widths generated for 1, 2 and 4 blocks of 16 channels (CpuConvPacked.Kernels.cs).</summary>
+    private static readonly int[][] Widths = [[24, 16, 12, 8, 4, 2, 1], [12, 8, 4, 2, 1], [], [6, 4, 2, 1]];
+
+    /// <summary>For benchmarks: the most 16-channel blocks one tile may hold (1, 2 or 4).</summary>
+    internal static int MaxTileBlocks { get; set; } = 4;
 
     /// <summary>The kernels need AVX-512; elsewhere the inference plan runs the eager ops instead.</summary>
     public static bool Supported => Avx512F.IsSupported;
@@ -48,10 +52,10 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     /// <summary>The geometry for one image (N = 1).</summary>
     public Conv2dGeometry Geometry { get; }
     /// <summary>"grid" or "patch", the tile width and the live taps, for logs and benchmarks.</summary>
-    public string Describe => $"{(_grid ? "grid" : "patch")}, 16x{_r} tiles, {_taps} of {Geometry.KH * Geometry.KW} taps";
+    public string Describe => $"{(_grid ? "grid" : "patch")}, {Lanes * _tileBlocks}x{_r} tiles, {_taps} of {Geometry.KH * Geometry.KW} taps";
 
     private readonly bool _grid;
-    private readonly int _r, _tiles, _k, _taps, _blocks, _p, _hq, _wq, _phases, _usedPhases;
+    private readonly int _r, _tiles, _k, _taps, _blocks, _tileBlocks, _p, _hq, _wq, _phases, _usedPhases;
     private readonly nint _plane;      // grid: floats per channel and phase of the padded copy
     private readonly long _bufferFloats; // grid copy or patch matrix, per image
     private float* _w, _bias;
@@ -80,7 +84,13 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         _hq = (hp + g.SH - 1) / g.SH;
         _wq = (wp + g.SW - 1) / g.SW;
         int positions = _grid ? (oh - 1) * _wq + ow : _p;
-        _r = ChooseWidth(positions);
+        // When one tile covers the whole plane (ResNet-18's 2x2 and 1x1 stages), several blocks of channels per tile
+        // share each broadcast input value: B weight loads and R broadcasts feed B x R FMAs, against 1 + R for R. On
+        // larger planes the group's weights (B x 64 bytes per step) no longer stay in L1 from one tile to the next, and
+        // 64x6 tiles measured slower than 16x16 (0.054 against 0.041 ms on an 8x8 plane, 64 channels).
+        _tileBlocks = _blocks % 4 == 0 && MaxTileBlocks >= 4 && positions <= Widths[3][0] ? 4
+            : _blocks % 2 == 0 && MaxTileBlocks >= 2 && positions <= Widths[1][0] ? 2 : 1;
+        _r = ChooseWidth(positions, _tileBlocks);
         _tiles = (positions + _r - 1) / _r;
         _plane = (nint)_hq * _wq + _r; // slack: the last tile reads up to R - 1 floats past the plane
         _phases = g.SH * g.SW;
@@ -120,29 +130,31 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                     }
         }
 
-        // [block][c][tap][16], zero rows past O.
+        // [group of B blocks][c][tap][16 B], zero rows past O.
+        int groupLanes = Lanes * _tileBlocks;
         _w = Alloc<float>((long)_blocks * _k * Lanes);
         _bias = Alloc<float>((long)_blocks * Lanes);
         new Span<float>(_w, _blocks * _k * Lanes).Clear();
         new Span<float>(_bias, _blocks * Lanes).Clear();
         for (int o = 0; o < g.O; o++)
         {
-            float* dst = _w + (long)(o / Lanes) * _k * Lanes + o % Lanes;
+            float* dst = _w + (long)(o / groupLanes) * _k * groupLanes + o % groupLanes;
             for (int c = 0; c < g.C; c++)
                 for (int t = 0; t < _taps; t++)
-                    dst[(long)(c * _taps + t) * Lanes] = w[((long)o * g.C + c) * kk + live[t].Kh * g.KW + live[t].Kw];
+                    dst[(long)(c * _taps + t) * groupLanes] = w[((long)o * g.C + c) * kk + live[t].Kh * g.KW + live[t].Kw];
             if (bias != null) _bias[o] = bias[o];
         }
     }
 
-    /// <summary>The tile width with the least work per position: R columns plus about 3 for the weight load and loop.</summary>
-    private static int ChooseWidth(int positions)
+    /// <summary>The tile width with the least work per position: per step, the larger of B x R FMAs and R + B + 2 loads
+    /// (broadcasts, weights, the offset), over B blocks.</summary>
+    private static int ChooseWidth(int positions, int blocks)
     {
         int best = 1;
         long bestCost = long.MaxValue;
-        foreach (int r in Widths)
+        foreach (int r in Widths[blocks - 1])
         {
-            long cost = (long)(positions + r - 1) / r * (r + 3);
+            long cost = (long)(positions + r - 1) / r * Math.Max(r * blocks, r + blocks + 2) * 4 / blocks;
             if (cost < bestCost) { best = r; bestCost = cost; }
         }
         return best;
@@ -160,7 +172,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         ObjectDisposedException.ThrowIf(_w == null, this);
         var g = Geometry;
         long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * _p;
-        int items = _blocks * _tiles;
+        int items = _blocks / _tileBlocks * _tiles;
         if (n >= CpuWorkers.ThreadCount || n > 1 && items < 2 * CpuWorkers.ThreadCount)
         {
             // Images to threads; each thread lays out its own image.
@@ -243,53 +255,62 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 if ((_usedPhases & (1 << phase)) != 0) new Span<float>(buf + (c * _phases + phase) * _plane + (nint)_hq * _wq, _r).Clear();
     }
 
-    /// <summary>Items [start, end) of one image: item = block x tiles + tile, so a thread's range covers whole weight blocks.</summary>
+    /// <summary>Items [start, end) of one image: item = group x tiles + tile, so a thread's range covers whole weight groups
+    /// (a group is the B blocks of 16 channels one tile computes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Items(float* buf, float* residual, float* y, FusedActivation act, int start, int end)
     {
         var g = Geometry;
-        // Room for two 16-row blocks of positions, so the transposes may read past R (the rows are never used).
-        float* acc = stackalloc float[2 * Lanes * Lanes];
+        // Per block, room for two 16-row blocks of positions, so the transposes may read past R (rows never used).
+        float* acc = stackalloc float[4 * 2 * Lanes * Lanes];
         float* byChannel = stackalloc float[Lanes * 2 * Lanes];
         for (int item = start; item < end; item++)
         {
-            int block = item / _tiles, tile = item % _tiles;
+            int group = item / _tiles, tile = item % _tiles;
             float* x = _grid ? buf + tile * _r : buf + (long)tile * _k * _r;
-            Tile(x, _w + (long)block * _k * Lanes, acc);
-
-            int o0 = block * Lanes, on = Math.Min(Lanes, g.O - o0);
+            Tile(x, _w + (long)group * _k * Lanes * _tileBlocks, acc);
             int* qmap = _qmap + tile * _r;
-            if (_r < 8)
+            for (int b = 0; b < _tileBlocks; b++)
             {
-                // Narrow tiles (late stages): a few positions per channel, not worth vectors.
-                bool relu = act == FusedActivation.Relu;
-                for (int r = 0; r < _r; r++)
-                {
-                    int q = qmap[r];
-                    if (q < 0) continue;
-                    for (int oi = 0; oi < on; oi++)
-                    {
-                        long at = (long)(o0 + oi) * _p + q;
-                        float v = acc[r * Lanes + oi] + _bias[o0 + oi];
-                        if (residual != null) v += residual[at];
-                        y[at] = relu ? MathF.Max(v, 0f) : v;
-                    }
-                }
-                continue;
+                int o0 = (group * _tileBlocks + b) * Lanes, on = Math.Min(Lanes, g.O - o0);
+                if (on > 0) Store(acc + b * 2 * Lanes * Lanes, byChannel, qmap, o0, on, residual, y, act);
             }
-            // acc is [position][channel]; the outputs want [channel][position] (rows of 32).
-            Transpose16(acc, byChannel);
-            if (_r > Lanes) Transpose16(acc + Lanes * Lanes, byChannel + Lanes);
-            // Runs of positions that are consecutive in y (a grid tile breaks at the end of each output row).
-            for (int r = 0; r < _r;)
+        }
+    }
+
+    /// <summary>Writes one block's tile (tile[r * 16 + c]: position r, channel o0 + c) into y with bias, residual and activation.</summary>
+    private void Store(float* tile, float* byChannel, int* qmap, int o0, int on, float* residual, float* y, FusedActivation act)
+    {
+        if (_r < 8)
+        {
+            // Narrow tiles (late stages): a few positions per channel, not worth vectors.
+            bool relu = act == FusedActivation.Relu;
+            for (int r = 0; r < _r; r++)
             {
                 int q = qmap[r];
-                if (q < 0) { r++; continue; }
-                int len = 1;
-                while (r + len < _r && qmap[r + len] == q + len) len++;
-                Epilogue(byChannel + r, _bias + o0, residual, y, (long)o0 * _p + q, _p, on, len, act);
-                r += len;
+                if (q < 0) continue;
+                for (int oi = 0; oi < on; oi++)
+                {
+                    long at = (long)(o0 + oi) * _p + q;
+                    float v = tile[r * Lanes + oi] + _bias[o0 + oi];
+                    if (residual != null) v += residual[at];
+                    y[at] = relu ? MathF.Max(v, 0f) : v;
+                }
             }
+            return;
+        }
+        // The tile is [position][channel]; the outputs want [channel][position] (rows of 32).
+        Transpose16(tile, byChannel);
+        if (_r > Lanes) Transpose16(tile + Lanes * Lanes, byChannel + Lanes);
+        // Runs of positions that are consecutive in y (a grid tile breaks at the end of each output row).
+        for (int r = 0; r < _r;)
+        {
+            int q = qmap[r];
+            if (q < 0) { r++; continue; }
+            int len = 1;
+            while (r + len < _r && qmap[r + len] == q + len) len++;
+            Epilogue(byChannel + r, _bias + o0, residual, y, (long)o0 * _p + q, _p, on, len, act);
+            r += len;
         }
     }
 
@@ -373,6 +394,18 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
 
     private void Tile(float* x, float* w, float* acc)
     {
+        switch (_tileBlocks * 100 + _r)
+        {
+            case 212: PackedKernel2x12(x, _koff, _k, w, acc); return;
+            case 208: PackedKernel2x8(x, _koff, _k, w, acc); return;
+            case 204: PackedKernel2x4(x, _koff, _k, w, acc); return;
+            case 202: PackedKernel2x2(x, _koff, _k, w, acc); return;
+            case 201: PackedKernel2x1(x, _koff, _k, w, acc); return;
+            case 406: PackedKernel4x6(x, _koff, _k, w, acc); return;
+            case 404: PackedKernel4x4(x, _koff, _k, w, acc); return;
+            case 402: PackedKernel4x2(x, _koff, _k, w, acc); return;
+            case 401: PackedKernel4x1(x, _koff, _k, w, acc); return;
+        }
         switch (_r)
         {
             case 24: PackedKernel24(x, _koff, _k, w, acc); break;

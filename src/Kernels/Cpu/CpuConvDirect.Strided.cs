@@ -53,7 +53,7 @@ internal static unsafe partial class CpuConvDirect
         {
             // Only image cells are written below, so the zero border (and slack) survives from the first image on.
             if (first) new Span<float>(xp, checked((int)xLen)).Clear();
-            ToPhasePlanes(x + img * inImage, geo, 0, geo.C, xp, plane, phase, hq, wq, usedPhases: 0xF, clearBorder: false);
+            ToPhasePlanes(x + img * inImage, geo, 0, geo.C, 0, hq, xp, plane, phase, hq, wq, usedPhases: 0xF, clearBorder: false);
             float* yi = y + img * outImage;
             fixed (int* tp = taps)
             {
@@ -107,14 +107,15 @@ internal static unsafe partial class CpuConvDirect
     }
 
     /// <summary>
-    /// Copies channels [c0, c1) of an NCHW image into bordered phase planes for a stride-s (1 or 2) grid: channel c's
-    /// phase (a, b) starts at buf + c channelStride + (a s + b) phaseStride and its row i (of hq, wq floats wide) holds
-    /// the bordered image's row i s + a, columns b, b + s, .... Phases not in usedPhases (bit a s + b) are skipped.
+    /// Copies channels [c0, c1), phase rows [i0, i1), of an NCHW image into bordered phase planes for a stride-s (1 or 2)
+    /// grid: channel c's phase (a, b) starts at buf + c channelStride + (a s + b) phaseStride and its row i (of hq, wq
+    /// floats wide) holds the bordered image's row i s + a, columns b, b + s, .... Phases not in usedPhases (bit a s + b)
+    /// are skipped.
     /// With clearBorder the cells outside the image are zeroed too; without, they are left as they are (zero once).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ToPhasePlanes(float* x, in Conv2dGeometry g, int c0, int c1, float* buf, nint channelStride, nint phaseStride,
-        int hq, int wq, int usedPhases, bool clearBorder)
+    internal static void ToPhasePlanes(float* x, in Conv2dGeometry g, int c0, int c1, int i0, int i1, float* buf, nint channelStride,
+        nint phaseStride, int hq, int wq, int usedPhases, bool clearBorder)
     {
         int hw = g.H * g.W, s = g.SH;
         for (int c = c0; c < c1; c++)
@@ -122,11 +123,11 @@ internal static unsafe partial class CpuConvDirect
                 for (int b = 0; b < s; b++)
                 {
                     if ((usedPhases & (1 << (a * s + b))) == 0) continue; // e.g. a 1x1 stride-2 conv reads phase (0, 0) only
-                    float* dst = buf + c * channelStride + (a * s + b) * phaseStride;
+                    float* dst = buf + c * channelStride + (a * s + b) * phaseStride + (nint)i0 * wq;
                     // Phase columns jj read image column jj s + b - pW: valid for jj in [j0, j1).
                     int j0 = Math.Max(0, (g.PW - b + s - 1) / s), last = g.W - 1 + g.PW - b;
                     int j1 = last < 0 ? j0 : Math.Clamp(last / s + 1, j0, wq);
-                    for (int i = 0; i < hq; i++, dst += wq)
+                    for (int i = i0; i < i1; i++, dst += wq)
                     {
                         int h = i * s + a - g.PH;
                         if ((uint)h >= (uint)g.H)

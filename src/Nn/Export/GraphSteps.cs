@@ -46,10 +46,12 @@ internal static class GraphSteps
     /// <summary>
     /// Runs the steps over env (which holds the input and the constants) and returns the output, still owned by the
     /// caller's dispose scope. Intermediates other than the output are disposed after their last reader; timer, when
-    /// given, receives each step's name and milliseconds.
+    /// given, receives each step's name and milliseconds; afterStep, when given, sees each step with env (its inputs
+    /// still there) and its outputs.
     /// </summary>
     public static Tensor Run(string source, IReadOnlyList<GraphStep> steps, IReadOnlyDictionary<string, int> lastUse,
-        Dictionary<string, Tensor> env, string outputName, Action<string, double>? timer = null)
+        Dictionary<string, Tensor> env, string outputName, Action<string, double>? timer = null,
+        Action<GraphStep, Dictionary<string, Tensor>, Tensor[]>? afterStep = null)
     {
         var owned = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < steps.Count; i++)
@@ -63,6 +65,7 @@ internal static class GraphSteps
                 throw new InvalidOperationException($"{source}: {step.Name} failed: {e.Message}", e);
             }
             timer?.Invoke(step.Name, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            afterStep?.Invoke(step, env, outs);
             for (int o = 0; o < outs.Length && o < step.Outputs.Count; o++)
                 if (step.Outputs[o].Length > 0) { env[step.Outputs[o]] = outs[o]; owned.Add(step.Outputs[o]); }
             foreach (var n in step.Inputs)

@@ -90,25 +90,37 @@ public sealed partial class InferencePlan
             var x = env[_input];
             var res = Residual is null ? null : env[Residual];
             if (x.Rank != 4) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
-            int n = x.ShapeRef[0], c = x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
-            var ws = _weight.ShapeRef;
-            var g = new Conv2dGeometry(n, c, h, wd, ws[0], ws[2], ws[3], _stride.H, _stride.W, (int)_pads[0], (int)_pads[1], _dilation.H, _dilation.W, _groups);
-            bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
-                && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
-                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW]));
-            // A batch that fills the threads runs eager kernels unless the frozen one measured faster there; one image always
-            // runs frozen (on one thread too: the eager direct kernel took 0.068 ms on ResNet-20's 28x28 conv, this one 0.036).
-            if (!packed || n > 1 && n >= CpuWorkers.ThreadCount && !PackedConv2d.FasterThanEagerAtBatch(g)) return [Eager(x, res)];
-
+            if (!RunsFrozen(env, out var g)) return [Eager(x, res)];
+            int n = g.N, h = g.H, wd = g.W;
             PackedConv2d conv;
             lock (_gate)
                 if (!_packed.TryGetValue((h, wd), out conv!))
                     _packed[(h, wd)] = conv = new PackedConv2d(Ptr(_weight), Ptr(_bias), g);
             using var xc = x.Contiguous();
             using var rc = res?.Contiguous();
-            var y = Tensor.Empty([n, g.O, g.OH, g.OW]);
+            // The memory plan's buffer for this output when the plan has one (InferencePlan.Memory.cs), else a new one.
+            int[] shape = [n, g.O, g.OH, g.OW];
+            var y = env.TryGetValue(SlotKey(Output), out var slot) && slot.ShapeRef.AsSpan().SequenceEqual(shape) ? slot.Share() : Tensor.Empty(shape);
             conv.Run(Ptr(xc), rc is null ? null : Ptr(rc), Ptr(y), n, Activation);
             return [y];
+        }
+
+        /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry.</summary>
+        public bool RunsFrozen(Dictionary<string, Tensor> env, out Conv2dGeometry g)
+        {
+            g = default;
+            var x = env[_input];
+            var res = Residual is null ? null : env[Residual];
+            if (x.Rank != 4) return false;
+            int n = x.ShapeRef[0], c = x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
+            var ws = _weight.ShapeRef;
+            g = new Conv2dGeometry(n, c, h, wd, ws[0], ws[2], ws[3], _stride.H, _stride.W, (int)_pads[0], (int)_pads[1], _dilation.H, _dilation.W, _groups);
+            bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
+                && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
+                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW]));
+            // A batch that fills the threads runs eager kernels unless the frozen one measured faster there; one image always
+            // runs frozen (on one thread too: the eager direct kernel took 0.068 ms on ResNet-20's 28x28 conv, this one 0.036).
+            return packed && !(n > 1 && n >= CpuWorkers.ThreadCount && !PackedConv2d.FasterThanEagerAtBatch(g));
         }
 
         /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512): the

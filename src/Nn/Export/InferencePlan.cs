@@ -134,12 +134,22 @@ public sealed partial class InferencePlan : IDisposable
         using var noGrad = AutogradMode.NoGrad();
         using var scope = new DisposeScope();
         var env = new Dictionary<string, Tensor>(_constants, StringComparer.Ordinal) { [_inputName] = input };
-        var y = GraphSteps.Run(_source, _steps, _lastUse, env, _outputName, StepTimer);
-        return scope.MoveToOuter(y.Share());
+        var memory = EnterMemoryPlan(input, env, out var record);
+        try
+        {
+            var y = GraphSteps.Run(_source, _steps, _lastUse, env, _outputName, StepTimer, record is null ? null : (step, e, outs) =>
+            {
+                if (step is FusedConvStep f && f.RunsFrozen(e, out _)) record[f.Output] = outs[0].ShapeRef.ToArray();
+            });
+            if (record is not null) AddMemoryPlan(input, record);
+            return scope.MoveToOuter(y.Share());
+        }
+        finally { memory?.Leave(); }
     }
 
     public void Dispose()
     {
+        DisposeMemoryPlans();
         foreach (var s in _steps) (s as IDisposable)?.Dispose();
         foreach (var t in _constants.Values) t.Dispose();
         _constants.Clear();

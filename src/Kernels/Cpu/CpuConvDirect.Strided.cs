@@ -6,9 +6,9 @@
 // column ow + dx / 2, a constant shift from j = oh Wq + ow on a flat grid Wq = ceil(Wp / 2) wide. So the stride-1
 // register tiles run unchanged, with each channel's four phases as one "plane" and the phase folded into each tap's
 // shift; no im2col matrix (147 x 12544 floats per stem image) is built or re-packed by GEMM.
-// A tile of 8 channels x 48 flat positions goes through a 1.5 KB scratch into y, row by row with the bias, so the
-// flat grid's dropped columns are never stored (the stride-1 path compacts a whole-image buffer instead; for the
-// stem that buffer would be 3.3 MB per image, past L2). The backward passes keep im2col + GEMM: a stride-2
+// A tile of 8 channels x 48 flat positions goes through a 1.5 KB scratch into y, row by row with the bias
+// (StoreRows, shared with stride 1), so the flat grid's dropped columns are never stored. The backward passes keep
+// im2col + GEMM: a stride-2
 // backward-data is a transposed convolution, not this kernel. See docs/conv.md.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;

@@ -6,7 +6,7 @@
 // outputs of one tap are one unaligned vector load from the padded image, and the convolution is a GEMM whose
 // B panels are shifted views of that image, read straight from cache instead of being built by im2col and
 // copied again by GEMM's packing. A register tile of 8 output channels x 48 flat positions accumulates over
-// all input channels and taps, then the flat rows are compacted into NCHW (plus the bias).
+// all input channels and taps, then goes through an L1 scratch into NCHW, row by row, plus the bias.
 // Backward-data with stride 1 is the same kernel on the output gradient: padding dH (KH - 1) - pH, the kernel
 // flipped and its channel axes swapped. Backward-filter runs dot products along the same flat grid.
 // F64 (used by the float64 gradient checks) takes the im2col path; this kernel is checked against the same
@@ -105,13 +105,14 @@ internal static unsafe partial class CpuConvDirect
     {
         int kk = s.KH * s.KW;
         var taps = TapShifts(s);
-        long xLen = s.C * s.Plane, yLen = (long)s.Blocks * MR * s.Jp;
+        long xLen = s.C * s.Plane;
+        int jn = (s.OH - 1) * s.Wp + s.OW, p = s.OH * s.OW;
         long inImage = (long)s.C * s.H * s.W, outImage = (long)s.O * s.OH * s.OW;
         int jBlocks = (s.Jp + NR - 1) / NR;
         bool innerParallel = CpuConv.ImageChunks(n) == 1; // images run one after another, so threads are free inside
-        CpuConv.RunImages<float>(n, xLen + yLen, (_, img, first, ws) =>
+        CpuConv.RunImages<float>(n, xLen, (_, img, first, ws) =>
         {
-            float* xp = ws, yf = ws + xLen;
+            float* xp = ws, yi = y + img * outImage;
             if (first) new Span<float>(xp, checked((int)xLen)).Clear(); // the border stays zero for every later image
             PadImage(x + img * inImage, xp, s);
             fixed (int* tp = taps)
@@ -127,25 +128,20 @@ internal static unsafe partial class CpuConvDirect
                 CpuWorkers.ForRange(byChannel ? s.Blocks : jBlocks, inside ? 1 : int.MaxValue, (r0, r1) =>
                 {
                     int b0 = byChannel ? r0 : 0, b1 = byChannel ? r1 : s.Blocks, j0 = byChannel ? 0 : r0, j1 = byChannel ? jBlocks : r1;
+                    // Each tile goes through an L1 scratch into y, row by row with the bias (StoreRows): compacting a
+                    // whole-image buffer afterwards cost a second pass over the output and a call per output row.
+                    float* tile = stackalloc float[MR * NR];
                     for (int jb = j0; jb < j1; jb++)
                     {
                         int width = Math.Min(NR, s.Jp - jb * NR);
                         var kernel = width == 48 ? &Kernel8x48 : width == 32 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
                         for (int blk = b0; blk < b1; blk++)
-                            kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, yf + (nint)blk * MR * s.Jp + jb * NR, s.Jp);
+                        {
+                            kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, tile, NR);
+                            StoreRows(tile, jb * NR, Math.Min(NR, jn - jb * NR), s.Wp, s.OW, p, blk * MR, Math.Min(MR, s.O - blk * MR), bias, yi);
+                        }
                     }
                 });
-            }
-            float* dst = y + img * outImage;
-            for (int o = 0; o < s.O; o++)
-            {
-                float bo = bias == null ? 0f : bias[o];
-                for (int oh = 0; oh < s.OH; oh++)
-                {
-                    var from = new ReadOnlySpan<float>(yf + (nint)o * s.Jp + (nint)oh * s.Wp, s.OW);
-                    var to = new Span<float>(dst + ((long)o * s.OH + oh) * s.OW, s.OW);
-                    if (bias == null) from.CopyTo(to); else System.Numerics.Tensors.TensorPrimitives.Add(from, bo, to);
-                }
             }
         });
     }

@@ -5,6 +5,7 @@ The JIT keeps accumulators in registers only when each is a separate local, so t
 instead of written with arrays of vectors. Usage:
     python3 tools/gen_conv_kernels.py forward 8x48 8x32 8x16    # Kernel8x48, Kernel8x32, Kernel8x16
     python3 tools/gen_conv_kernels.py filter 4x6                # FilterKernel4x6
+    python3 tools/gen_conv_kernels.py stream 8x48 8x32          # StreamKernel8x48 ... (CpuConvDirect.Strided.cs)
     python3 tools/gen_conv_kernels.py packed 24 16 12 8 4 2 1   # PackedKernel24 ... (CpuConvPacked.cs)
     python3 tools/gen_conv_kernels.py packed 2x12 4x6           # PackedKernel2x12 ...: 2 or 4 blocks of 16 channels
 Paste the output over the methods of the same names.
@@ -33,6 +34,25 @@ def forward(rows, width):
     for r in range(rows):
         out.append("        " + " ".join(f"Avx512F.Store(y + {r} * ldy + {16 * v}, c{r}_{v});" for v in range(vecs)))
     out.append("    }")
+    return out
+
+
+def stream(rows, width):
+    # The forward tile, stored straight into y with the bias by streaming stores (y + r ldy + 16 v must be 64-byte
+    # aligned): for output rows that are whole tiles, so no scratch and no second pass.
+    name = f"Kernel{rows}x{width}"
+    out = []
+    for line in forward(rows, width):
+        line = line.replace("flat positions", "positions of one output row, streamed into y with the bias")
+        line = line.replace(f"private static void {name}(", f"private static void Stream{name}(")
+        line = line.replace("float* w, float* y, nint ldy)", "float* w, float* bias, float* y, nint ldy)")
+        if line.strip().startswith("Avx512F.Store(y"):
+            line = line.replace("Avx512F.Store(", "Avx512F.StoreAlignedNonTemporal(")
+            for r in range(rows):
+                line = line.replace(f", c{r}_", f", s{r} + c{r}_")
+        out.append(line)
+    first_store = next(k for k, l in enumerate(out) if "StoreAlignedNonTemporal" in l)
+    out.insert(first_store, "        " + " ".join(f"Vector512<float> s{r} = Vector512.Create(bias[{r}]);" for r in range(rows)))
     return out
 
 
@@ -127,7 +147,7 @@ def packed_blocks(blocks, width):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed"):
+    if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed", "stream"):
         sys.exit(__doc__)
     blocks = []
     for spec in argv[1:]:
@@ -139,7 +159,8 @@ def main(argv):
                 blocks.append("\n".join(packed(int(spec))))
             continue
         a, b = (int(v) for v in spec.split("x"))
-        blocks.append("\n".join(forward(a, b) if argv[0] == "forward" else filter_(a, b)))
+        gen = {"forward": forward, "filter": filter_, "stream": stream}[argv[0]]
+        blocks.append("\n".join(gen(a, b)))
     print("\n\n".join(blocks))
 
 

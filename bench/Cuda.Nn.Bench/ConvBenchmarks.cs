@@ -164,6 +164,8 @@ public static class ConvProfile
         }
         // CUDANN_DIRECT_STRIDE2=0: stride-2 forwards take im2col + GEMM, to compare with the direct kernel.
         if (Environment.GetEnvironmentVariable("CUDANN_DIRECT_STRIDE2") == "0") CpuConvDirect.Stride2Enabled = false;
+        // CUDANN_ROW_TILES=0: stride-2 rows a multiple of 16 wide go through the scratch like any other.
+        if (Environment.GetEnvironmentVariable("CUDANN_ROW_TILES") == "0") CpuConvDirect.RowTiles = false;
         int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
         foreach (var name in names)

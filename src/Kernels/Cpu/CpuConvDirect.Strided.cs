@@ -23,7 +23,7 @@ internal static unsafe partial class CpuConvDirect
         !Disabled && Stride2Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 2 && g.SW == 2 && g.KH * g.KW > 1
         && g.OW >= MinOutputWidth;
 
-    /// <summary>For benchmarks: whether rows a multiple of 16 wide take per-row tiles and streaming stores.</summary>
+    /// <summary>For benchmarks: whether rows a multiple of 16 wide take the Stream kernels (per-row tiles, streaming stores).</summary>
     internal static bool RowTiles { get; set; } = true;
 
     /// <summary>For benchmarks: route stride-2 convs to im2col + GEMM, to compare.</summary>
@@ -35,14 +35,21 @@ internal static unsafe partial class CpuConvDirect
         int hq = (g.H + 2 * g.PH + 1) / 2, wq = (g.W + 2 * g.PW + 1) / 2;
         nint phase = (nint)hq * wq, plane = 4 * phase;
         int oh = g.OH, ow = g.OW, jn = (oh - 1) * wq + ow;
-        // Tiles of the flat grid: NR-wide runs across rows, or (rows a multiple of 16 wide, y aligned) per output row,
-        // so that every store to y is a whole aligned vector and can bypass the cache (no read-for-ownership of y):
-        // the stem's forward measured about 2% faster that way on one and two threads (conv-profile, interleaved).
-        bool rowTiles = RowTiles && ow % 16 == 0 && ((nint)y & 63) == 0;
+        // Tiles of the flat grid: NR-wide runs across rows through a scratch (StoreRows), or, when output rows are a
+        // multiple of 16 wide, whole blocks of 8 channels and y is aligned, tiles inside one output row that the
+        // Stream kernels store straight into y with the bias, by streaming stores (no scratch, no second pass, no
+        // read-for-ownership of y). A row's last 64 positions are two tiles of 32 rather than 48 + 16 (8 accumulators
+        // are not enough to hide the FMA latency).
+        bool rowTiles = RowTiles && ow % 16 == 0 && g.O % MR == 0 && ((nint)y & 63) == 0;
         var tiles = new List<(int Start, int Width)>();
         if (rowTiles)
             for (int r = 0; r < oh; r++)
-                for (int c = 0; c < ow; c += NR) tiles.Add((r * wq + c, Math.Min(NR, ow - c)));
+                for (int c = 0; c < ow;)
+                {
+                    int width = ow - c == 64 ? 32 : Math.Min(NR, ow - c);
+                    tiles.Add((r * wq + c, width));
+                    c += width;
+                }
         else
             for (int j = 0; j < jn; j += NR) tiles.Add((j, Math.Min(NR, jn - j)));
         var tileList = tiles.ToArray();
@@ -61,6 +68,11 @@ internal static unsafe partial class CpuConvDirect
         float* packed = (float*)packedWeights.Ptr;
         PackWeights(w, g.O, g.C, kk, transposeAndFlip: false, packed);
         var geo = g;
+        int p = oh * ow;
+        // The Stream kernels always add a bias: the conv's, or zeros.
+        using var zeroBias = Workspace.Of<float>(rowTiles && bias == null ? g.O : 0);
+        if (rowTiles && bias == null) new Span<float>(zeroBias.Ptr, g.O).Clear();
+        float* rowBias = bias != null ? bias : (float*)zeroBias.Ptr;
         bool innerParallel = CpuConv.ImageChunks(g.N) == 1;
         long macs = (long)g.O * g.C * kk * jn;
         CpuConv.RunImages<float>(g.N, xLen, (_, img, first, xp) =>
@@ -78,11 +90,20 @@ internal static unsafe partial class CpuConvDirect
                     for (int jb = j0; jb < j1; jb++)
                     {
                         var (start, width) = tileList[jb];
+                        if (rowTiles)
+                        {
+                            var streamKernel = width > 32 ? &StreamKernel8x48 : width > 16 ? &StreamKernel8x32
+                                : (delegate*<float*, nint, int*, int, int, float*, float*, float*, nint, void>)&StreamKernel8x16;
+                            float* yt = yi + start / wq * ow + start % wq;
+                            for (int blk = 0; blk < blocks; blk++)
+                                streamKernel(xp + start, plane, t, kk, geo.C, packed + (nint)blk * geo.C * kk * MR, rowBias + blk * MR, yt + (nint)blk * MR * p, p);
+                            continue;
+                        }
                         var kernel = width > 32 ? &Kernel8x48 : width > 16 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
                         for (int blk = 0; blk < blocks; blk++)
                         {
                             kernel(xp + start, plane, t, kk, geo.C, packed + (nint)blk * geo.C * kk * MR, tile, NR);
-                            StoreRows(tile, start, width, wq, ow, oh * ow, blk * MR, Math.Min(MR, geo.O - blk * MR), bias, yi, rowTiles);
+                            StoreRows(tile, start, width, wq, ow, p, blk * MR, Math.Min(MR, geo.O - blk * MR), bias, yi);
                         }
                     }
                     if (rowTiles) Sse.StoreFence(); // the streaming stores are visible before the region ends
@@ -96,7 +117,7 @@ internal static unsafe partial class CpuConvDirect
     /// each grid row's first ow positions are one run of y, the rest of the row (past the image) is dropped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StoreRows(float* tile, int start, int width, int wq, int ow, int p, int o0, int channels, float* bias, float* y, bool stream = false)
+    private static void StoreRows(float* tile, int start, int width, int wq, int ow, int p, int o0, int channels, float* bias, float* y)
     {
         var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         int end = start + width;
@@ -110,8 +131,6 @@ internal static unsafe partial class CpuConvDirect
                 float* src = tile + c * NR + (j - start), dst = y + (long)(o0 + c) * p + (long)row * ow + col;
                 var b = Vector512.Create(bias == null ? 0f : bias[o0 + c]);
                 int i = 0;
-                if (stream)
-                    for (; i + 16 <= len; i += 16) Avx512F.StoreAlignedNonTemporal(dst + i, Vector512.Load(src + i) + b);
                 for (; i + 16 <= len; i += 16) (Vector512.Load(src + i) + b).Store(dst + i);
                 if (i < len)
                 {
@@ -159,5 +178,120 @@ internal static unsafe partial class CpuConvDirect
                         if (clearBorder) new Span<float>(dst + j1, wq - j1).Clear();
                     }
                 }
+    }
+
+    // The Stream tiles, generated by: python3 tools/gen_conv_kernels.py stream 8x48 8x32 8x16
+    /// <summary>8 output channels x 48 positions of one output row, streamed into y with the bias (24 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StreamKernel8x48(float* x, nint plane, int* taps, int kk, int channels, float* w, float* bias, float* y, nint ldy)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default; Vector512<float> c0_2 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default; Vector512<float> c1_2 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default; Vector512<float> c2_2 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default; Vector512<float> c3_2 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default; Vector512<float> c4_2 = default;
+        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default; Vector512<float> c5_2 = default;
+        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default; Vector512<float> c6_2 = default;
+        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default; Vector512<float> c7_2 = default;
+        for (int c = 0; c < channels; c++, x += plane)
+            for (int t = 0; t < kk; t++, w += 8)
+            {
+                float* xp = x + taps[t];
+                Vector512<float> b0 = Avx512F.LoadVector512(xp + 0); Vector512<float> b1 = Avx512F.LoadVector512(xp + 16); Vector512<float> b2 = Avx512F.LoadVector512(xp + 32);
+                Vector512<float> a;
+                a = Vector512.Create(w[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1); c0_2 = Avx512F.FusedMultiplyAdd(a, b2, c0_2);
+                a = Vector512.Create(w[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1); c1_2 = Avx512F.FusedMultiplyAdd(a, b2, c1_2);
+                a = Vector512.Create(w[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1); c2_2 = Avx512F.FusedMultiplyAdd(a, b2, c2_2);
+                a = Vector512.Create(w[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1); c3_2 = Avx512F.FusedMultiplyAdd(a, b2, c3_2);
+                a = Vector512.Create(w[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1); c4_2 = Avx512F.FusedMultiplyAdd(a, b2, c4_2);
+                a = Vector512.Create(w[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1); c5_2 = Avx512F.FusedMultiplyAdd(a, b2, c5_2);
+                a = Vector512.Create(w[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1); c6_2 = Avx512F.FusedMultiplyAdd(a, b2, c6_2);
+                a = Vector512.Create(w[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1); c7_2 = Avx512F.FusedMultiplyAdd(a, b2, c7_2);
+            }
+        Vector512<float> s0 = Vector512.Create(bias[0]); Vector512<float> s1 = Vector512.Create(bias[1]); Vector512<float> s2 = Vector512.Create(bias[2]); Vector512<float> s3 = Vector512.Create(bias[3]); Vector512<float> s4 = Vector512.Create(bias[4]); Vector512<float> s5 = Vector512.Create(bias[5]); Vector512<float> s6 = Vector512.Create(bias[6]); Vector512<float> s7 = Vector512.Create(bias[7]);
+        Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 0, s0 + c0_0); Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 16, s0 + c0_1); Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 32, s0 + c0_2);
+        Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 0, s1 + c1_0); Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 16, s1 + c1_1); Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 32, s1 + c1_2);
+        Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 0, s2 + c2_0); Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 16, s2 + c2_1); Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 32, s2 + c2_2);
+        Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 0, s3 + c3_0); Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 16, s3 + c3_1); Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 32, s3 + c3_2);
+        Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 0, s4 + c4_0); Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 16, s4 + c4_1); Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 32, s4 + c4_2);
+        Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 0, s5 + c5_0); Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 16, s5 + c5_1); Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 32, s5 + c5_2);
+        Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 0, s6 + c6_0); Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 16, s6 + c6_1); Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 32, s6 + c6_2);
+        Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 0, s7 + c7_0); Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 16, s7 + c7_1); Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 32, s7 + c7_2);
+    }
+
+    /// <summary>8 output channels x 32 positions of one output row, streamed into y with the bias (16 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StreamKernel8x32(float* x, nint plane, int* taps, int kk, int channels, float* w, float* bias, float* y, nint ldy)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        Vector512<float> c4_0 = default; Vector512<float> c4_1 = default;
+        Vector512<float> c5_0 = default; Vector512<float> c5_1 = default;
+        Vector512<float> c6_0 = default; Vector512<float> c6_1 = default;
+        Vector512<float> c7_0 = default; Vector512<float> c7_1 = default;
+        for (int c = 0; c < channels; c++, x += plane)
+            for (int t = 0; t < kk; t++, w += 8)
+            {
+                float* xp = x + taps[t];
+                Vector512<float> b0 = Avx512F.LoadVector512(xp + 0); Vector512<float> b1 = Avx512F.LoadVector512(xp + 16);
+                Vector512<float> a;
+                a = Vector512.Create(w[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0); c0_1 = Avx512F.FusedMultiplyAdd(a, b1, c0_1);
+                a = Vector512.Create(w[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0); c1_1 = Avx512F.FusedMultiplyAdd(a, b1, c1_1);
+                a = Vector512.Create(w[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0); c2_1 = Avx512F.FusedMultiplyAdd(a, b1, c2_1);
+                a = Vector512.Create(w[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0); c3_1 = Avx512F.FusedMultiplyAdd(a, b1, c3_1);
+                a = Vector512.Create(w[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0); c4_1 = Avx512F.FusedMultiplyAdd(a, b1, c4_1);
+                a = Vector512.Create(w[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0); c5_1 = Avx512F.FusedMultiplyAdd(a, b1, c5_1);
+                a = Vector512.Create(w[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0); c6_1 = Avx512F.FusedMultiplyAdd(a, b1, c6_1);
+                a = Vector512.Create(w[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0); c7_1 = Avx512F.FusedMultiplyAdd(a, b1, c7_1);
+            }
+        Vector512<float> s0 = Vector512.Create(bias[0]); Vector512<float> s1 = Vector512.Create(bias[1]); Vector512<float> s2 = Vector512.Create(bias[2]); Vector512<float> s3 = Vector512.Create(bias[3]); Vector512<float> s4 = Vector512.Create(bias[4]); Vector512<float> s5 = Vector512.Create(bias[5]); Vector512<float> s6 = Vector512.Create(bias[6]); Vector512<float> s7 = Vector512.Create(bias[7]);
+        Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 0, s0 + c0_0); Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 16, s0 + c0_1);
+        Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 0, s1 + c1_0); Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 16, s1 + c1_1);
+        Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 0, s2 + c2_0); Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 16, s2 + c2_1);
+        Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 0, s3 + c3_0); Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 16, s3 + c3_1);
+        Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 0, s4 + c4_0); Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 16, s4 + c4_1);
+        Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 0, s5 + c5_0); Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 16, s5 + c5_1);
+        Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 0, s6 + c6_0); Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 16, s6 + c6_1);
+        Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 0, s7 + c7_0); Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 16, s7 + c7_1);
+    }
+
+    /// <summary>8 output channels x 16 positions of one output row, streamed into y with the bias (8 accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StreamKernel8x16(float* x, nint plane, int* taps, int kk, int channels, float* w, float* bias, float* y, nint ldy)
+    {
+        Vector512<float> c0_0 = default;
+        Vector512<float> c1_0 = default;
+        Vector512<float> c2_0 = default;
+        Vector512<float> c3_0 = default;
+        Vector512<float> c4_0 = default;
+        Vector512<float> c5_0 = default;
+        Vector512<float> c6_0 = default;
+        Vector512<float> c7_0 = default;
+        for (int c = 0; c < channels; c++, x += plane)
+            for (int t = 0; t < kk; t++, w += 8)
+            {
+                float* xp = x + taps[t];
+                Vector512<float> b0 = Avx512F.LoadVector512(xp + 0);
+                Vector512<float> a;
+                a = Vector512.Create(w[0]); c0_0 = Avx512F.FusedMultiplyAdd(a, b0, c0_0);
+                a = Vector512.Create(w[1]); c1_0 = Avx512F.FusedMultiplyAdd(a, b0, c1_0);
+                a = Vector512.Create(w[2]); c2_0 = Avx512F.FusedMultiplyAdd(a, b0, c2_0);
+                a = Vector512.Create(w[3]); c3_0 = Avx512F.FusedMultiplyAdd(a, b0, c3_0);
+                a = Vector512.Create(w[4]); c4_0 = Avx512F.FusedMultiplyAdd(a, b0, c4_0);
+                a = Vector512.Create(w[5]); c5_0 = Avx512F.FusedMultiplyAdd(a, b0, c5_0);
+                a = Vector512.Create(w[6]); c6_0 = Avx512F.FusedMultiplyAdd(a, b0, c6_0);
+                a = Vector512.Create(w[7]); c7_0 = Avx512F.FusedMultiplyAdd(a, b0, c7_0);
+            }
+        Vector512<float> s0 = Vector512.Create(bias[0]); Vector512<float> s1 = Vector512.Create(bias[1]); Vector512<float> s2 = Vector512.Create(bias[2]); Vector512<float> s3 = Vector512.Create(bias[3]); Vector512<float> s4 = Vector512.Create(bias[4]); Vector512<float> s5 = Vector512.Create(bias[5]); Vector512<float> s6 = Vector512.Create(bias[6]); Vector512<float> s7 = Vector512.Create(bias[7]);
+        Avx512F.StoreAlignedNonTemporal(y + 0 * ldy + 0, s0 + c0_0);
+        Avx512F.StoreAlignedNonTemporal(y + 1 * ldy + 0, s1 + c1_0);
+        Avx512F.StoreAlignedNonTemporal(y + 2 * ldy + 0, s2 + c2_0);
+        Avx512F.StoreAlignedNonTemporal(y + 3 * ldy + 0, s3 + c3_0);
+        Avx512F.StoreAlignedNonTemporal(y + 4 * ldy + 0, s4 + c4_0);
+        Avx512F.StoreAlignedNonTemporal(y + 5 * ldy + 0, s5 + c5_0);
+        Avx512F.StoreAlignedNonTemporal(y + 6 * ldy + 0, s6 + c6_0);
+        Avx512F.StoreAlignedNonTemporal(y + 7 * ldy + 0, s7 + c7_0);
     }
 }

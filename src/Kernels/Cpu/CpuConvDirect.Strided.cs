@@ -92,14 +92,13 @@ internal static unsafe partial class CpuConvDirect
                         var (start, width) = tileList[jb];
                         if (rowTiles)
                         {
-                            var streamKernel = width > 32 ? &StreamKernel8x48 : width > 16 ? &StreamKernel8x32
-                                : (delegate*<float*, nint, int*, int, int, float*, float*, float*, nint, void>)&StreamKernel8x16;
+                            var streamKernel = StreamTileKernel(width);
                             float* yt = yi + start / wq * ow + start % wq;
                             for (int blk = 0; blk < blocks; blk++)
                                 streamKernel(xp + start, plane, t, kk, geo.C, packed + (nint)blk * geo.C * kk * MR, rowBias + blk * MR, yt + (nint)blk * MR * p, p);
                             continue;
                         }
-                        var kernel = width > 32 ? &Kernel8x48 : width > 16 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
+                        var kernel = TileKernel(width);
                         for (int blk = 0; blk < blocks; blk++)
                         {
                             kernel(xp + start, plane, t, kk, geo.C, packed + (nint)blk * geo.C * kk * MR, tile, NR);
@@ -112,6 +111,10 @@ internal static unsafe partial class CpuConvDirect
         });
     }
 
+    /// <summary>The Stream tile for a row piece of 16, 32 or 48 positions.</summary>
+    private static delegate*<float*, nint, int*, int, int, float*, float*, float*, nint, void> StreamTileKernel(int width) =>
+        width > 32 ? &StreamKernel8x48 : width > 16 ? &StreamKernel8x32 : &StreamKernel8x16;
+
     /// <summary>
     /// Copies flat grid positions [start, start + width) of a tile ([channel][NR]) into y [O][OH OW] plus the bias:
     /// each grid row's first ow positions are one run of y, the rest of the row (past the image) is dropped.
@@ -119,7 +122,6 @@ internal static unsafe partial class CpuConvDirect
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreRows(float* tile, int start, int width, int wq, int ow, int p, int o0, int channels, float* bias, float* y)
     {
-        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         int end = start + width;
         for (int j = start; j < end;)
         {
@@ -134,7 +136,7 @@ internal static unsafe partial class CpuConvDirect
                 for (; i + 16 <= len; i += 16) (Vector512.Load(src + i) + b).Store(dst + i);
                 if (i < len)
                 {
-                    var mask = Vector512.LessThan(lane, Vector512.Create(len - i)).AsSingle();
+                    var mask = CpuConv.FirstLanes(len - i);
                     Avx512F.MaskStore(dst + i, mask, Avx512F.MaskLoad(src + i, mask, Vector512<float>.Zero) + b);
                 }
             }
@@ -198,7 +200,7 @@ internal static unsafe partial class CpuConvDirect
         for (; i + 16 <= n; i += 16) Vector512.Load(src + i).Store(dst + i);
         if (i < n)
         {
-            var mask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(n - i)).AsSingle();
+            var mask = CpuConv.FirstLanes(n - i);
             Avx512F.MaskStore(dst + i, mask, Avx512F.MaskLoad(src + i, mask, Vector512<float>.Zero));
         }
     }

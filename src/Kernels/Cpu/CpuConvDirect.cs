@@ -134,7 +134,7 @@ internal static unsafe partial class CpuConvDirect
                     for (int jb = j0; jb < j1; jb++)
                     {
                         int width = Math.Min(NR, s.Jp - jb * NR);
-                        var kernel = width == 48 ? &Kernel8x48 : width == 32 ? &Kernel8x32 : (delegate*<float*, nint, int*, int, int, float*, float*, nint, void>)&Kernel8x16;
+                        var kernel = TileKernel(width);
                         for (int blk = b0; blk < b1; blk++)
                         {
                             kernel(xp + jb * NR, s.Plane, t, kk, s.C, packed + (nint)blk * s.C * kk * MR, tile, NR);
@@ -145,6 +145,10 @@ internal static unsafe partial class CpuConvDirect
             }
         });
     }
+
+    /// <summary>The register tile that covers a block of up to 16, 32 or 48 flat positions.</summary>
+    private static delegate*<float*, nint, int*, int, int, float*, float*, nint, void> TileKernel(int width) =>
+        width > 32 ? &Kernel8x48 : width > 16 ? &Kernel8x32 : &Kernel8x16;
 
     /// <summary>Copies one image's C planes into the interior of the zero-bordered buffer (the border is never written).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

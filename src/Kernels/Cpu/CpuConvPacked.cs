@@ -61,6 +61,8 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private readonly bool _grid;
 
     private readonly int _r, _tiles, _k, _taps, _blocks, _tileBlocks, _p, _hq, _wq, _phases, _usedPhases;
+    /// <summary>Groups of _tileBlocks blocks of 16 channels: the weight panels one tile reads.</summary>
+    private int WeightGroups => _blocks / _tileBlocks;
     private readonly nint _plane;      // grid: floats per channel and phase of the padded copy
     private readonly long _bufferFloats; // grid copy or patch matrix, per image
     private float* _w, _bias;
@@ -177,7 +179,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         ObjectDisposedException.ThrowIf(_w == null, this);
         var g = Geometry;
         long xImage = (long)g.C * g.H * g.W, yImage = (long)g.O * _p;
-        int items = _blocks / _tileBlocks * _tiles;
+        int items = WeightGroups * _tiles;
         if (n >= CpuWorkers.ThreadCount || n > 1 && items < 2 * CpuWorkers.ThreadCount)
         {
             // Images to threads; each thread lays out its own image.
@@ -190,7 +192,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                 {
                     float* buf = (float*)ws.Ptr;
                     Layout(x + i * xImage, buf, 0, g.C, 0, 1);
-                    Items(buf, residual == null ? null : residual + i * yImage, y + i * yImage, act, 0, _blocks / _tileBlocks, 0, _tiles);
+                    Items(buf, residual == null ? null : residual + i * yImage, y + i * yImage, act, 0, WeightGroups, 0, _tiles);
                 }
             });
             return;
@@ -210,7 +212,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         // 2026-11-28). With few tiles (late stages), the threads split the channel groups instead.
         using var shared = Workspace.Of<float>(_bufferFloats);
         float* b = (float*)shared.Ptr;
-        int threads = CpuWorkers.ThreadCount, groups = _blocks / _tileBlocks;
+        int threads = CpuWorkers.ThreadCount, groups = WeightGroups;
         bool spatial = _tiles >= 2 * threads;
         int parts = spatial ? threads : _bufferFloats >= 4096 ? Math.Min(g.C, threads) : 1;
         for (int i = 0; i < n; i++)
@@ -398,10 +400,9 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     private static void Epilogue(float* src, float* bias, float* residual, float* y, long at, int p, int on, int len, FusedActivation act)
     {
         bool relu = act == FusedActivation.Relu;
-        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (int i = 0; i < len; i += Lanes)
         {
-            var mask = Vector512.LessThan(lane, Vector512.Create(len - i)).AsSingle();
+            var mask = CpuConv.FirstLanes(len - i);
             bool full = len - i >= Lanes;
             for (int oi = 0; oi < on; oi++)
             {

@@ -176,7 +176,6 @@ internal static unsafe class CpuPool
         });
     }
 
-    private static readonly Vector512<int> Lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 
     /// <summary>
@@ -224,7 +223,7 @@ internal static unsafe class CpuPool
                             }
                         }
                         if (j + 16 <= ow) best.Store(yp + j);
-                        else Avx512F.MaskStore(yp + j, Vector512.LessThan(Lane, Vector512.Create(ow - j)).AsSingle(), best);
+                        else Avx512F.MaskStore(yp + j, CpuConv.FirstLanes(ow - j), best);
                     }
                 for (; j < ow; j++)
                 {

@@ -185,8 +185,14 @@ public static class ConvProfile
                 }
                 return best;
             }
-            if (Environment.GetEnvironmentVariable("CUDANN_FWD_ONLY") == "1") { Console.WriteLine($"{name} forward {Min(b.Forward):F3} ms"); b.Cleanup(); continue; }
-            if (Environment.GetEnvironmentVariable("CUDANN_FROZEN_ONLY") == "1") { Console.WriteLine($"{name} frozen {Min(b.FrozenForward()!):F3} ms"); b.Cleanup(); continue; }
+            // CUDANN_PASS=forward (the eager forward) or frozen (the PackedConv2d forward): time that pass alone, for A/B loops.
+            if (Environment.GetEnvironmentVariable("CUDANN_PASS") is { } pass)
+            {
+                var only = pass == "frozen" ? b.FrozenForward() : pass == "forward" ? b.Forward : null;
+                Console.WriteLine(only is null ? $"{name}: no '{pass}' pass (forward, or frozen where PackedConv2d applies)" : $"{name} {pass} {Min(only):F3} ms");
+                b.Cleanup();
+                continue;
+            }
             double f = Min(b.Forward), d = Min(b.BackwardData), w = Min(b.BackwardFilter);
             double gf = 2.0 * g.Macs / 1e6;
             if (b.FrozenForward() is { } frozen)

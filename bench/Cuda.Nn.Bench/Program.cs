@@ -1,5 +1,6 @@
 // Benchmarks: dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*'
-// Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case] [threads] [reps]
+// Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case|all|b1|s2] [threads] [reps]
+//   (env CUDANN_PASS=forward|frozen: that pass only; CUDANN_DIRECT_STRIDE2=0, CUDANN_ROW_TILES=0: switch paths off)
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
 // Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case|all] [reps]
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]

@@ -23,13 +23,13 @@ public sealed partial class InferencePlan
     /// <summary>The key under which a run's env carries the planned buffer of a value (not a legal ONNX name to meet).</summary>
     private static string SlotKey(string value) => "\u0001planned:" + value;
 
-    private static string ShapeKey(Tensor input) => string.Join(',', input.ShapeRef.ToArray());
+    private static string ShapeKey(ReadOnlySpan<int> shape) => string.Join(',', shape.ToArray());
 
     /// <summary>For tests and logs: the arena planned for an input shape (values placed, floats), or null if none yet.</summary>
     public (int Values, long Floats, long UnsharedFloats)? MemoryPlanFor(int[] inputShape)
     {
         lock (_memoryGate)
-            return _memoryPlans.TryGetValue(string.Join(',', inputShape), out var m) ? (m.Slots.Count, m.Floats, m.UnsharedFloats) : null;
+            return _memoryPlans.TryGetValue(ShapeKey(inputShape), out var m) ? (m.Slots.Count, m.Floats, m.UnsharedFloats) : null;
     }
 
     private sealed class MemoryPlan(Tensor arena, Dictionary<string, Tensor> slots, long unshared) : IDisposable
@@ -56,7 +56,7 @@ public sealed partial class InferencePlan
         MemoryPlan? plan;
         lock (_memoryGate)
         {
-            if (!_memoryPlans.TryGetValue(ShapeKey(input), out plan))
+            if (!_memoryPlans.TryGetValue(ShapeKey(input.ShapeRef), out plan))
             {
                 if (_memoryPlans.Count < MaxMemoryPlans && input.Device == Device.Cpu) record = new(StringComparer.Ordinal);
                 return null;
@@ -128,7 +128,7 @@ public sealed partial class InferencePlan
         var plan = new MemoryPlan(arena, slots, items.Sum(it => it.Floats));
         lock (_memoryGate)
         {
-            if (_memoryPlans.Count < MaxMemoryPlans && _memoryPlans.TryAdd(ShapeKey(input), plan)) return;
+            if (_memoryPlans.Count < MaxMemoryPlans && _memoryPlans.TryAdd(ShapeKey(input.ShapeRef), plan)) return;
         }
         plan.Dispose(); // another first run of the same shape planned it meanwhile
     }

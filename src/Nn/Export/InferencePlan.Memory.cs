@@ -35,6 +35,7 @@ public sealed partial class InferencePlan
     private sealed class MemoryPlan(Tensor arena, Dictionary<string, Tensor> slots, long unshared) : IDisposable
     {
         private int _inUse;
+        /// <summary>The planned buffers, keyed as env carries them (SlotKey of the value).</summary>
         public Dictionary<string, Tensor> Slots { get; } = slots;
         public long Floats => arena.Numel;
         public long UnsharedFloats { get; } = unshared;
@@ -63,7 +64,7 @@ public sealed partial class InferencePlan
             }
         }
         if (!plan.TryEnter()) return null;
-        foreach (var (value, slot) in plan.Slots) env[SlotKey(value)] = slot;
+        foreach (var (key, slot) in plan.Slots) env[key] = slot;
         return plan;
     }
 
@@ -123,7 +124,7 @@ public sealed partial class InferencePlan
         for (int i = 0; i < items.Count; i++)
         {
             using var flat = arena.Narrow(0, (int)placed[i].Offset, (int)(items[i].Shape.Aggregate(1L, (a, d) => a * d)));
-            slots[items[i].Value] = DisposeScope.Detach(flat.View(items[i].Shape));
+            slots[SlotKey(items[i].Value)] = DisposeScope.Detach(flat.View(items[i].Shape));
         }
         var plan = new MemoryPlan(arena, slots, items.Sum(it => it.Floats));
         lock (_memoryGate)

@@ -52,8 +52,12 @@ public unsafe class InferencePlanTests
         // Residual blocks keep at most three 16x28x28 maps alive at once (block input, conv1 output, conv2 output).
         Assert.InRange(memory.Value.Floats, 2 * 16 * 28 * 28, 3 * 16 * 28 * 28);
         Assert.True(memory.Value.UnsharedFloats >= 4 * memory.Value.Floats, $"{memory.Value.UnsharedFloats} floats unshared, {memory.Value.Floats} planned");
-        // Runs through the arena give the first run's result exactly, also after another shape ran in between.
+        // Runs through the arena give the first run's result exactly, also after another shape ran in between. The
+        // arena is poisoned first: the run must write every planned output there (no NaN left) and read nothing stale.
+        var arena = plan.ArenaFor([1, 1, 28, 28])!;
+        arena.Fill_(double.NaN);
         Assert.Equal(first, plan.Run(x).ToFloatArray());
+        Assert.DoesNotContain(arena.ToFloatArray(), float.IsNaN);
         plan.Run(Tensor.Randn([2, 1, 28, 28], new Generator(4)));
         Assert.Equal(first, plan.Run(x).ToFloatArray());
     }

@@ -32,9 +32,17 @@ public sealed partial class InferencePlan
             return _memoryPlans.TryGetValue(ShapeKey(inputShape), out var m) ? (m.Slots.Count, m.Floats, m.UnsharedFloats) : null;
     }
 
+    /// <summary>For tests: the arena planned for an input shape (owned by the plan), or null.</summary>
+    internal Tensor? ArenaFor(int[] inputShape)
+    {
+        lock (_memoryGate)
+            return _memoryPlans.TryGetValue(ShapeKey(inputShape), out var m) ? m.Arena : null;
+    }
+
     private sealed class MemoryPlan(Tensor arena, Dictionary<string, Tensor> slots, long unshared) : IDisposable
     {
         private int _inUse;
+        public Tensor Arena => arena;
         /// <summary>The planned buffers, keyed as env carries them (SlotKey of the value).</summary>
         public Dictionary<string, Tensor> Slots { get; } = slots;
         public long Floats => arena.Numel;

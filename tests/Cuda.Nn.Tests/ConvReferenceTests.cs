@@ -58,7 +58,8 @@ public class ConvReferenceTests
         ["direct stride 2 5x3 p(0,2) d(2,1)"] = new(2, 3, 17, 22, 9, 5, 3, 2, 2, 0, 2, 2, 1, 1),
         ["direct stride 2 3x3 pad beyond kernel"] = new(2, 2, 9, 10, 5, 3, 3, 2, 2, 4, 4, 1, 1, 1),
         ["direct stride 2 7x7 batch 1 large image"] = new(1, 3, 64, 70, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1),
-        ["direct stride 2 7x7 rows of 32 (per-row tiles, streaming stores)"] = new(2, 3, 40, 64, 12, 7, 7, 2, 2, 3, 3, 1, 1, 1),
+        ["direct stride 2 7x7 rows of 64, 16 outputs (Stream kernels: 32 + 32 per row)"] = new(2, 3, 40, 128, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1),
+        ["direct stride 2 7x7 rows of 112 (Stream kernels: 48 + 32 + 32 per row)"] = new(1, 3, 9, 224, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1),
     };
 
     private static double[] Random(int n, int seed, double scale = 1)

@@ -8,6 +8,7 @@ instead of written with arrays of vectors. Usage:
     python3 tools/gen_conv_kernels.py stream 8x48 8x32          # StreamKernel8x48 ... (CpuConvDirect.Strided.cs)
     python3 tools/gen_conv_kernels.py packed 24 16 12 8 4 2 1   # PackedKernel24 ... (CpuConvPacked.cs)
     python3 tools/gen_conv_kernels.py packed 2x12 4x6           # PackedKernel2x12 ...: 2 or 4 blocks of 16 channels
+    python3 tools/gen_conv_kernels.py blocked 1x16 2x12 4x6     # BlockedKernel1x16 ... (CpuConvBlocked.Kernels.cs)
 Paste the output over the methods of the same names.
 """
 import sys
@@ -146,10 +147,66 @@ def packed_blocks(blocks, width):
     return out
 
 
+def blocked(blocks, width):
+    # Channel-blocked input and output ([C/16][H][W][16]): position r reads x[koff[k] + r * TStep.Floats], and the
+    # tile is written straight to y (16 channels of a position are one vector), with bias, residual and ReLU, no
+    # transpose; a set bit r of junk stores zeros there instead (grid columns that land on y's zero border).
+    unroll = max(1, min(8 if blocks == 1 else 4, 8 // (blocks * width)))
+    acc = lambda u, b, r: f"c{b}_{r}_{u}"
+    out = [f"    /// <summary>{16 * blocks} output channels ({blocks} block{'s' if blocks > 1 else ''}) x {width} position{'s' if width > 1 else ''} ({blocks * width * unroll} accumulators).</summary>",
+           "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
+           f"    private static void BlockedKernel{blocks}x{width}<TStep>(float* x, int* koff, int k, float* w, float* y, float* res, float* bias, nint blockStride, uint junk, bool relu)",
+           "        where TStep : struct, IPositionStep",
+           "    {"]
+    for u in range(unroll):
+        for b in range(blocks):
+            out.append("        " + " ".join(f"Vector512<float> {acc(u, b, r)} = default;" for r in range(width)))
+    out.append("        int i = 0;")
+    step = 16 * blocks
+    def body(indent, u, xname, woff):
+        lines = [indent + " ".join(f"Vector512<float> a{u}_{b} = Avx512F.LoadVector512(w + {woff + 16 * b});" for b in range(blocks))]
+        for r in range(width):
+            lines.append(indent + f"v = Vector512.Create({xname}[{r} * TStep.Floats]); " + " ".join(f"{acc(u, b, r)} = Avx512F.FusedMultiplyAdd(a{u}_{b}, v, {acc(u, b, r)});" for b in range(blocks)))
+        return lines
+    if unroll > 1:
+        out += [f"        for (; i + {unroll} <= k; i += {unroll}, w += {step * unroll})", "        {", "            Vector512<float> v;"]
+        for u in range(unroll):
+            out.append(f"            float* x{u} = x + koff[i + {u}];")
+            out += body("            ", u, f"x{u}", step * u)
+        out.append("        }")
+    out += [f"        for (; i < k; i++, w += {step})", "        {", "            Vector512<float> v;", "            float* xp = x + koff[i];"]
+    out += body("            ", 0, "xp", 0)
+    out.append("        }")
+    for b in range(blocks):
+        out.append(f"        var bias{b} = Avx512F.LoadVector512(bias + {16 * b});")
+        for r in range(width):
+            total = " + ".join([acc(u, b, r) for u in range(unroll)] + [f"bias{b}"])
+            at = f"{b} * blockStride + {16 * r}" if b else f"{16 * r}"
+            out.append(f"        Write(y + {at}, res == null ? null : res + {at}, {total}, relu, (junk & {1 << r}u) != 0);")
+    out.append("    }")
+    return out
+
+
+def blocked_table(specs):
+    out = ["    /// <summary>The register tile of B blocks x R positions, for positions step floats apart in x (16 or 32).</summary>",
+           "    private static delegate*<float*, int*, int, float*, float*, float*, float*, nint, uint, bool, void> BlockedKernel(int blocks, int width, int step) =>",
+           "        (blocks * 100 + width, step) switch",
+           "        {"]
+    for b, r in specs:
+        for st in (16, 32):
+            out.append(f"            ({b * 100 + r}, {st}) => &BlockedKernel{b}x{r}<Step{st}>,")
+    out += ["            _ => throw new ArgumentOutOfRangeException(nameof(width), $\"no {blocks}x{width} tile for a step of {step}\"),", "        };"]
+    return out
+
+
 def main(argv):
-    if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed", "stream"):
+    if len(argv) < 2 or argv[0] not in ("forward", "filter", "packed", "stream", "blocked"):
         sys.exit(__doc__)
     blocks = []
+    if argv[0] == "blocked":
+        specs = [tuple(int(v) for v in spec.split("x")) for spec in argv[1:]]
+        print("\n\n".join(["\n".join(blocked_table(specs))] + ["\n".join(blocked(b, r)) for b, r in specs]))
+        return
     for spec in argv[1:]:
         if argv[0] == "packed":
             if "x" in spec:

@@ -1,0 +1,157 @@
+// The frozen conv on channel-blocked activations (BlockedConv2d, the inference plan's layout between convs) against
+// the scalar reference of ConvReferenceTests: both tilings (grid across rows, single rows), strides 1 and 2, dead
+// taps, dilation, ragged channel counts, every generated register tile, and the layout's zero border and padding
+// channels, which the next conv reads as its padding.
+using Cuda.Nn.Kernels;
+using Cuda.Nn.Kernels.Cpu;
+
+namespace Cuda.Nn.Tests;
+
+[Collection(nameof(GlobalSettingsCollection))]
+public unsafe class BlockedConvTests
+{
+    // N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW
+    private static readonly Dictionary<string, Conv2dGeometry> Geometries = new()
+    {
+        ["grid 3x3 p1 32x32, 16 -> 16, batch 2"] = new(2, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 9x11, 3 -> 21 (ragged blocks)"] = new(1, 3, 9, 11, 21, 3, 3, 1, 1, 1, 1),
+        ["grid 1x1 7x9, 20 -> 16, batch 3"] = new(3, 20, 7, 9, 16, 1, 1),
+        ["grid 3x3 p1 on 2x2, 64 outputs"] = new(1, 8, 2, 2, 64, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 on 1x1 (centre tap), batch 3"] = new(3, 9, 1, 1, 64, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 1x4, 64 outputs"] = new(1, 4, 1, 4, 64, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 3x4, 32 outputs"] = new(2, 5, 3, 4, 32, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 1x3, 30 outputs"] = new(1, 6, 1, 3, 30, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 2x1, 32 outputs"] = new(1, 3, 2, 1, 32, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 1x2, 64 outputs"] = new(1, 3, 1, 2, 64, 3, 3, 1, 1, 1, 1),
+        ["rows 3x3 s2 p1 16x16 -> 8x8, 16 -> 32"] = new(1, 16, 16, 16, 32, 3, 3, 2, 2, 1, 1),
+        ["rows 1x1 s2 odd 15x13, batch 2"] = new(2, 16, 15, 13, 32, 1, 1, 2, 2),
+        ["rows 3x3 no pad (shrinks) 10x12"] = new(1, 5, 10, 12, 17, 3, 3, 1, 1, 0, 0),
+        ["rows 3x3 d2 p1 9x10"] = new(1, 4, 9, 10, 16, 3, 3, 1, 1, 1, 1, 2, 2),
+        ["rows 3x3 s2 p1 50x50 -> 25x25"] = new(1, 3, 50, 50, 16, 3, 3, 2, 2, 1, 1),
+        ["rows 3x3 s2 p1 4x4 -> 2x2, 64 outputs"] = new(1, 16, 4, 4, 64, 3, 3, 2, 2, 1, 1),
+        ["rows 3x3 s2 p1 8x13 -> 4x7, 32 outputs"] = new(1, 6, 8, 13, 32, 3, 3, 2, 2, 1, 1),
+        ["rows 3x3 s2 p1 2x12 -> 1x6, 64 outputs"] = new(1, 5, 2, 12, 64, 3, 3, 2, 2, 1, 1),
+        ["rows 1x1 s2 20x31 -> 10x16, 16 outputs"] = new(1, 7, 20, 31, 16, 1, 1, 2, 2),
+        ["rows 3x3 s2 p1 6x25 -> 3x13, 32 outputs"] = new(1, 4, 6, 25, 32, 3, 3, 2, 2, 1, 1),
+        ["rows 3x3 s2 p1 2x9 -> 1x5, 64 outputs"] = new(1, 4, 2, 9, 64, 3, 3, 2, 2, 1, 1),
+        ["grid 3x3 p1 1x16"] = new(1, 3, 1, 16, 16, 3, 3, 1, 1, 1, 1),
+        ["grid 3x3 p1 1x12"] = new(1, 3, 1, 12, 16, 3, 3, 1, 1, 1, 1),
+        ["rows 1x1 s2 2x30 -> 1x15"] = new(1, 3, 2, 30, 16, 1, 1, 2, 2),
+        ["rows 1x1 s2 3x16 -> 2x8"] = new(1, 3, 3, 16, 16, 1, 1, 2, 2),
+        ["rows 3x3 s2 p1 4x8 -> 2x4"] = new(1, 3, 4, 8, 16, 3, 3, 2, 2, 1, 1),
+        ["rows 3x3 s2 p1 1x4 -> 1x2"] = new(1, 3, 1, 4, 16, 3, 3, 2, 2, 1, 1),
+    };
+
+    public static TheoryData<string> Shapes() => new(Geometries.Keys);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MatchesScalarReference(string shape)
+    {
+        if (!Avx512F()) Assert.Skip("BlockedConv2d needs AVX-512 (the inference plan runs the eager ops without it)");
+        var g = Geometries[shape];
+        var rng = new Random(shape.Length);
+        double[] Rand(int n) => Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        double[] x = Rand(g.N * g.C * g.H * g.W), w = Rand(g.O * g.C * g.KH * g.KW), b = Rand(g.O);
+        int yLen = g.N * g.O * g.OH * g.OW;
+        double[] res = Rand(yLen);
+        var (reference, _, _, _) = ConvReferenceTests.Reference(x, w, b, new double[yLen], g);
+
+        float[] wf = Array.ConvertAll(w, v => (float)v), bf = Array.ConvertAll(b, v => (float)v);
+        float[] xb = Blocked(Array.ConvertAll(x, v => (float)v), g.N, g.C, g.H, g.W);
+        float[] rb = Blocked(Array.ConvertAll(res, v => (float)v), g.N, g.O, g.OH, g.OW);
+        long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
+        foreach (var threads in new[] { 1, 2 })
+            foreach (var (residual, act) in new[] { (false, FusedActivation.None), (true, FusedActivation.Relu), (false, FusedActivation.Relu) })
+            {
+                int saved = CpuWorkers.ThreadCount;
+                CpuWorkers.ThreadCount = threads;
+                var yb = new float[g.N * yImage];
+                Array.Fill(yb, float.NaN); // the border must be written, not found zero
+                var y = new float[yLen];
+                string desc;
+                try
+                {
+                    fixed (float* px = xb, pw = wf, pb = bf, pr = rb, py = yb, pyn = y)
+                    {
+                        using var conv = new BlockedConv2d(pw, pb, g);
+                        desc = conv.Describe;
+                        conv.Run(px, residual ? pr : null, py, g.N, act);
+                        for (int i = 0; i < g.N; i++) BlockedLayout.ToNchw(py + i * yImage, g.O, g.OH, g.OW, pyn + (long)i * g.O * g.OH * g.OW);
+                    }
+                }
+                finally { CpuWorkers.ThreadCount = saved; }
+                for (int i = 0; i < yLen; i++)
+                {
+                    double e = reference[i] + (residual ? res[i] : 0);
+                    if (act == FusedActivation.Relu) e = Math.Max(e, 0);
+                    Assert.True(Math.Abs(y[i] - e) <= 1e-4 + 1e-4 * Math.Abs(e),
+                        $"{shape} ({desc}; {threads} threads, residual {residual}, {act}): y[{i}] = {y[i]}, reference {e}");
+                }
+                AssertZeroOutsideImage(yb, g.N, g.O, g.OH, g.OW, $"{shape} ({desc}; {threads} threads, residual {residual})");
+            }
+    }
+
+    [Fact]
+    public void EveryRegisterTileIsTested()
+    {
+        if (!Avx512F()) Assert.Skip("BlockedConv2d needs AVX-512");
+        var w = new float[64 * 64 * 9];
+        var used = new HashSet<string>();
+        fixed (float* pw = w)
+            foreach (var g in Geometries.Values)
+            {
+                using var c = new BlockedConv2d(pw, null, g);
+                used.UnionWith(c.TileKernels);
+            }
+        var missing = new List<string>();
+        foreach (var step in new[] { 16, 32 })
+            foreach (var (lanes, widths) in new[] { (16, new[] { 24, 16, 12, 8, 4, 2, 1 }), (32, new[] { 12, 8, 4, 2, 1 }), (64, new[] { 6, 4, 2, 1 }) })
+                foreach (int r in widths)
+                    if (!used.Contains($"{lanes}x{r}/s{step}")) missing.Add($"{lanes}x{r}/s{step}");
+        Assert.True(missing.Count == 0, $"register tiles no test shape reaches: {string.Join(", ", missing)}");
+    }
+
+    [Fact]
+    public void LayoutRoundTripsAndZerosItsBorder()
+    {
+        int n = 2, c = 19, h = 5, wd = 7;
+        var x = Enumerable.Range(0, n * c * h * wd).Select(i => (float)(i % 113) - 50f).ToArray();
+        var blocked = Blocked(x, n, c, h, wd);
+        AssertZeroOutsideImage(blocked, n, c, h, wd, "FromNchw");
+        var back = new float[x.Length];
+        long image = BlockedLayout.ImageFloats(c, h, wd);
+        fixed (float* pb = blocked, py = back)
+            for (int i = 0; i < n; i++) BlockedLayout.ToNchw(pb + i * image, c, h, wd, py + (long)i * c * h * wd);
+        Assert.Equal(x, back);
+    }
+
+    private static bool Avx512F() => System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+
+    /// <summary>n NCHW images, blocked; the destination starts as NaN so FromNchw must write every float.</summary>
+    private static float[] Blocked(float[] x, int n, int c, int h, int w)
+    {
+        long image = BlockedLayout.ImageFloats(c, h, w);
+        var dst = new float[n * image];
+        Array.Fill(dst, float.NaN);
+        fixed (float* px = x, pd = dst)
+            for (int i = 0; i < n; i++) BlockedLayout.FromNchw(px + (long)i * c * h * w, c, h, w, pd + i * image);
+        return dst;
+    }
+
+    /// <summary>The border cells and the channels past c in the last block are exactly zero.</summary>
+    private static void AssertZeroOutsideImage(float[] blocked, int n, int c, int h, int w, string what)
+    {
+        int hp = h + 2, wp = w + 2, blocks = BlockedLayout.Blocks(c);
+        for (int i = 0; i < n; i++)
+            for (int cb = 0; cb < blocks; cb++)
+                for (int r = 0; r < hp; r++)
+                    for (int q = 0; q < wp; q++)
+                        for (int l = 0; l < 16; l++)
+                        {
+                            bool inside = r >= 1 && r <= h && q >= 1 && q <= w && cb * 16 + l < c;
+                            float v = blocked[((((long)i * blocks + cb) * hp + r) * wp + q) * 16 + l];
+                            if (!inside) Assert.True(v == 0f, $"{what}: image {i}, block {cb}, cell ({r}, {q}), lane {l} outside the image is {v}, not 0");
+                        }
+    }
+}

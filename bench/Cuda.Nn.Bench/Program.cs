@@ -8,7 +8,12 @@ if (Environment.GetEnvironmentVariable("CUDANN_SPIN_US") is { } spin)
     Cuda.Nn.Kernels.Cpu.CpuWorkers.SpinMicroseconds = int.Parse(spin, System.Globalization.CultureInfo.InvariantCulture);
 // CUDANN_TILE_BLOCKS=1: the frozen conv's tiles hold one block of 16 channels only, to compare.
 if (Environment.GetEnvironmentVariable("CUDANN_TILE_BLOCKS") is { } tileBlocks)
+{
     Cuda.Nn.Kernels.Cpu.PackedConv2d.MaxTileBlocks = int.Parse(tileBlocks, System.Globalization.CultureInfo.InvariantCulture);
+    Cuda.Nn.Kernels.Cpu.BlockedConv2d.MaxTileBlocks = Cuda.Nn.Kernels.Cpu.PackedConv2d.MaxTileBlocks;
+}
+// CUDANN_BLOCKED=0: the inference plan keeps NCHW activations between convs (PackedConv2d), to compare.
+if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED") == "0") Cuda.Nn.Kernels.Cpu.BlockedConv2d.Enabled = false;
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

@@ -110,6 +110,9 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     /// <summary>For benchmarks: the most 16-channel blocks one tile may hold (1, 2 or 4).</summary>
     internal static int MaxTileBlocks { get; set; } = 4;
 
+    /// <summary>For benchmarks: false makes the inference plan run PackedConv2d on NCHW activations instead.</summary>
+    internal static bool Enabled { get; set; } = true;
+
     /// <summary>One run of output positions: where it starts in x (without the tap offset) and in y, its register tile,
     /// and which of its positions are grid columns past the row (written as zeros: y's border).</summary>
     private struct Tile
@@ -121,7 +124,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
 
     /// <summary>Whether a geometry runs blocked: one group, strides 1 or 2 (the same both ways), padding within the border.</summary>
     public static bool Applies(in Conv2dGeometry g) =>
-        Avx512F.IsSupported && g.Groups == 1 && g.SH == g.SW && g.SH <= 2 && g.PH <= Border && g.PW <= Border && g.OH > 0 && g.OW > 0;
+        Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == g.SW && g.SH <= 2 && g.PH <= Border && g.PW <= Border && g.OH > 0 && g.OW > 0;
 
     public Conv2dGeometry Geometry { get; }
     public string Describe => $"blocked {(_grid ? "grid" : "rows")}, {Lanes * _tileBlocks}x{_tiles.Max(t => t.Width)} tiles, {_taps} of {Geometry.KH * Geometry.KW} taps";

@@ -19,11 +19,15 @@ public sealed partial class InferencePlan
         private readonly long[] _pads; // ONNX order: top, left, bottom, right
         private readonly int _groups;
         private readonly Dictionary<(int H, int W), PackedConv2d> _packed = [];
+        private readonly Dictionary<(int H, int W), BlockedConv2d> _blocked = [];
         private readonly Lock _gate = new();
 
         public string? Residual { get; set; }
         public FusedActivation Activation { get; set; }
         public string Output { get; set; } = "";
+        /// <summary>Set by the compiler when every reader of the output is a fused conv: a run that takes the blocked
+        /// kernel then leaves the output channel-blocked (a rank-5 tensor, BlockedLayout) for them.</summary>
+        public bool OutputBlocked { get; set; }
 
         public override string Name => $"fused conv '{_conv.Name}' -> '{Output}'";
         public override IReadOnlyList<string> Inputs => Residual is null ? [_input] : [_input, Residual];
@@ -41,6 +45,11 @@ public sealed partial class InferencePlan
             _groups = groups;
             Output = conv.Output[0];
         }
+
+        /// <summary>Whether this conv can run the blocked kernel (BlockedConv2d.Applies), so a producer may leave its input
+        /// or residual blocked.</summary>
+        public bool ReadsBlocked => _groups == 1 && _stride.H == _stride.W && _stride.H <= 2 && _pads.All(p => p <= BlockedLayout.Border)
+            && _pads[0] == _pads[2] && _pads[1] == _pads[3];
 
         /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
         public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
@@ -81,16 +90,24 @@ public sealed partial class InferencePlan
         {
             string tail = (Residual is null ? "" : " + residual") + (Activation == FusedActivation.Relu ? " + relu" : "");
             lock (_gate)
-                return $"{Output}: conv{tail}; " + (_packed.Count == 0 ? "not run yet or eager"
-                    : string.Join("; ", _packed.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}")));
+                return $"{Output}: conv{tail}{(OutputBlocked ? ", blocked output" : "")}; " + (_packed.Count + _blocked.Count == 0 ? "not run yet or eager"
+                    : string.Join("; ", _packed.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}")
+                        .Concat(_blocked.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}"))));
         }
 
         public override Tensor[] Run(Dictionary<string, Tensor> env)
         {
             var x = env[_input];
             var res = Residual is null ? null : env[Residual];
-            if (x.Rank != 4) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
-            if (!RunsFrozen(env, out var g)) return [Eager(x, res)];
+            if (x.Rank != 4 && x.Rank != 5) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
+            bool frozen = RunsFrozen(env, out var g);
+            if (frozen && BlockedConv2d.Applies(g) && !(g.N > 1 && g.N >= CpuWorkers.ThreadCount)) return [RunBlocked(env, x, res, g)];
+            // The NCHW kernels: a blocked input or residual (from a fused conv that ran blocked) goes back to NCHW first.
+            using var xn = x.Rank == 5 ? FromBlocked(x, g.N, g.C, g.H, g.W) : null;
+            using var rn = res?.Rank == 5 ? FromBlocked(res, g.N, g.O, g.OH, g.OW) : null;
+            x = xn ?? x;
+            res = rn ?? res;
+            if (!frozen) return [Eager(x, res)];
             int n = g.N, h = g.H, wd = g.W;
             PackedConv2d conv;
             lock (_gate)
@@ -98,26 +115,83 @@ public sealed partial class InferencePlan
                     _packed[(h, wd)] = conv = new PackedConv2d(Ptr(_weight), Ptr(_bias), g);
             using var xc = x.Contiguous();
             using var rc = res?.Contiguous();
-            // The memory plan's buffer for this output when the plan has one (InferencePlan.Memory.cs), else a new one.
             int[] shape = [n, g.O, g.OH, g.OW];
-            var y = env.TryGetValue(SlotKey(Output), out var slot) && slot.ShapeRef.AsSpan().SequenceEqual(shape) ? slot.Share() : Tensor.Empty(shape);
+            var y = Planned(env, shape) ?? Tensor.Empty(shape);
             conv.Run(Ptr(xc), rc is null ? null : Ptr(rc), Ptr(y), n, Activation);
             return [y];
         }
 
-        /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry.</summary>
+        /// <summary>The memory plan's buffer for this output when the plan has one of this shape (InferencePlan.Memory.cs).</summary>
+        private Tensor? Planned(Dictionary<string, Tensor> env, int[] shape) =>
+            env.TryGetValue(SlotKey(Output), out var slot) && slot.ShapeRef.AsSpan().SequenceEqual(shape) ? slot.Share() : null;
+
+        /// <summary>The blocked kernel: NCHW inputs are blocked first (the graph input, a pooling output), and the output
+        /// stays blocked when every reader is a fused conv, else it is written back as NCHW.</summary>
+        private Tensor RunBlocked(Dictionary<string, Tensor> env, Tensor x, Tensor? res, Conv2dGeometry g)
+        {
+            BlockedConv2d conv;
+            lock (_gate)
+                if (!_blocked.TryGetValue((g.H, g.W), out conv!))
+                    _blocked[(g.H, g.W)] = conv = new BlockedConv2d(Ptr(_weight), Ptr(_bias), g);
+            int n = g.N;
+            long xImage = BlockedLayout.ImageFloats(g.C, g.H, g.W), yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
+            using var xs = x.Rank == 5 ? default : Workspace.Of<float>(n * xImage);
+            using var rs = res is null || res.Rank == 5 ? default : Workspace.Of<float>(n * yImage);
+            float* xb = x.Rank == 5 ? Ptr(x) : ToBlocked(x, g.C, g.H, g.W, (float*)xs.Ptr);
+            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : ToBlocked(res, g.O, g.OH, g.OW, (float*)rs.Ptr);
+            if (OutputBlocked)
+            {
+                var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
+                var y = Planned(env, shape) ?? Tensor.Empty(shape);
+                conv.Run(xb, rb, Ptr(y), n, Activation);
+                return y;
+            }
+            using var ys = Workspace.Of<float>(n * yImage);
+            conv.Run(xb, rb, (float*)ys.Ptr, n, Activation);
+            int[] nchw = [n, g.O, g.OH, g.OW];
+            var yn = Planned(env, nchw) ?? Tensor.Empty(nchw);
+            float* py = Ptr(yn);
+            for (int i = 0; i < n; i++) BlockedLayout.ToNchw((float*)ys.Ptr + i * yImage, g.O, g.OH, g.OW, py + (long)i * g.O * g.OH * g.OW);
+            return yn;
+        }
+
+        private static float* ToBlocked(Tensor t, int c, int h, int w, float* dst)
+        {
+            using var tc = t.Contiguous();
+            float* src = Ptr(tc);
+            long image = BlockedLayout.ImageFloats(c, h, w);
+            for (int i = 0; i < t.ShapeRef[0]; i++) BlockedLayout.FromNchw(src + (long)i * c * h * w, c, h, w, dst + i * image);
+            return dst;
+        }
+
+        private static Tensor FromBlocked(Tensor t, int n, int c, int h, int w)
+        {
+            var y = Tensor.Empty([n, c, h, w]);
+            float* src = Ptr(t), dst = Ptr(y);
+            long image = BlockedLayout.ImageFloats(c, h, w);
+            for (int i = 0; i < n; i++) BlockedLayout.ToNchw(src + i * image, c, h, w, dst + (long)i * c * h * w);
+            return y;
+        }
+
+        /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry
+        /// (of the logical NCHW input when x is blocked).</summary>
         public bool RunsFrozen(Dictionary<string, Tensor> env, out Conv2dGeometry g)
         {
             g = default;
             var x = env[_input];
             var res = Residual is null ? null : env[Residual];
-            if (x.Rank != 4) return false;
-            int n = x.ShapeRef[0], c = x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
             var ws = _weight.ShapeRef;
+            bool blocked = x.Rank == 5;
+            if (x.Rank != 4 && !blocked) return false;
+            int n = x.ShapeRef[0], c = blocked ? ws[1] * _groups : x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
+            if (blocked) (h, wd) = (h - 2 * BlockedLayout.Border, wd - 2 * BlockedLayout.Border);
             g = new Conv2dGeometry(n, c, h, wd, ws[0], ws[2], ws[3], _stride.H, _stride.W, (int)_pads[0], (int)_pads[1], _dilation.H, _dilation.W, _groups);
+            if (blocked && !x.ShapeRef.AsSpan().SequenceEqual(BlockedLayout.Shape(n, c, h, wd)))
+                throw new InvalidOperationException($"Conv '{_conv.Name}': blocked input {Layout.ShapeString(x.ShapeRef)} does not hold {c} channels");
             bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
                 && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
-                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW]));
+                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && (res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW])
+                    || res.ShapeRef.AsSpan().SequenceEqual(BlockedLayout.Shape(n, g.O, g.OH, g.OW))));
             // A batch that fills the threads runs eager kernels unless the frozen one measured faster there; one image always
             // runs frozen (on one thread too: the eager direct kernel took 0.068 ms on ResNet-20's 28x28 conv, this one 0.036).
             return packed && !(n > 1 && n >= CpuWorkers.ThreadCount && !PackedConv2d.FasterThanEagerAtBatch(g));
@@ -142,7 +216,9 @@ public sealed partial class InferencePlan
             lock (_gate)
             {
                 foreach (var p in _packed.Values) p.Dispose();
+                foreach (var b in _blocked.Values) b.Dispose();
                 _packed.Clear();
+                _blocked.Clear();
             }
             _weight.Dispose();
             _bias.Dispose();

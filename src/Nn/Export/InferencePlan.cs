@@ -104,6 +104,13 @@ public sealed partial class InferencePlan : IDisposable
                 others++;
             }
         }
+        // Outputs only fused convs read may stay channel-blocked between them (no layout pass, no transposed tiles).
+        var fusedReaders = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var s in _steps)
+            foreach (var input in s.Inputs)
+                fusedReaders[input] = (fusedReaders.TryGetValue(input, out bool all) ? all : true) && s is FusedConvStep { ReadsBlocked: true };
+        foreach (var f in _steps.OfType<FusedConvStep>())
+            f.OutputBlocked = f.Output != _outputName && fusedReaders.GetValueOrDefault(f.Output);
         _lastUse = GraphSteps.LastUses(_steps);
         Fusions = (convs, bns, adds, relus, others);
     }

@@ -1,7 +1,8 @@
 // The frozen conv on channel-blocked activations (BlockedConv2d, the inference plan's layout between convs) against
 // the scalar reference of ConvReferenceTests: both tilings (grid across rows, single rows), strides 1 and 2, dead
 // taps, dilation, ragged channel counts, every generated register tile, and the layout's zero border and padding
-// channels, which the next conv reads as its padding.
+// channels, which the next conv reads as its padding; max pooling on the same layout against the NCHW kernel.
+using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;
 
@@ -124,6 +125,42 @@ public unsafe class BlockedConvTests
         fixed (float* pb = blocked, py = back)
             for (int i = 0; i < n; i++) BlockedLayout.ToNchw(pb + i * image, c, h, wd, py + (long)i * c * h * wd);
         Assert.Equal(x, back);
+    }
+
+    [Theory]
+    [InlineData(3, 2, 1, false, 16, 16)] // ResNet's stem pool
+    [InlineData(3, 2, 1, true, 9, 11)]
+    [InlineData(2, 2, 0, false, 7, 7)]
+    [InlineData(2, 2, 0, true, 7, 5)]
+    [InlineData(3, 1, 1, false, 5, 6)]
+    [InlineData(3, 3, 0, true, 10, 8)]
+    public void MaxPoolMatchesTheNchwKernel(int k, int stride, int pad, bool ceil, int h, int w)
+    {
+        if (!Avx512F()) Assert.Skip("the blocked layout's kernels need AVX-512");
+        int n = 2, c = 21; // a ragged last block
+        var rng = new Random(k * 100 + stride * 10 + pad);
+        var x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        x[5] = float.NaN;                // NaN propagates
+        x[c * h * w + 17] = float.NaN;
+        x[3 * h * w + 2] = -1e30f;       // padding counts as -inf, not as the layout's zero border
+        for (int i = 0; i < h * w; i++) x[(c - 1) * h * w + i] = -(i + 1); // a channel that is negative everywhere
+        using var scope = new DisposeScope();
+        var expected = F.MaxPool2d(Tensor.FromArray(x, n, c, h, w), (k, k), (stride, stride), (pad, pad), null, ceil);
+        int oh = expected.ShapeRef[2], ow = expected.ShapeRef[3];
+        var xb = Blocked(x, n, c, h, w);
+        long yImage = BlockedLayout.ImageFloats(c, oh, ow);
+        var yb = new float[n * yImage];
+        Array.Fill(yb, float.NaN);
+        var y = new float[n * c * oh * ow];
+        long xImage = BlockedLayout.ImageFloats(c, h, w);
+        fixed (float* px = xb, py = yb, pyn = y)
+            for (int i = 0; i < n; i++)
+            {
+                BlockedLayout.MaxPool(px + i * xImage, c, h, w, k, k, stride, stride, pad, pad, py + i * yImage, oh, ow);
+                BlockedLayout.ToNchw(py + i * yImage, c, oh, ow, pyn + (long)i * c * oh * ow);
+            }
+        Assert.Equal(expected.ToFloatArray(), y);
+        AssertZeroOutsideImage(yb, n, c, oh, ow, "MaxPool");
     }
 
     private static bool Avx512F() => System.Runtime.Intrinsics.X86.Avx512F.IsSupported;

@@ -37,24 +37,26 @@ public static unsafe class BlockedLayout
     /// <summary>The tensor shape that holds n images of [c, h, w] blocked: [n, ceil(c/16), h + 2, w + 2, 16].</summary>
     public static int[] Shape(int n, int c, int h, int w) => [n, Blocks(c), h + 2 * Border, w + 2 * Border, Lanes];
 
-    public static long ImageFloats(int c, int h, int w) => (long)Blocks(c) * (h + 2 * Border) * (w + 2 * Border) * Lanes;
+    /// <summary>Floats per blocked image; a conv's own copy of an NCHW input may have a wider border (its padding).</summary>
+    public static long ImageFloats(int c, int h, int w, int border = Border) => (long)Blocks(c) * (h + 2 * border) * (w + 2 * border) * Lanes;
 
-    /// <summary>Writes one NCHW image [c, h, w] into dst blocked, every float of it (border and padding channels zero).</summary>
-    public static void FromNchw(float* x, int c, int h, int w, float* dst)
+    /// <summary>Writes one NCHW image [c, h, w] into dst blocked with the given border, every float of it (border and
+    /// padding channels zero).</summary>
+    public static void FromNchw(float* x, int c, int h, int w, float* dst, int border = Border)
     {
-        int hp = h + 2 * Border, wp = w + 2 * Border, hw = h * w;
+        int hp = h + 2 * border, wp = w + 2 * border, hw = h * w;
         for (int cb = 0; cb < Blocks(c); cb++)
         {
             float* plane = dst + (long)cb * hp * wp * Lanes;
             int cn = Math.Min(Lanes, c - cb * Lanes);
-            new Span<float>(plane, Border * wp * Lanes).Clear();
-            new Span<float>(plane + (long)(hp - Border) * wp * Lanes, Border * wp * Lanes).Clear();
+            new Span<float>(plane, border * wp * Lanes).Clear();
+            new Span<float>(plane + (long)(hp - border) * wp * Lanes, border * wp * Lanes).Clear();
             for (int i = 0; i < h; i++)
             {
-                float* row = plane + (long)(i + Border) * wp * Lanes;
-                new Span<float>(row, Border * Lanes).Clear();
-                new Span<float>(row + (Border + w) * Lanes, Border * Lanes).Clear();
-                float* d = row + Border * Lanes, s = x + (long)cb * Lanes * hw + (long)i * w;
+                float* row = plane + (long)(i + border) * wp * Lanes;
+                new Span<float>(row, border * Lanes).Clear();
+                new Span<float>(row + (border + w) * Lanes, border * Lanes).Clear();
+                float* d = row + border * Lanes, s = x + (long)cb * Lanes * hw + (long)i * w;
                 if (cn < Lanes) new Span<float>(d, w * Lanes).Clear();
                 // Channel-major reads, one row of each channel; the writes stride by 16 floats within a few lines.
                 for (int ci = 0; ci < cn; ci++)
@@ -79,6 +81,42 @@ public static unsafe class BlockedLayout
                 for (int j = 0; j < w; j++) d[j] = s[j * Lanes];
             }
         }
+    }
+
+    /// <summary>
+    /// Max pooling of one blocked image [c, h, w] into blocked y [c, oh, ow] (border zeroed), 16 channels per vector;
+    /// padding counts as -inf (windows are clipped to the image, not read from the zero border), and NaN propagates
+    /// as in F.MaxPool2d. Dilation 1; oh and ow as Pool2dGeometry.OutputSize gives them (ceil mode clips the last windows).
+    /// </summary>
+    public static void MaxPool(float* x, int c, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, float* y, int oh, int ow)
+    {
+        int wp = w + 2 * Border, owp = ow + 2 * Border;
+        long inPlane = (long)(h + 2 * Border) * wp * Lanes, outPlane = (long)(oh + 2 * Border) * owp * Lanes;
+        ClearBorder(y, c, oh, ow);
+        for (int cb = 0; cb < Blocks(c); cb++)
+            for (int i = 0; i < oh; i++)
+            {
+                int i0 = Math.Max(0, i * sh - ph), i1 = Math.Min(h, i * sh - ph + kh);
+                float* yr = y + cb * outPlane + ((long)(i + Border) * owp + Border) * Lanes;
+                for (int j = 0; j < ow; j++)
+                {
+                    int j0 = Math.Max(0, j * sw - pw), j1 = Math.Min(w, j * sw - pw + kw);
+                    var m = Vector512.Create(float.NegativeInfinity);
+                    var nan = Vector512<float>.Zero;
+                    for (int r = i0; r < i1; r++)
+                    {
+                        float* xr = x + cb * inPlane + ((long)(r + Border) * wp + Border) * Lanes;
+                        for (int q = j0; q < j1; q++)
+                        {
+                            var v = Vector512.Load(xr + q * Lanes);
+                            m = Avx512F.Max(m, v);
+                            nan |= Vector512.Equals(v, v) ^ Vector512<float>.AllBitsSet.AsSingle();
+                        }
+                    }
+                    // maxps drops NaN operands; lanes that met one take NaN instead.
+                    Vector512.ConditionalSelect(nan, Vector512.Create(float.NaN), m).Store(yr + j * Lanes);
+                }
+            }
     }
 
     /// <summary>Zeros the border of one blocked image (what a conv's tiles do not write).</summary>
@@ -120,9 +158,13 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         public delegate*<float*, int*, int, float*, float*, float*, float*, nint, uint, bool, void> Kernel;
     }
 
-    /// <summary>Whether a geometry runs blocked: one group, strides 1 or 2 (the same both ways), padding within the border.</summary>
-    public static bool Applies(in Conv2dGeometry g) =>
-        Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == g.SW && g.SH <= 2 && g.PH <= Border && g.PW <= Border && g.OH > 0 && g.OW > 0;
+    /// <summary>Whether a geometry runs blocked on an input with this border: one group, strides 1 or 2 (the same both
+    /// ways), padding within the border.</summary>
+    public static bool Applies(in Conv2dGeometry g, int inputBorder = Border) =>
+        Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == g.SW && g.SH <= 2 && g.PH <= inputBorder && g.PW <= inputBorder && g.OH > 0 && g.OW > 0;
+
+    /// <summary>The border a conv's own blocked copy of an NCHW input needs: its padding, and at least the layout's.</summary>
+    public static int InputBorderFor(in Conv2dGeometry g) => Math.Max(Border, Math.Max(g.PH, g.PW));
 
     public Conv2dGeometry Geometry { get; }
     public string Describe => $"blocked {(_grid ? "grid" : "rows")}, {Lanes * _tileBlocks}x{_tiles.Max(t => t.Width)} tiles, {_taps} of {Geometry.KH * Geometry.KW} taps";
@@ -137,12 +179,17 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     private float* _w, _bias;
     private int* _koff;
 
-    public BlockedConv2d(float* w, float* bias, Conv2dGeometry g)
+    /// <summary>The border of the blocked input this conv reads: BlockedLayout.Border, or wider for its own copy of an
+    /// NCHW input (InputBorderFor).</summary>
+    public int InputBorder { get; }
+
+    public BlockedConv2d(float* w, float* bias, Conv2dGeometry g, int inputBorder = Border)
     {
-        if (!Applies(g)) throw new ArgumentException($"a blocked conv needs one group, strides 1 or 2 and padding at most {Border}, got {g}");
+        if (!Applies(g, inputBorder)) throw new ArgumentException($"a blocked conv needs one group, strides 1 or 2 and padding at most {inputBorder}, got {g}");
         Geometry = g = g with { N = 1 };
-        int kk = g.KH * g.KW, wpi = g.W + 2 * Border, wpo = g.OW + 2 * Border;
-        _inPlane = (long)(g.H + 2 * Border) * wpi * Lanes;
+        InputBorder = inputBorder;
+        int kk = g.KH * g.KW, wpi = g.W + 2 * inputBorder, wpo = g.OW + 2 * Border;
+        _inPlane = (long)(g.H + 2 * inputBorder) * wpi * Lanes;
         _outPlane = (long)(g.OH + 2 * Border) * wpo * Lanes;
         _blocks = BlockedLayout.Blocks(g.O);
 
@@ -160,7 +207,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         for (int i = 0; i < _k; i++)
         {
             var (c, t) = order[i];
-            int dy = t / g.KW * g.DH - g.PH + Border, dx = t % g.KW * g.DW - g.PW + Border;
+            int dy = t / g.KW * g.DH - g.PH + inputBorder, dx = t % g.KW * g.DW - g.PW + inputBorder;
             _koff[i] = (int)(c / Lanes * _inPlane) + (dy * wpi + dx) * Lanes + c % Lanes;
         }
 
@@ -232,7 +279,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
 
     /// <summary>
     /// y = act(conv(x) + bias + residual) for n images, all blocked (BlockedLayout): x [n, C], residual (may be null) and
-    /// y [n, O], y's border written as zeros; y must not overlap x.
+    /// y [n, O], y's border written as zeros (x's border is InputBorder); y must not overlap x.
     /// </summary>
     public void Run(float* x, float* residual, float* y, int n, FusedActivation act)
     {

@@ -9,7 +9,7 @@ namespace Cuda.Nn.Export;
 
 public sealed partial class InferencePlan
 {
-    private sealed unsafe class FusedConvStep : GraphStep, IDisposable
+    private sealed unsafe class FusedConvStep : GraphStep, IBlockedStep, IDisposable
     {
         private readonly NodeProto _conv;
         private readonly string _input;
@@ -19,7 +19,7 @@ public sealed partial class InferencePlan
         private readonly long[] _pads; // ONNX order: top, left, bottom, right
         private readonly int _groups;
         private readonly Dictionary<(int H, int W), PackedConv2d> _packed = [];
-        private readonly Dictionary<(int H, int W), BlockedConv2d> _blocked = [];
+        private readonly Dictionary<(int H, int W, int Border), BlockedConv2d> _blocked = [];
         private readonly Lock _gate = new();
 
         public string? Residual { get; set; }
@@ -48,6 +48,8 @@ public sealed partial class InferencePlan
 
         /// <summary>Whether this conv can run the blocked kernel (BlockedConv2d.Applies), so a producer may leave its input
         /// or residual blocked.</summary>
+        public int OutChannels => _weight.ShapeRef[0];
+
         public bool ReadsBlocked => _groups == 1 && _stride.H == _stride.W && _stride.H <= 2 && _pads.All(p => p <= BlockedLayout.Border)
             && _pads[0] == _pads[2] && _pads[1] == _pads[3];
 
@@ -101,7 +103,9 @@ public sealed partial class InferencePlan
             var res = Residual is null ? null : env[Residual];
             if (x.Rank != 4 && x.Rank != 5) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
             bool frozen = RunsFrozen(env, out var g);
-            if (frozen && BlockedConv2d.Applies(g) && !(g.N > 1 && g.N >= CpuWorkers.ThreadCount)) return [RunBlocked(env, x, res, g)];
+            // A blocked input has the layout's border; the conv's own copy of an NCHW input gets one as wide as its padding.
+            int border = x.Rank == 5 ? BlockedLayout.Border : BlockedConv2d.InputBorderFor(g);
+            if (frozen && BlockedConv2d.Applies(g, border) && !(g.N > 1 && g.N >= CpuWorkers.ThreadCount)) return [RunBlocked(env, x, res, g, border)];
             // The NCHW kernels: a blocked input or residual (from a fused conv that ran blocked) goes back to NCHW first.
             using var xn = x.Rank == 5 ? FromBlocked(x, g.N, g.C, g.H, g.W) : null;
             using var rn = res?.Rank == 5 ? FromBlocked(res, g.N, g.O, g.OH, g.OW) : null;
@@ -127,18 +131,18 @@ public sealed partial class InferencePlan
 
         /// <summary>The blocked kernel: NCHW inputs are blocked first (the graph input, a pooling output), and the output
         /// stays blocked when every reader is a fused conv, else it is written back as NCHW.</summary>
-        private Tensor RunBlocked(Dictionary<string, Tensor> env, Tensor x, Tensor? res, Conv2dGeometry g)
+        private Tensor RunBlocked(Dictionary<string, Tensor> env, Tensor x, Tensor? res, Conv2dGeometry g, int border)
         {
             BlockedConv2d conv;
             lock (_gate)
-                if (!_blocked.TryGetValue((g.H, g.W), out conv!))
-                    _blocked[(g.H, g.W)] = conv = new BlockedConv2d(Ptr(_weight), Ptr(_bias), g);
+                if (!_blocked.TryGetValue((g.H, g.W, border), out conv!))
+                    _blocked[(g.H, g.W, border)] = conv = new BlockedConv2d(Ptr(_weight), Ptr(_bias), g, border);
             int n = g.N;
-            long xImage = BlockedLayout.ImageFloats(g.C, g.H, g.W), yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
+            long xImage = BlockedLayout.ImageFloats(g.C, g.H, g.W, border), yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
             using var xs = x.Rank == 5 ? default : Workspace.Of<float>(n * xImage);
             using var rs = res is null || res.Rank == 5 ? default : Workspace.Of<float>(n * yImage);
-            float* xb = x.Rank == 5 ? Ptr(x) : ToBlocked(x, g.C, g.H, g.W, (float*)xs.Ptr);
-            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : ToBlocked(res, g.O, g.OH, g.OW, (float*)rs.Ptr);
+            float* xb = x.Rank == 5 ? Ptr(x) : ToBlocked(x, g.C, g.H, g.W, border, (float*)xs.Ptr);
+            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : ToBlocked(res, g.O, g.OH, g.OW, BlockedLayout.Border, (float*)rs.Ptr);
             if (OutputBlocked)
             {
                 var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
@@ -155,22 +159,13 @@ public sealed partial class InferencePlan
             return yn;
         }
 
-        private static float* ToBlocked(Tensor t, int c, int h, int w, float* dst)
+        private static float* ToBlocked(Tensor t, int c, int h, int w, int border, float* dst)
         {
             using var tc = t.Contiguous();
             float* src = Ptr(tc);
-            long image = BlockedLayout.ImageFloats(c, h, w);
-            for (int i = 0; i < t.ShapeRef[0]; i++) BlockedLayout.FromNchw(src + (long)i * c * h * w, c, h, w, dst + i * image);
+            long image = BlockedLayout.ImageFloats(c, h, w, border);
+            for (int i = 0; i < t.ShapeRef[0]; i++) BlockedLayout.FromNchw(src + (long)i * c * h * w, c, h, w, dst + i * image, border);
             return dst;
-        }
-
-        private static Tensor FromBlocked(Tensor t, int n, int c, int h, int w)
-        {
-            var y = Tensor.Empty([n, c, h, w]);
-            float* src = Ptr(t), dst = Ptr(y);
-            long image = BlockedLayout.ImageFloats(c, h, w);
-            for (int i = 0; i < n; i++) BlockedLayout.ToNchw(src + i * image, c, h, w, dst + (long)i * c * h * w);
-            return y;
         }
 
         /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry
@@ -208,8 +203,6 @@ public sealed partial class InferencePlan
             if (Activation == FusedActivation.Relu) { var r = y.Relu(); y.Dispose(); y = r; }
             return y;
         }
-
-        private static float* Ptr(Tensor t) => ((CpuStorage)t.Storage).Ptr<float>() + t.Layout.Offset;
 
         public void Dispose()
         {

@@ -100,17 +100,24 @@ public sealed partial class InferencePlan : IDisposable
             if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
             else if (!absorbed.Contains(node))
             {
-                _steps.Add(new NodeStep(node, static () => false));
+                _steps.Add(MaxPoolStep.TryCreate(node, out var pool) ? pool : new NodeStep(node, static () => false));
                 others++;
             }
         }
-        // Outputs only fused convs read may stay channel-blocked between them (no layout pass, no transposed tiles).
-        var fusedReaders = new Dictionary<string, bool>(StringComparer.Ordinal);
+        // Outputs that only steps reading blocked values read (fused convs, max pools) may stay channel-blocked between
+        // them: no layout pass, no transposed tiles.
+        var blockedReaders = new Dictionary<string, bool>(StringComparer.Ordinal);
         foreach (var s in _steps)
             foreach (var input in s.Inputs)
-                fusedReaders[input] = (fusedReaders.TryGetValue(input, out bool all) ? all : true) && s is FusedConvStep { ReadsBlocked: true };
-        foreach (var f in _steps.OfType<FusedConvStep>())
-            f.OutputBlocked = f.Output != _outputName && fusedReaders.GetValueOrDefault(f.Output);
+                blockedReaders[input] = (blockedReaders.TryGetValue(input, out bool all) ? all : true) && s is IBlockedStep { ReadsBlocked: true };
+        var producers = new Dictionary<string, GraphStep>(StringComparer.Ordinal);
+        foreach (var s in _steps)
+        {
+            if (s is MaxPoolStep pool && producers.GetValueOrDefault(pool.Input) is IBlockedStep producer) pool.OutChannels = producer.OutChannels;
+            if (s is IBlockedStep b && b.OutChannels > 0)
+                b.OutputBlocked = s.Outputs[0] != _outputName && blockedReaders.GetValueOrDefault(s.Outputs[0]);
+            foreach (var o in s.Outputs) producers[o] = s;
+        }
         _lastUse = GraphSteps.LastUses(_steps);
         Fusions = (convs, bns, adds, relus, others);
     }

@@ -41,19 +41,20 @@ public static unsafe class BlockedLayout
     public static long ImageFloats(int c, int h, int w, int border = Border) => (long)Blocks(c) * (h + 2 * border) * (w + 2 * border) * Lanes;
 
     /// <summary>Writes one NCHW image [c, h, w] into dst blocked with the given border, every float of it (border and
-    /// padding channels zero).</summary>
-    public static void FromNchw(float* x, int c, int h, int w, float* dst, int border = Border)
+    /// padding channels zero); with r0 and r1, only rows [r0, r1) of the bordered image (0 to h + 2 border).</summary>
+    public static void FromNchw(float* x, int c, int h, int w, float* dst, int border = Border, int r0 = 0, int r1 = int.MaxValue)
     {
         int hp = h + 2 * border, wp = w + 2 * border, hw = h * w;
+        r1 = Math.Min(r1, hp);
         for (int cb = 0; cb < Blocks(c); cb++)
         {
             float* plane = dst + (long)cb * hp * wp * Lanes;
             int cn = Math.Min(Lanes, c - cb * Lanes);
-            new Span<float>(plane, border * wp * Lanes).Clear();
-            new Span<float>(plane + (long)(hp - border) * wp * Lanes, border * wp * Lanes).Clear();
-            for (int i = 0; i < h; i++)
+            for (int r = r0; r < r1; r++)
             {
-                float* row = plane + (long)(i + border) * wp * Lanes;
+                float* row = plane + (long)r * wp * Lanes;
+                int i = r - border;
+                if ((uint)i >= (uint)h) { new Span<float>(row, wp * Lanes).Clear(); continue; }
                 new Span<float>(row, border * Lanes).Clear();
                 new Span<float>(row + (border + w) * Lanes, border * Lanes).Clear();
                 float* d = row + border * Lanes, s = x + (long)cb * Lanes * hw + (long)i * w;
@@ -90,11 +91,18 @@ public static unsafe class BlockedLayout
     /// </summary>
     public static void MaxPool(float* x, int c, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, float* y, int oh, int ow)
     {
+        ClearBorder(y, c, oh, ow);
+        // Bands of output rows per thread, as the conv before split its rows: each mostly reads what it wrote.
+        int parts = (long)Blocks(c) * oh * ow * kh * kw >= 1024 ? Math.Min(CpuWorkers.ThreadCount, oh) : 1;
+        CpuWorkers.For(parts, p => MaxPoolRows(x, c, h, w, kh, kw, sh, sw, ph, pw, y, oh, ow, oh * p / parts, oh * (p + 1) / parts));
+    }
+
+    private static void MaxPoolRows(float* x, int c, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, float* y, int oh, int ow, int o0, int o1)
+    {
         int wp = w + 2 * Border, owp = ow + 2 * Border;
         long inPlane = (long)(h + 2 * Border) * wp * Lanes, outPlane = (long)(oh + 2 * Border) * owp * Lanes;
-        ClearBorder(y, c, oh, ow);
         for (int cb = 0; cb < Blocks(c); cb++)
-            for (int i = 0; i < oh; i++)
+            for (int i = o0; i < o1; i++)
             {
                 int i0 = Math.Max(0, i * sh - ph), i1 = Math.Min(h, i * sh - ph + kh);
                 float* yr = y + cb * outPlane + ((long)(i + Border) * owp + Border) * Lanes;
@@ -281,11 +289,18 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     /// y = act(conv(x) + bias + residual) for n images, all blocked (BlockedLayout): x [n, C], residual (may be null) and
     /// y [n, O], y's border written as zeros (x's border is InputBorder); y must not overlap x.
     /// </summary>
-    public void Run(float* x, float* residual, float* y, int n, FusedActivation act)
+    public void Run(float* x, float* residual, float* y, int n, FusedActivation act) => Run(x, null, residual, y, n, act);
+
+    /// <summary>
+    /// As Run, but when nchw is not null x is only room for the blocked input (n images, InputBorder), which the threads
+    /// first fill from the dense NCHW images at nchw, each a band of rows (mostly the rows its own tiles read next).
+    /// </summary>
+    public void Run(float* x, float* nchw, float* residual, float* y, int n, FusedActivation act)
     {
         ObjectDisposedException.ThrowIf(_w == null, this);
         var g = Geometry;
-        long xImage = BlockedLayout.Blocks(g.C) * _inPlane, yImage = _blocks * _outPlane;
+        long xImage = BlockedLayout.Blocks(g.C) * _inPlane, yImage = _blocks * _outPlane, nchwImage = (long)g.C * g.H * g.W;
+        int hp = g.H + 2 * InputBorder;
         bool relu = act == FusedActivation.Relu;
         int threads = CpuWorkers.ThreadCount, groups = _blocks / _tileBlocks;
         if (n >= threads && n > 1)
@@ -297,6 +312,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
                 while ((i = Interlocked.Increment(ref next)) < n)
                 {
                     float* yi = y + i * yImage;
+                    if (nchw != null) BlockedLayout.FromNchw(nchw + i * nchwImage, g.C, g.H, g.W, x + i * xImage, InputBorder);
                     BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW);
                     Items(x + i * xImage, residual == null ? null : residual + i * yImage, yi, relu, 0, groups, 0, _tiles.Length);
                 }
@@ -306,15 +322,29 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         for (int i = 0; i < n; i++)
         {
             float* xi = x + i * xImage, ri = residual == null ? null : residual + i * yImage, yi = y + i * yImage;
+            float* source = nchw == null ? null : nchw + i * nchwImage;
             // The border first: grid tiles write zeros over parts of it, so it must not be cleared after them.
             BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW);
-            if (threads == 1) { Items(xi, ri, yi, relu, 0, groups, 0, _tiles.Length); continue; }
-            // Enough tiles: each thread a range of positions for every group; else the groups split.
+            if (threads == 1)
+            {
+                if (source != null) BlockedLayout.FromNchw(source, g.C, g.H, g.W, xi, InputBorder);
+                Items(xi, ri, yi, relu, 0, groups, 0, _tiles.Length);
+                continue;
+            }
+            // Enough tiles: each thread a range of positions for every group; else the groups split. A thread that
+            // starts late finds the layout bands done and waits for none it has not seen claimed.
             bool spatial = _tiles.Length >= 2 * threads;
-            int parts = spatial ? threads : Math.Min(groups, threads), next = -1;
+            int parts = spatial ? threads : Math.Min(groups, threads), next = -1, nextBand = -1, laidOut = 0;
+            int bands = source == null ? 0 : parts;
             CpuWorkers.For(parts, _ =>
             {
                 int p;
+                while ((p = Interlocked.Increment(ref nextBand)) < bands)
+                {
+                    BlockedLayout.FromNchw(source, g.C, g.H, g.W, xi, InputBorder, hp * p / bands, hp * (p + 1) / bands);
+                    Interlocked.Increment(ref laidOut);
+                }
+                while (Volatile.Read(ref laidOut) < bands) Thread.SpinWait(1);
                 while ((p = Interlocked.Increment(ref next)) < parts)
                     if (spatial) Items(xi, ri, yi, relu, 0, groups, _tiles.Length * p / parts, _tiles.Length * (p + 1) / parts);
                     else Items(xi, ri, yi, relu, groups * p / parts, groups * (p + 1) / parts, 0, _tiles.Length);

@@ -141,19 +141,21 @@ public sealed partial class InferencePlan
             long xImage = BlockedLayout.ImageFloats(g.C, g.H, g.W, border), yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
             using var xs = x.Rank == 5 ? default : Workspace.Of<float>(n * xImage);
             using var rs = res is null || res.Rank == 5 ? default : Workspace.Of<float>(n * yImage);
-            float* xb = x.Rank == 5 ? Ptr(x) : ToBlocked(x, g.C, g.H, g.W, border, (float*)xs.Ptr);
+            // An NCHW input is blocked by the conv's own threads, each a band of rows (BlockedConv2d.Run).
+            using var xc = x.Rank == 5 ? null : x.Contiguous();
+            float* xb = x.Rank == 5 ? Ptr(x) : (float*)xs.Ptr, nchw = xc is null ? null : Ptr(xc);
             float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : ToBlocked(res, g.O, g.OH, g.OW, BlockedLayout.Border, (float*)rs.Ptr);
             if (OutputBlocked)
             {
                 var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
                 var y = Planned(env, shape) ?? Tensor.Empty(shape);
-                conv.Run(xb, rb, Ptr(y), n, Activation);
+                conv.Run(xb, nchw, rb, Ptr(y), n, Activation);
                 return y;
             }
             using var ys = Workspace.Of<float>(n * yImage);
-            conv.Run(xb, rb, (float*)ys.Ptr, n, Activation);
-            int[] nchw = [n, g.O, g.OH, g.OW];
-            var yn = Planned(env, nchw) ?? Tensor.Empty(nchw);
+            conv.Run(xb, nchw, rb, (float*)ys.Ptr, n, Activation);
+            int[] dense = [n, g.O, g.OH, g.OW];
+            var yn = Planned(env, dense) ?? Tensor.Empty(dense);
             float* py = Ptr(yn);
             for (int i = 0; i < n; i++) BlockedLayout.ToNchw((float*)ys.Ptr + i * yImage, g.O, g.OH, g.OW, py + (long)i * g.O * g.OH * g.OW);
             return yn;

@@ -111,15 +111,11 @@ def packed(width):
     return out
 
 
-def packed_blocks(blocks, width):
-    # B blocks of 16 output channels x R positions: B weight loads and R broadcasts per B x R FMAs.
-    unroll = max(1, min(4, 8 // (blocks * width)))
+def block_tile_loop(blocks, width, unroll, position):
+    """The declarations and k loop shared by the multi-block tiles: accumulators c{b}_{r}_{u}, B weight loads and R
+    broadcasts per k; position(r) is the index of position r's value from its x pointer."""
     acc = lambda u, b, r: f"c{b}_{r}_{u}"
-    out = [f"    /// <summary>{16 * blocks} output channels ({blocks} blocks) x {width} positions ({blocks * width * unroll} accumulators);",
-           "    /// block b's position r lands at o + (b * 32 + r) * 16.</summary>",
-           "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
-           f"    private static void PackedKernel{blocks}x{width}(float* x, int* koff, int k, float* w, float* o)",
-           "    {"]
+    out = []
     for u in range(unroll):
         for b in range(blocks):
             out.append("        " + " ".join(f"Vector512<float> {acc(u, b, r)} = default;" for r in range(width)))
@@ -128,7 +124,7 @@ def packed_blocks(blocks, width):
     def body(indent, u, xname, woff):
         lines = [indent + " ".join(f"Vector512<float> a{u}_{b} = Avx512F.LoadVector512(w + {woff + 16 * b});" for b in range(blocks))]
         for r in range(width):
-            lines.append(indent + f"v = Vector512.Create({xname}[{r}]); " + " ".join(f"{acc(u, b, r)} = Avx512F.FusedMultiplyAdd(a{u}_{b}, v, {acc(u, b, r)});" for b in range(blocks)))
+            lines.append(indent + f"v = Vector512.Create({xname}[{position(r)}]); " + " ".join(f"{acc(u, b, r)} = Avx512F.FusedMultiplyAdd(a{u}_{b}, v, {acc(u, b, r)});" for b in range(blocks)))
         return lines
     if unroll > 1:
         out += [f"        for (; i + {unroll} <= k; i += {unroll}, w += {step * unroll})", "        {", "            Vector512<float> v;"]
@@ -139,10 +135,22 @@ def packed_blocks(blocks, width):
     out += [f"        for (; i < k; i++, w += {step})", "        {", "            Vector512<float> v;", "            float* xp = x + koff[i];"]
     out += body("            ", 0, "xp", 0)
     out.append("        }")
+    return out, lambda b, r: " + ".join(acc(u, b, r) for u in range(unroll))
+
+
+def packed_blocks(blocks, width):
+    # B blocks of 16 output channels x R positions: B weight loads and R broadcasts per B x R FMAs.
+    unroll = max(1, min(4, 8 // (blocks * width)))
+    out = [f"    /// <summary>{16 * blocks} output channels ({blocks} blocks) x {width} positions ({blocks * width * unroll} accumulators);",
+           "    /// block b's position r lands at o + (b * 32 + r) * 16.</summary>",
+           "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
+           f"    private static void PackedKernel{blocks}x{width}(float* x, int* koff, int k, float* w, float* o)",
+           "    {"]
+    loop, total = block_tile_loop(blocks, width, unroll, lambda r: f"{r}")
+    out += loop
     for b in range(blocks):
         for r in range(width):
-            total = " + ".join(acc(u, b, r) for u in range(unroll))
-            out.append(f"        Avx512F.Store(o + {(b * 32 + r) * 16}, {total});")
+            out.append(f"        Avx512F.Store(o + {(b * 32 + r) * 16}, {total(b, r)});")
     out.append("    }")
     return out
 
@@ -152,37 +160,18 @@ def blocked(blocks, width):
     # tile is written straight to y (16 channels of a position are one vector), with bias, residual and ReLU, no
     # transpose; a set bit r of junk stores zeros there instead (grid columns that land on y's zero border).
     unroll = max(1, min(8 if blocks == 1 else 4, 8 // (blocks * width)))
-    acc = lambda u, b, r: f"c{b}_{r}_{u}"
     out = [f"    /// <summary>{16 * blocks} output channels ({blocks} block{'s' if blocks > 1 else ''}) x {width} position{'s' if width > 1 else ''} ({blocks * width * unroll} accumulators).</summary>",
            "    [MethodImpl(MethodImplOptions.AggressiveOptimization)]",
            f"    private static void BlockedKernel{blocks}x{width}<TStep>(float* x, int* koff, int k, float* w, float* y, float* res, float* bias, nint blockStride, uint junk, bool relu)",
            "        where TStep : struct, IPositionStep",
            "    {"]
-    for u in range(unroll):
-        for b in range(blocks):
-            out.append("        " + " ".join(f"Vector512<float> {acc(u, b, r)} = default;" for r in range(width)))
-    out.append("        int i = 0;")
-    step = 16 * blocks
-    def body(indent, u, xname, woff):
-        lines = [indent + " ".join(f"Vector512<float> a{u}_{b} = Avx512F.LoadVector512(w + {woff + 16 * b});" for b in range(blocks))]
-        for r in range(width):
-            lines.append(indent + f"v = Vector512.Create({xname}[{r} * TStep.Floats]); " + " ".join(f"{acc(u, b, r)} = Avx512F.FusedMultiplyAdd(a{u}_{b}, v, {acc(u, b, r)});" for b in range(blocks)))
-        return lines
-    if unroll > 1:
-        out += [f"        for (; i + {unroll} <= k; i += {unroll}, w += {step * unroll})", "        {", "            Vector512<float> v;"]
-        for u in range(unroll):
-            out.append(f"            float* x{u} = x + koff[i + {u}];")
-            out += body("            ", u, f"x{u}", step * u)
-        out.append("        }")
-    out += [f"        for (; i < k; i++, w += {step})", "        {", "            Vector512<float> v;", "            float* xp = x + koff[i];"]
-    out += body("            ", 0, "xp", 0)
-    out.append("        }")
+    loop, total = block_tile_loop(blocks, width, unroll, lambda r: f"{r} * TStep.Floats")
+    out += loop
     for b in range(blocks):
         out.append(f"        var bias{b} = Avx512F.LoadVector512(bias + {16 * b});")
         for r in range(width):
-            total = " + ".join([acc(u, b, r) for u in range(unroll)] + [f"bias{b}"])
             at = f"{b} * blockStride + {16 * r}" if b else f"{16 * r}"
-            out.append(f"        Write(y + {at}, res == null ? null : res + {at}, {total}, relu, (junk & {1 << r}u) != 0);")
+            out.append(f"        Write(y + {at}, res == null ? null : res + {at}, {total(b, r)} + bias{b}, relu, (junk & {1 << r}u) != 0);")
     out.append("    }")
     return out
 

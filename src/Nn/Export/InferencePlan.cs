@@ -7,7 +7,9 @@
 //
 // The plan is a snapshot: it copies the weights when compiled, so later changes to the module (fine-tuning,
 // LoadStateDict) do not reach it; compile again after them. The fused kernels are CPU, F32 and AVX-512
-// (PackedConv2d); elsewhere a fused step runs the same folded convolution, add and relu as eager ops.
+// (BlockedConv2d on channel-blocked activations at batch 1, PackedConv2d on NCHW ones); elsewhere a fused step runs
+// the same folded convolution, add and relu as eager ops. Values that only fused convs and max pools read stay
+// channel-blocked between them (InferencePlan.Pool.cs, docs/inference.md).
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Export.Onnx;
 using Cuda.Nn.Functional;

@@ -62,7 +62,7 @@ public unsafe class BlockedConvTests
         float[] xb = Blocked(Array.ConvertAll(x, v => (float)v), g.N, g.C, g.H, g.W);
         float[] rb = Blocked(Array.ConvertAll(res, v => (float)v), g.N, g.O, g.OH, g.OW);
         long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
-        foreach (var threads in new[] { 1, 2 })
+        foreach (var threads in new[] { 1, 2, 4 }) // 4: batches of 2 and 3 then share each image between threads
             foreach (var (residual, act) in new[] { (false, FusedActivation.None), (true, FusedActivation.Relu), (false, FusedActivation.Relu) })
             {
                 int saved = CpuWorkers.ThreadCount;

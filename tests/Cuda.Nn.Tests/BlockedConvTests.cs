@@ -78,7 +78,7 @@ public unsafe class BlockedConvTests
                         using var conv = new BlockedConv2d(pw, pb, g);
                         desc = conv.Describe;
                         conv.Run(px, residual ? pr : null, py, g.N, act);
-                        for (int i = 0; i < g.N; i++) BlockedLayout.ToNchw(py + i * yImage, g.O, g.OH, g.OW, pyn + (long)i * g.O * g.OH * g.OW);
+                        BlockedLayout.ImagesToNchw(py, g.N, g.O, g.OH, g.OW, pyn);
                     }
                 }
                 finally { CpuWorkers.ThreadCount = saved; }
@@ -121,9 +121,8 @@ public unsafe class BlockedConvTests
         var blocked = Blocked(x, n, c, h, wd);
         AssertZeroOutsideImage(blocked, n, c, h, wd, "FromNchw");
         var back = new float[x.Length];
-        long image = BlockedLayout.ImageFloats(c, h, wd);
         fixed (float* pb = blocked, py = back)
-            for (int i = 0; i < n; i++) BlockedLayout.ToNchw(pb + i * image, c, h, wd, py + (long)i * c * h * wd);
+            BlockedLayout.ImagesToNchw(pb, n, c, h, wd, py);
         Assert.Equal(x, back);
     }
 
@@ -172,7 +171,7 @@ public unsafe class BlockedConvTests
         var dst = new float[n * image];
         Array.Fill(dst, float.NaN);
         fixed (float* px = x, pd = dst)
-            for (int i = 0; i < n; i++) BlockedLayout.FromNchw(px + (long)i * c * h * w, c, h, w, pd + i * image);
+            BlockedLayout.ImagesFromNchw(px, n, c, h, w, pd);
         return dst;
     }
 

@@ -69,6 +69,18 @@ public static unsafe class BlockedLayout
         }
     }
 
+    /// <summary>n dense NCHW images [c, h, w] into dst blocked with the given border (FromNchw per image).</summary>
+    public static void ImagesFromNchw(float* x, int n, int c, int h, int w, float* dst, int border = Border)
+    {
+        for (int i = 0; i < n; i++) FromNchw(x + (long)i * c * h * w, c, h, w, dst + i * ImageFloats(c, h, w, border), border);
+    }
+
+    /// <summary>n blocked images of [c, h, w] into y as dense NCHW (ToNchw per image).</summary>
+    public static void ImagesToNchw(float* src, int n, int c, int h, int w, float* y)
+    {
+        for (int i = 0; i < n; i++) ToNchw(src + i * ImageFloats(c, h, w), c, h, w, y + (long)i * c * h * w);
+    }
+
     /// <summary>Writes one blocked image of [c, h, w] into y as NCHW.</summary>
     public static void ToNchw(float* src, int c, int h, int w, float* y)
     {
@@ -118,7 +130,7 @@ public static unsafe class BlockedLayout
                         {
                             var v = Vector512.Load(xr + q * Lanes);
                             m = Avx512F.Max(m, v);
-                            nan |= Vector512.Equals(v, v) ^ Vector512<float>.AllBitsSet.AsSingle();
+                            nan |= ~Vector512.Equals(v, v);
                         }
                     }
                     // maxps drops NaN operands; lanes that met one take NaN instead.
@@ -148,8 +160,7 @@ public static unsafe class BlockedLayout
 internal sealed unsafe partial class BlockedConv2d : IDisposable
 {
     private const int Lanes = BlockedLayout.Lanes, Border = BlockedLayout.Border;
-    /// <summary>The tile widths generated for 1, 2 and 4 blocks of 16 channels (CpuConvBlocked.Kernels.cs).</summary>
-    private static readonly int[][] Widths = [[24, 16, 12, 8, 4, 2, 1], [12, 8, 4, 2, 1], [], [6, 4, 2, 1]];
+    private static readonly int[][] Widths = PackedConv2d.Widths;
 
     /// <summary>For benchmarks: the most 16-channel blocks one tile may hold (1, 2 or 4).</summary>
     internal static int MaxTileBlocks { get; set; } = 4;
@@ -166,10 +177,14 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         public delegate*<float*, int*, int, float*, float*, float*, float*, nint, uint, bool, void> Kernel;
     }
 
-    /// <summary>Whether a geometry runs blocked on an input with this border: one group, strides 1 or 2 (the same both
-    /// ways), padding within the border.</summary>
+    /// <summary>Whether a conv of these settings can read a blocked input with this border: one group, strides 1 or 2
+    /// (the same both ways), padding within the border. The inference plan asks it before any input size is known.</summary>
+    public static bool Takes(int groups, int strideH, int strideW, int padH, int padW, int inputBorder = Border) =>
+        groups == 1 && strideH == strideW && strideH <= 2 && padH <= inputBorder && padW <= inputBorder;
+
+    /// <summary>Whether a geometry runs blocked on an input with this border (Takes, on a CPU with AVX-512).</summary>
     public static bool Applies(in Conv2dGeometry g, int inputBorder = Border) =>
-        Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == g.SW && g.SH <= 2 && g.PH <= inputBorder && g.PW <= inputBorder && g.OH > 0 && g.OW > 0;
+        Enabled && Avx512F.IsSupported && Takes(g.Groups, g.SH, g.SW, g.PH, g.PW, inputBorder) && g.OH > 0 && g.OW > 0;
 
     /// <summary>The border a conv's own blocked copy of an NCHW input needs: its padding, and at least the layout's.</summary>
     public static int InputBorderFor(in Conv2dGeometry g) => Math.Max(Border, Math.Max(g.PH, g.PW));
@@ -211,7 +226,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         for (int cb = 0; cb < BlockedLayout.Blocks(g.C); cb++)
             foreach (int t in live)
                 for (int c = cb * Lanes; c < Math.Min(g.C, cb * Lanes + Lanes); c++) order.Add((c, t));
-        _koff = Alloc<int>(_k);
+        _koff = PackedConv2d.Alloc<int>(_k);
         for (int i = 0; i < _k; i++)
         {
             var (c, t) = order[i];
@@ -246,19 +261,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
             for (int oh = 0; oh < g.OH; oh++) Cover(oh * g.SH * wpi * Lanes, ((oh + Border) * wpo + Border) * Lanes, int.MaxValue);
         _tiles = tiles.ToArray();
 
-        // [group of B blocks][k][16 B], zero rows past O.
-        int groupLanes = Lanes * _tileBlocks;
-        _w = Alloc<float>((long)_blocks * _k * Lanes);
-        _bias = Alloc<float>((long)_blocks * Lanes);
-        new Span<float>(_w, _blocks * _k * Lanes).Clear();
-        new Span<float>(_bias, _blocks * Lanes).Clear();
-        for (int o = 0; o < g.O; o++)
-        {
-            float* dst = _w + (long)(o / groupLanes) * _k * groupLanes + o % groupLanes;
-            for (int i = 0; i < _k; i++)
-                dst[(long)i * groupLanes] = w[((long)o * g.C + order[i].C) * kk + order[i].Tap];
-            if (bias != null) _bias[o] = bias[o];
-        }
+        PackedConv2d.PackWeights(w, bias, g, order, _tileBlocks, out _w, out _bias);
     }
 
     /// <summary>The tile width with the least work over a run of positions (as PackedConv2d.ChooseWidth).</summary>
@@ -281,9 +284,6 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         }
         return best;
     }
-
-    private static T* Alloc<T>(long count) where T : unmanaged =>
-        (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);
 
     /// <summary>
     /// y = act(conv(x) + bias + residual) for n images, all blocked (BlockedLayout): x [n, C], residual (may be null) and

@@ -28,8 +28,9 @@ public enum FusedActivation { None, Relu }
 internal sealed unsafe partial class PackedConv2d : IDisposable
 {
     private const int Lanes = 16;
-    /// <summary>The tile widths generated for 1, 2 and 4 blocks of 16 channels (CpuConvPacked.Kernels.cs).</summary>
-    private static readonly int[][] Widths = [[24, 16, 12, 8, 4, 2, 1], [12, 8, 4, 2, 1], [], [6, 4, 2, 1]];
+    /// <summary>The tile widths generated for 1, 2 and 4 blocks of 16 channels (CpuConvPacked.Kernels.cs, and the same
+    /// for BlockedConv2d's tiles in CpuConvBlocked.Kernels.cs).</summary>
+    internal static readonly int[][] Widths = [[24, 16, 12, 8, 4, 2, 1], [12, 8, 4, 2, 1], [], [6, 4, 2, 1]];
 
     /// <summary>A pair of blocks per tile on any plane while the pair's weights (K x 128 bytes) fit in this much of L1
     /// (48 KB per core on Zen 5): ResNet-20's 14x14 conv with 32 channels, 0.029 → 0.026-0.027 ms.</summary>
@@ -137,19 +138,28 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
                     }
         }
 
-        // [group of B blocks][c][tap][16 B], zero rows past O.
-        int groupLanes = Lanes * _tileBlocks;
-        _w = Alloc<float>((long)_blocks * _k * Lanes);
-        _bias = Alloc<float>((long)_blocks * Lanes);
-        new Span<float>(_w, _blocks * _k * Lanes).Clear();
-        new Span<float>(_bias, _blocks * Lanes).Clear();
+        // k runs over (channel, live tap).
+        PackWeights(w, bias, g, [.. Enumerable.Range(0, _k).Select(i => (i / _taps, liveTaps[i % _taps]))], _tileBlocks, out _w, out _bias);
+    }
+
+    /// <summary>
+    /// Weight panels [group of B blocks][k][16 B] for the register tiles, k in the given order of (input channel, tap
+    /// index kh KW + kw), rows past O zero; and the bias padded to whole blocks. Both are freed by the caller.
+    /// </summary>
+    internal static void PackWeights(float* w, float* bias, in Conv2dGeometry g, IReadOnlyList<(int C, int Tap)> order, int tileBlocks,
+        out float* panels, out float* padded)
+    {
+        int blocks = (g.O + Lanes - 1) / Lanes, k = order.Count, kk = g.KH * g.KW, groupLanes = Lanes * tileBlocks;
+        panels = Alloc<float>((long)blocks * k * Lanes);
+        padded = Alloc<float>((long)blocks * Lanes);
+        new Span<float>(panels, blocks * k * Lanes).Clear();
+        new Span<float>(padded, blocks * Lanes).Clear();
         for (int o = 0; o < g.O; o++)
         {
-            float* dst = _w + (long)(o / groupLanes) * _k * groupLanes + o % groupLanes;
-            for (int c = 0; c < g.C; c++)
-                for (int t = 0; t < _taps; t++)
-                    dst[(long)(c * _taps + t) * groupLanes] = w[((long)o * g.C + c) * kk + live[t].Kh * g.KW + live[t].Kw];
-            if (bias != null) _bias[o] = bias[o];
+            float* dst = panels + (long)(o / groupLanes) * k * groupLanes + o % groupLanes;
+            for (int i = 0; i < k; i++)
+                dst[(long)i * groupLanes] = w[((long)o * g.C + order[i].C) * kk + order[i].Tap];
+            if (bias != null) padded[o] = bias[o];
         }
     }
 
@@ -167,7 +177,8 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         return best;
     }
 
-    private static T* Alloc<T>(long count) where T : unmanaged =>
+    /// <summary>A 64-byte aligned native buffer (NativeMemory.AlignedFree frees it).</summary>
+    internal static T* Alloc<T>(long count) where T : unmanaged =>
         (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);
 
     /// <summary>

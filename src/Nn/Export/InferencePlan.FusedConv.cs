@@ -25,8 +25,8 @@ public sealed partial class InferencePlan
         public string? Residual { get; set; }
         public FusedActivation Activation { get; set; }
         public string Output { get; set; } = "";
-        /// <summary>Set by the compiler when every reader of the output is a fused conv: a run that takes the blocked
-        /// kernel then leaves the output channel-blocked (a rank-5 tensor, BlockedLayout) for them.</summary>
+        /// <summary>Set by the compiler when every reader of the output reads blocked values (IBlockedStep): a run that
+        /// takes the blocked kernel then leaves the output channel-blocked (a rank-5 tensor, BlockedLayout) for them.</summary>
         public bool OutputBlocked { get; set; }
 
         public override string Name => $"fused conv '{_conv.Name}' -> '{Output}'";
@@ -46,12 +46,12 @@ public sealed partial class InferencePlan
             Output = conv.Output[0];
         }
 
-        /// <summary>Whether this conv can run the blocked kernel (BlockedConv2d.Applies), so a producer may leave its input
-        /// or residual blocked.</summary>
         public int OutChannels => _weight.ShapeRef[0];
 
-        public bool ReadsBlocked => _groups == 1 && _stride.H == _stride.W && _stride.H <= 2 && _pads.All(p => p <= BlockedLayout.Border)
-            && _pads[0] == _pads[2] && _pads[1] == _pads[3];
+        /// <summary>Whether this conv can run the blocked kernel on a blocked input (BlockedConv2d.Takes; pads symmetric, as
+        /// RunsFrozen requires), so a producer may leave its input or residual blocked.</summary>
+        public bool ReadsBlocked => _pads[0] == _pads[2] && _pads[1] == _pads[3]
+            && BlockedConv2d.Takes(_groups, _stride.H, _stride.W, (int)_pads[0], (int)_pads[1]);
 
         /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
         public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
@@ -93,8 +93,8 @@ public sealed partial class InferencePlan
             string tail = (Residual is null ? "" : " + residual") + (Activation == FusedActivation.Relu ? " + relu" : "");
             lock (_gate)
                 return $"{Output}: conv{tail}{(OutputBlocked ? ", blocked output" : "")}; " + (_packed.Count + _blocked.Count == 0 ? "not run yet or eager"
-                    : string.Join("; ", _packed.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}")
-                        .Concat(_blocked.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Describe}"))));
+                    : string.Join("; ", _packed.Select(kv => (kv.Key.H, kv.Key.W, kv.Value.Describe))
+                        .Concat(_blocked.Select(kv => (kv.Key.H, kv.Key.W, kv.Value.Describe))).Select(d => $"{d.H}x{d.W} input: {d.Describe}")));
         }
 
         public override Tensor[] Run(Dictionary<string, Tensor> env)
@@ -144,7 +144,9 @@ public sealed partial class InferencePlan
             // An NCHW input is blocked by the conv's own threads, each a band of rows (BlockedConv2d.Run).
             using var xc = x.Rank == 5 ? null : x.Contiguous();
             float* xb = x.Rank == 5 ? Ptr(x) : (float*)xs.Ptr, nchw = xc is null ? null : Ptr(xc);
-            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : ToBlocked(res, g.O, g.OH, g.OW, BlockedLayout.Border, (float*)rs.Ptr);
+            using var rc = res is null || res.Rank == 5 ? null : res.Contiguous();
+            if (rc is not null) BlockedLayout.ImagesFromNchw(Ptr(rc), n, g.O, g.OH, g.OW, (float*)rs.Ptr);
+            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : (float*)rs.Ptr;
             if (OutputBlocked)
             {
                 var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
@@ -156,18 +158,8 @@ public sealed partial class InferencePlan
             conv.Run(xb, nchw, rb, (float*)ys.Ptr, n, Activation);
             int[] dense = [n, g.O, g.OH, g.OW];
             var yn = Planned(env, dense) ?? Tensor.Empty(dense);
-            float* py = Ptr(yn);
-            for (int i = 0; i < n; i++) BlockedLayout.ToNchw((float*)ys.Ptr + i * yImage, g.O, g.OH, g.OW, py + (long)i * g.O * g.OH * g.OW);
+            BlockedLayout.ImagesToNchw((float*)ys.Ptr, n, g.O, g.OH, g.OW, Ptr(yn));
             return yn;
-        }
-
-        private static float* ToBlocked(Tensor t, int c, int h, int w, int border, float* dst)
-        {
-            using var tc = t.Contiguous();
-            float* src = Ptr(tc);
-            long image = BlockedLayout.ImageFloats(c, h, w, border);
-            for (int i = 0; i < t.ShapeRef[0]; i++) BlockedLayout.FromNchw(src + (long)i * c * h * w, c, h, w, dst + i * image, border);
-            return dst;
         }
 
         /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry

@@ -80,9 +80,7 @@ public sealed partial class InferencePlan
     private static unsafe Tensor FromBlocked(Tensor t, int n, int c, int h, int w)
     {
         var y = Tensor.Empty([n, c, h, w]);
-        float* src = Ptr(t), dst = Ptr(y);
-        long image = BlockedLayout.ImageFloats(c, h, w);
-        for (int i = 0; i < n; i++) BlockedLayout.ToNchw(src + i * image, c, h, w, dst + (long)i * c * h * w);
+        BlockedLayout.ImagesToNchw(Ptr(t), n, c, h, w, Ptr(y));
         return y;
     }
 }

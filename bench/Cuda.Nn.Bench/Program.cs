@@ -14,6 +14,9 @@ if (Environment.GetEnvironmentVariable("CUDANN_TILE_BLOCKS") is { } tileBlocks)
 }
 // CUDANN_BLOCKED=0: the inference plan keeps NCHW activations between convs (PackedConv2d), to compare.
 if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED") == "0") Cuda.Nn.Kernels.Cpu.BlockedConv2d.Enabled = false;
+// CUDANN_BLOCKED_TILING=grid|rows: force one tiling of the blocked conv's stride-1 outputs (default: its cost model).
+if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED_TILING") is { } tiling)
+    Cuda.Nn.Kernels.Cpu.BlockedConv2d.GridTiling = tiling == "grid";
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

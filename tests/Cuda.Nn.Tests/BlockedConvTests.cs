@@ -62,6 +62,9 @@ public unsafe class BlockedConvTests
         float[] xb = Blocked(Array.ConvertAll(x, v => (float)v), g.N, g.C, g.H, g.W);
         float[] rb = Blocked(Array.ConvertAll(res, v => (float)v), g.N, g.O, g.OH, g.OW);
         long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
+        float[] xn = Array.ConvertAll(x, v => (float)v);
+        foreach (bool fromNchw in new[] { false, true }) // true: the conv blocks a dense input itself, in row bands
+        foreach (bool? grid in new bool?[] { null, true, false }) // the cost model's choice, then each tiling
         foreach (var threads in new[] { 1, 2, 4 }) // 4: batches of 2 and 3 then share each image between threads
             foreach (var (residual, act) in new[] { (false, FusedActivation.None), (true, FusedActivation.Relu), (false, FusedActivation.Relu) })
             {
@@ -73,11 +76,15 @@ public unsafe class BlockedConvTests
                 string desc;
                 try
                 {
-                    fixed (float* px = xb, pw = wf, pb = bf, pr = rb, py = yb, pyn = y)
+                    int border = fromNchw ? BlockedConv2d.InputBorderFor(g) : BlockedLayout.Border;
+                    var room = new float[fromNchw ? g.N * BlockedLayout.ImageFloats(g.C, g.H, g.W, border) : 0];
+                    Array.Fill(room, float.NaN); // every float of the conv's own copy must be written
+                    fixed (float* px = xb, pxn = xn, proom = room, pw = wf, pb = bf, pr = rb, py = yb, pyn = y)
                     {
-                        using var conv = new BlockedConv2d(pw, pb, g);
-                        desc = conv.Describe;
-                        conv.Run(px, residual ? pr : null, py, g.N, act);
+                        using var conv = new BlockedConv2d(pw, pb, g, border, grid);
+                        desc = conv.Describe + (fromNchw ? ", from NCHW" : "");
+                        if (fromNchw) conv.Run(proom, pxn, residual ? pr : null, py, g.N, act);
+                        else conv.Run(px, residual ? pr : null, py, g.N, act);
                         BlockedLayout.ImagesToNchw(py, g.N, g.O, g.OH, g.OW, pyn);
                     }
                 }
@@ -101,16 +108,67 @@ public unsafe class BlockedConvTests
         var used = new HashSet<string>();
         fixed (float* pw = w)
             foreach (var g in Geometries.Values)
-            {
-                using var c = new BlockedConv2d(pw, null, g);
-                used.UnionWith(c.TileKernels);
-            }
+                foreach (bool grid in new[] { true, false })
+                {
+                    using var c = new BlockedConv2d(pw, null, g, grid: grid);
+                    used.UnionWith(c.TileKernels);
+                }
         var missing = new List<string>();
         foreach (var step in new[] { 16, 32 })
             foreach (var (lanes, widths) in new[] { (16, new[] { 24, 16, 12, 8, 4, 2, 1 }), (32, new[] { 12, 8, 4, 2, 1 }), (64, new[] { 6, 4, 2, 1 }) })
                 foreach (int r in widths)
                     if (!used.Contains($"{lanes}x{r}/s{step}")) missing.Add($"{lanes}x{r}/s{step}");
         Assert.True(missing.Count == 0, $"register tiles no test shape reaches: {string.Join(", ", missing)}");
+    }
+
+    [Fact]
+    public void ConvOfADenseInputRunsInsideAnotherParallelRegion()
+    {
+        // Nested, the conv's parts run one after another on one thread: part 0 must lay out the other parts' bands of
+        // the input itself rather than wait for threads that never come.
+        if (!Avx512F()) Assert.Skip("BlockedConv2d needs AVX-512");
+        var g = new Conv2dGeometry(1, 3, 32, 32, 64, 7, 7, 2, 2, 3, 3); // ResNet's stem on a CIFAR image
+        var rng = new Random(7);
+        float[] x = Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)rng.NextDouble()).ToArray();
+        float[] w = Enumerable.Range(0, 64 * 3 * 49).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        int border = BlockedConv2d.InputBorderFor(g);
+        long yImage = BlockedLayout.ImageFloats(64, g.OH, g.OW);
+        int saved = CpuWorkers.ThreadCount;
+        CpuWorkers.ThreadCount = 2;
+        try
+        {
+            float[] Run(bool nested)
+            {
+                var room = new float[BlockedLayout.ImageFloats(3, 32, 32, border)];
+                var y = new float[yImage];
+                fixed (float* px = x, pw = w, proom = room, py = y)
+                {
+                    using var conv = new BlockedConv2d(pw, null, g, border);
+                    float* xp = px, roomp = proom, yp = py;
+                    if (nested) CpuWorkers.For(2, c => { if (c == 0) conv.Run(roomp, xp, null, yp, 1, FusedActivation.None); });
+                    else conv.Run(proom, px, null, py, 1, FusedActivation.None);
+                }
+                return y;
+            }
+            Assert.Equal(Run(nested: false), Run(nested: true));
+        }
+        finally { CpuWorkers.ThreadCount = saved; }
+    }
+
+    [Theory]
+    [InlineData(2, 2, false, 6.0 / 9)] // each row of a 2x2 plane reads the border in one of three kernel rows
+    [InlineData(4, 4, false, 30.0 / 36)] // the top and bottom rows only
+    [InlineData(4, 4, true, 168.0 / 198)] // grid: tiles of 6 over the 22-position run (with junk columns) fall in one row each, the last 4 wide
+    [InlineData(1, 1, false, 1.0)] // the dead taps are gone before tiling (only the centre tap is live)
+    public void TilesSkipKernelRowsThatReadOnlyBorder(int h, int w, bool grid, double share)
+    {
+        if (!Avx512F()) Assert.Skip("BlockedConv2d needs AVX-512");
+        var weights = new float[64 * 16 * 9];
+        fixed (float* pw = weights)
+        {
+            using var conv = new BlockedConv2d(pw, null, new Conv2dGeometry(1, 16, h, w, 64, 3, 3, 1, 1, 1, 1), grid: grid);
+            Assert.Equal(share, conv.KShare, 1e-9);
+        }
     }
 
     [Fact]

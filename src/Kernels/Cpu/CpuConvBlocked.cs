@@ -104,10 +104,15 @@ public static unsafe class BlockedLayout
     /// </summary>
     public static void MaxPool(float* x, int c, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, float* y, int oh, int ow)
     {
-        ClearBorder(y, c, oh, ow);
-        // Bands of output rows per thread, as the conv before split its rows: each mostly reads what it wrote.
+        // Bands of output rows per thread, as the conv before split its rows: each mostly reads what it wrote, and
+        // zeros the border of its own rows.
         int parts = (long)Blocks(c) * oh * ow * kh * kw >= 1024 ? Math.Min(CpuWorkers.ThreadCount, oh) : 1;
-        CpuWorkers.ForEachThread(parts, p => MaxPoolRows(x, c, h, w, kh, kw, sh, sw, ph, pw, y, oh, ow, oh * p / parts, oh * (p + 1) / parts));
+        CpuWorkers.ForEachThread(parts, p =>
+        {
+            int o0 = oh * p / parts, o1 = oh * (p + 1) / parts;
+            ClearBorder(y, c, oh, ow, p == 0 ? 0 : o0 + Border, p == parts - 1 ? int.MaxValue : o1 + Border);
+            MaxPoolRows(x, c, h, w, kh, kw, sh, sw, ph, pw, y, oh, ow, o0, o1);
+        });
     }
 
     private static void MaxPoolRows(float* x, int c, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, float* y, int oh, int ow, int o0, int o1)
@@ -140,21 +145,24 @@ public static unsafe class BlockedLayout
             }
     }
 
-    /// <summary>Zeros the border of one blocked image (what a conv's tiles do not write).</summary>
-    public static void ClearBorder(float* dst, int c, int h, int w)
+    /// <summary>Zeros the border of one blocked image (what a conv's tiles do not write); with ranges, only the border
+    /// cells in rows [r0, r1) of the bordered image and blocks [b0, b1), so that each thread clears the rows it writes.</summary>
+    public static void ClearBorder(float* dst, int c, int h, int w, int r0 = 0, int r1 = int.MaxValue, int b0 = 0, int b1 = int.MaxValue)
     {
         int hp = h + 2 * Border, wp = w + 2 * Border;
-        for (int cb = 0; cb < Blocks(c); cb++)
-        {
-            float* plane = dst + (long)cb * hp * wp * Lanes;
-            new Span<float>(plane, Border * wp * Lanes).Clear();
-            new Span<float>(plane + (long)(hp - Border) * wp * Lanes, Border * wp * Lanes).Clear();
-            for (int i = Border; i < hp - Border; i++)
+        r1 = Math.Min(r1, hp);
+        b1 = Math.Min(b1, Blocks(c));
+        for (int cb = b0; cb < b1; cb++)
+            for (int i = r0; i < r1; i++)
             {
-                new Span<float>(plane + (long)i * wp * Lanes, Border * Lanes).Clear();
-                new Span<float>(plane + ((long)i * wp + wp - Border) * Lanes, Border * Lanes).Clear();
+                float* row = dst + ((long)cb * hp + i) * wp * Lanes;
+                if (i < Border || i >= hp - Border) new Span<float>(row, wp * Lanes).Clear();
+                else
+                {
+                    new Span<float>(row, Border * Lanes).Clear();
+                    new Span<float>(row + (wp - Border) * Lanes, Border * Lanes).Clear();
+                }
             }
-        }
     }
 }
 
@@ -180,6 +188,8 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         /// <summary>The k this tile runs, [K0, K0 + K): taps whose kernel row reads only border for all its output rows
         /// are left out (k runs tap-major, so the taps of a range of kernel rows are one range of k).</summary>
         public int K0, K;
+        /// <summary>The output row of its first position.</summary>
+        public int Row;
         public uint Junk;
         public delegate*<float*, int*, int, float*, float*, float*, float*, nint, uint, bool, void> Kernel;
     }
@@ -302,7 +312,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
                 var (k0, k) = KRange(r0, r1);
                 tiles.Add(new Tile
                 {
-                    In = inStart + j * step, Out = outStart + j * Lanes, Width = r, Junk = junk, K0 = k0, K = k,
+                    In = inStart + j * step, Out = outStart + j * Lanes, Width = r, Junk = junk, K0 = k0, K = k, Row = r0,
                     Kernel = BlockedKernel(_tileBlocks, r, step),
                 });
                 j += r;
@@ -377,10 +387,9 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         {
             float* xi = x + i * xImage, ri = residual == null ? null : residual + i * yImage, yi = y + i * yImage;
             float* source = nchw == null ? null : nchw + i * nchwImage;
-            // The border first: grid tiles write zeros over parts of it, so it must not be cleared after them.
-            BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW);
             if (threads == 1)
             {
+                BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW);
                 if (source != null) BlockedLayout.FromNchw(source, g.C, g.H, g.W, xi, InputBorder);
                 Items(xi, ri, yi, relu, 0, groups, 0, _tiles.Length);
                 continue;
@@ -414,8 +423,20 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
                         Thread.SpinWait(1);
                     }
                 }
-                if (spatial) Items(xi, ri, yi, relu, 0, groups, _tiles.Length * p / parts, _tiles.Length * (p + 1) / parts);
-                else Items(xi, ri, yi, relu, groups * p / parts, groups * (p + 1) / parts, 0, _tiles.Length);
+                // Each part zeros the border cells of the rows (or blocks) it writes, as the next conv's same part reads them.
+                if (spatial)
+                {
+                    int t0 = _tiles.Length * p / parts, t1 = _tiles.Length * (p + 1) / parts;
+                    BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW,
+                        p == 0 ? 0 : _tiles[t0].Row + Border, p == parts - 1 ? int.MaxValue : _tiles[t1].Row + Border);
+                    Items(xi, ri, yi, relu, 0, groups, t0, t1);
+                }
+                else
+                {
+                    int g0 = groups * p / parts, g1 = groups * (p + 1) / parts;
+                    BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW, b0: g0 * _tileBlocks, b1: g1 * _tileBlocks);
+                    Items(xi, ri, yi, relu, g0, g1, 0, _tiles.Length);
+                }
             });
         }
     }

@@ -17,6 +17,8 @@ if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED") == "0") Cuda.Nn.Kernels
 // CUDANN_BLOCKED_TILING=grid|rows: force one tiling of the blocked conv's stride-1 outputs (default: its cost model).
 if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED_TILING") is { } tiling)
     Cuda.Nn.Kernels.Cpu.BlockedConv2d.GridTiling = tiling == "grid";
+// CUDANN_PREFETCH=0: the blocked conv's parts do not prefetch their input and residual rows, to compare.
+if (Environment.GetEnvironmentVariable("CUDANN_PREFETCH") == "0") Cuda.Nn.Kernels.Cpu.BlockedConv2d.PrefetchRows = false;
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

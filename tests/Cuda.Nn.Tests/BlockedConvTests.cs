@@ -155,6 +155,32 @@ public unsafe class BlockedConvTests
         finally { CpuWorkers.ThreadCount = saved; }
     }
 
+    [Fact]
+    public void RunDenseFromManyThreadsAtOnceGivesEachItsOwnResult()
+    {
+        // RunDense blocks its input into a buffer the conv keeps; a call made while another holds it uses a temporary one.
+        if (!Avx512F()) Assert.Skip("BlockedConv2d needs AVX-512");
+        var g = new Conv2dGeometry(1, 3, 20, 20, 32, 3, 3, 1, 1, 1, 1);
+        var rng = new Random(11);
+        float[] w = Enumerable.Range(0, 32 * 3 * 9).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        float[][] xs = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 3 * 20 * 20).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+        long yImage = BlockedLayout.ImageFloats(32, 20, 20);
+        fixed (float* pw = w)
+        {
+            using var conv = new BlockedConv2d(pw, null, g, BlockedConv2d.InputBorderFor(g));
+            float[] Run(float[] x)
+            {
+                var y = new float[yImage];
+                fixed (float* px = x, py = y) conv.RunDense(px, null, py, 1, FusedActivation.None);
+                return y;
+            }
+            var alone = xs.Select(Run).ToArray();
+            var together = new float[xs.Length][];
+            Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => together[i % xs.Length] = Run(xs[i % xs.Length]));
+            for (int i = 0; i < xs.Length; i++) Assert.Equal(alone[i], together[i]);
+        }
+    }
+
     [Theory]
     [InlineData(2, 2, false, 6.0 / 9)] // each row of a 2x2 plane reads the border in one of three kernel rows
     [InlineData(4, 4, false, 30.0 / 36)] // the top and bottom rows only

@@ -111,6 +111,9 @@ public static unsafe class BlockedLayout
         {
             int o0 = oh * p / parts, o1 = oh * (p + 1) / parts;
             ClearBorder(y, c, oh, ow, p == 0 ? 0 : o0 + Border, p == parts - 1 ? int.MaxValue : o1 + Border);
+            if (parts > 1)
+                BlockedConv2d.Prefetch(x, (long)(h + 2 * Border) * (w + 2 * Border) * Lanes, (w + 2 * Border) * Lanes, 0, Blocks(c),
+                    Math.Max(0, o0 * sh - ph + Border), Math.Min(h + 2 * Border, (o1 - 1) * sh - ph + kh + Border));
             MaxPoolRows(x, c, h, w, kh, kw, sh, sw, ph, pw, y, oh, ow, o0, o1);
         });
     }
@@ -190,6 +193,8 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         public int K0, K;
         /// <summary>The output row of its first position.</summary>
         public int Row;
+        /// <summary>The rows of the bordered input it reads, [InRow0, InRow1).</summary>
+        public int InRow0, InRow1;
         public uint Junk;
         public delegate*<float*, int*, int, float*, float*, float*, float*, nint, uint, bool, void> Kernel;
     }
@@ -218,6 +223,9 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     /// <summary>How long a thread waits for another's band of the input layout before laying it out itself (50 µs).</summary>
     private static readonly long StealTicks = Stopwatch.Frequency / 20_000;
 
+    private readonly Lock _roomGate = new();
+    private float* _room; // RunDense's blocked copy of its input
+    private long _roomFloats;
     private readonly bool _grid;
     private readonly int _k, _taps, _blocks, _tileBlocks;
     private readonly long _inPlane, _outPlane; // floats per block of 16 channels, input and output
@@ -313,6 +321,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
                 tiles.Add(new Tile
                 {
                     In = inStart + j * step, Out = outStart + j * Lanes, Width = r, Junk = junk, K0 = k0, K = k, Row = r0,
+                    InRow0 = r0 * geo.SH - geo.PH + InputBorder, InRow1 = r1 * geo.SH + (geo.KH - 1) * geo.DH - geo.PH + InputBorder + 1,
                     Kernel = BlockedKernel(_tileBlocks, r, step),
                 });
                 j += r;
@@ -356,6 +365,37 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     public void Run(float* x, float* residual, float* y, int n, FusedActivation act) => Run(x, null, residual, y, n, act);
 
     /// <summary>
+    /// As Run, for n dense NCHW images: they are blocked into a buffer this conv keeps and reuses, so that each thread
+    /// writes the same rows of it on every call (a buffer last written by another core costs a transfer per line: the
+    /// stem's second thread took 7 us instead of 3 to block its half from a pooled workspace). A call made while
+    /// another is running uses a temporary buffer.
+    /// </summary>
+    public void RunDense(float* nchw, float* residual, float* y, int n, FusedActivation act)
+    {
+        ObjectDisposedException.ThrowIf(_w == null, this);
+        long floats = n * BlockedLayout.ImageFloats(Geometry.C, Geometry.H, Geometry.W, InputBorder);
+        if (!_roomGate.TryEnter())
+        {
+            float* temporary = PackedConv2d.Alloc<float>(floats);
+            try { Run(temporary, nchw, residual, y, n, act); }
+            finally { NativeMemory.AlignedFree(temporary); }
+            return;
+        }
+        try
+        {
+            if (_roomFloats < floats)
+            {
+                NativeMemory.AlignedFree(_room);
+                _room = null;
+                _room = PackedConv2d.Alloc<float>(floats);
+                _roomFloats = floats;
+            }
+            Run(_room, nchw, residual, y, n, act);
+        }
+        finally { _roomGate.Exit(); }
+    }
+
+    /// <summary>
     /// As Run, but when nchw is not null x is only room for the blocked input (n images, InputBorder), which the threads
     /// first fill from the dense NCHW images at nchw, each a band of rows (mostly the rows its own tiles read next).
     /// </summary>
@@ -397,47 +437,85 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
             // Enough tiles: each thread a range of positions for every group; else the groups split. The same thread
             // takes the same part of every conv and pool (ForEachThread), so it mostly reads rows its own core wrote.
             bool spatial = _tiles.Length >= 2 * threads;
-            int parts = Math.Min(spatial ? threads : Math.Min(groups, threads), 64), laidOut = 0;
-            long claimed = 0; // bit b: band b of the layout taken
-            CpuWorkers.ForEachThread(parts, p =>
+            int parts = Math.Min(spatial ? threads : Math.Min(groups, threads), 64);
+            var bands = source == null ? null : new Bands();
+            CpuWorkers.ForEachThread(parts, p => Part(p, parts, spatial, xi, ri, yi, source, bands, relu));
+        }
+    }
+
+    /// <summary>Which bands of a dense input's layout are claimed and laid out (bit b) in one call.</summary>
+    private sealed class Bands
+    {
+        public long Claimed, LaidOut;
+    }
+
+    /// <summary>Part p of parts of one image: a range of tiles for every group (spatial) or a range of groups; with a dense
+    /// source, first its band of the input's layout.</summary>
+    private void Part(int p, int parts, bool spatial, float* x, float* residual, float* y, float* source, Bands? bands, bool relu)
+    {
+        var g = Geometry;
+        int hp = g.H + 2 * InputBorder, groups = _blocks / _tileBlocks;
+        // With a dense source, part p lays out band p of the input rows, about the rows its own tiles read (two threads
+        // writing the same halo rows measured twice as slow on the stem), then waits for all bands (waiting per tile for
+        // the bands it reads measured slower). A band still unclaimed after StealTicks is laid out by whoever waits
+        // for it: parts run one after another inside another parallel region, and a worker may be slow to wake.
+        if (source != null)
+        {
+            if (Claim(p)) LayOut(p);
+            WaitForBands(parts == 64 ? -1L : (1L << parts) - 1);
+        }
+        if (spatial)
+        {
+            int t0 = _tiles.Length * p / parts, t1 = _tiles.Length * (p + 1) / parts;
+            // Each part zeros the border cells of the rows (or blocks) it writes, as the next conv's same part reads them.
+            BlockedLayout.ClearBorder(y, _blocks * Lanes, g.OH, g.OW,
+                p == 0 ? 0 : _tiles[t0].Row + Border, p == parts - 1 ? int.MaxValue : _tiles[t1].Row + Border);
+            int outRow0 = _tiles[t0].Row, outRow1 = t1 < _tiles.Length ? _tiles[t1].Row + 1 : g.OH;
+            Prefetch(x, _inPlane, _inPlane / hp, 0, BlockedLayout.Blocks(g.C), _tiles[t0].InRow0, Math.Min(hp, _tiles[t1 - 1].InRow1));
+            Prefetch(residual, _outPlane, _outPlane / (g.OH + 2 * Border), 0, _blocks, outRow0 + Border, outRow1 + Border);
+            Items(x, residual, y, relu, 0, groups, t0, t1);
+        }
+        else
+        {
+            int g0 = groups * p / parts, g1 = groups * (p + 1) / parts;
+            BlockedLayout.ClearBorder(y, _blocks * Lanes, g.OH, g.OW, b0: g0 * _tileBlocks, b1: g1 * _tileBlocks);
+            Prefetch(x, _inPlane, _inPlane / hp, 0, BlockedLayout.Blocks(g.C), 0, hp);
+            Prefetch(residual, _outPlane, _outPlane / (g.OH + 2 * Border), g0 * _tileBlocks, g1 * _tileBlocks, Border, g.OH + Border);
+            Items(x, residual, y, relu, g0, g1, 0, _tiles.Length);
+        }
+
+        bool Claim(int b) => (Interlocked.Or(ref bands!.Claimed, 1L << b) & (1L << b)) == 0;
+        void LayOut(int b)
+        {
+            BlockedLayout.FromNchw(source, g.C, g.H, g.W, x, InputBorder, hp * b / parts, hp * (b + 1) / parts);
+            Interlocked.Or(ref bands!.LaidOut, 1L << b);
+        }
+        void WaitForBands(long mask)
+        {
+            long stealAt = Stopwatch.GetTimestamp() + StealTicks;
+            while ((Volatile.Read(ref bands!.LaidOut) & mask) != mask)
             {
-                if (source != null)
-                {
-                    // Part p lays out band p of the input rows, about the rows its own tiles read first (two threads
-                    // writing the same halo rows measured twice as slow on the stem), then waits for all bands. A band
-                    // still unclaimed after StealTicks is taken over: parts run one after another inside another
-                    // parallel region, and a worker may be slow to wake.
-                    bool Claim(int b) => (Interlocked.Or(ref claimed, 1L << b) & (1L << b)) == 0;
-                    void LayOut(int b)
-                    {
-                        BlockedLayout.FromNchw(source, g.C, g.H, g.W, xi, InputBorder, hp * b / parts, hp * (b + 1) / parts);
-                        Interlocked.Increment(ref laidOut);
-                    }
-                    if (Claim(p)) LayOut(p);
-                    long stealAt = Stopwatch.GetTimestamp() + StealTicks;
-                    while (Volatile.Read(ref laidOut) < parts)
-                    {
-                        if (Stopwatch.GetTimestamp() > stealAt)
-                            for (int b = 0; b < parts; b++)
-                                if (Claim(b)) LayOut(b);
-                        Thread.SpinWait(1);
-                    }
-                }
-                // Each part zeros the border cells of the rows (or blocks) it writes, as the next conv's same part reads them.
-                if (spatial)
-                {
-                    int t0 = _tiles.Length * p / parts, t1 = _tiles.Length * (p + 1) / parts;
-                    BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW,
-                        p == 0 ? 0 : _tiles[t0].Row + Border, p == parts - 1 ? int.MaxValue : _tiles[t1].Row + Border);
-                    Items(xi, ri, yi, relu, 0, groups, t0, t1);
-                }
-                else
-                {
-                    int g0 = groups * p / parts, g1 = groups * (p + 1) / parts;
-                    BlockedLayout.ClearBorder(yi, _blocks * Lanes, g.OH, g.OW, b0: g0 * _tileBlocks, b1: g1 * _tileBlocks);
-                    Items(xi, ri, yi, relu, g0, g1, 0, _tiles.Length);
-                }
-            });
+                if (Stopwatch.GetTimestamp() > stealAt)
+                    for (int b = 0; b < parts; b++)
+                        if ((mask & 1L << b) != 0 && Claim(b)) LayOut(b);
+                Thread.SpinWait(1);
+            }
+        }
+    }
+
+    /// <summary>For benchmarks: false turns off the prefetch of each part's input and residual rows.</summary>
+    internal static bool PrefetchRows { get; set; } = true;
+
+    /// <summary>Asks for rows [r0, r1) of blocks [b0, b1) of a blocked image (planes of plane floats, rows of rowFloats) at
+    /// once: lines another core wrote then arrive together instead of one miss at a time inside the tiles (a line from
+    /// the other core costs about 0.3 us on this project's VMs).</summary>
+    internal static void Prefetch(float* image, long plane, long rowFloats, int b0, int b1, int r0, int r1)
+    {
+        if (!PrefetchRows || image == null) return;
+        for (int cb = b0; cb < b1; cb++)
+        {
+            float* from = image + cb * plane + r0 * rowFloats, to = image + cb * plane + r1 * rowFloats;
+            for (float* line = from; line < to; line += Lanes) Sse.Prefetch0(line);
         }
     }
 
@@ -475,6 +553,12 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         NativeMemory.AlignedFree(_w);
         NativeMemory.AlignedFree(_bias);
         NativeMemory.AlignedFree(_koff);
+        lock (_roomGate)
+        {
+            NativeMemory.AlignedFree(_room);
+            _room = null;
+            _roomFloats = 0;
+        }
         _w = _bias = null;
         _koff = null;
     }

@@ -126,8 +126,7 @@ public sealed partial class InferencePlan
         }
 
         /// <summary>The memory plan's buffer for this output when the plan has one of this shape (InferencePlan.Memory.cs).</summary>
-        private Tensor? Planned(Dictionary<string, Tensor> env, int[] shape) =>
-            env.TryGetValue(SlotKey(Output), out var slot) && slot.ShapeRef.AsSpan().SequenceEqual(shape) ? slot.Share() : null;
+        private Tensor? Planned(Dictionary<string, Tensor> env, int[] shape) => InferencePlan.Planned(env, Output, shape);
 
         /// <summary>The blocked kernel: NCHW inputs are blocked first (the graph input, a pooling output), and the output
         /// stays blocked when every reader is a fused conv, else it is written back as NCHW.</summary>
@@ -138,24 +137,29 @@ public sealed partial class InferencePlan
                 if (!_blocked.TryGetValue((g.H, g.W, border), out conv!))
                     _blocked[(g.H, g.W, border)] = conv = new BlockedConv2d(Ptr(_weight), Ptr(_bias), g, border);
             int n = g.N;
-            long xImage = BlockedLayout.ImageFloats(g.C, g.H, g.W, border), yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
-            using var xs = x.Rank == 5 ? default : Workspace.Of<float>(n * xImage);
+            long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
             using var rs = res is null || res.Rank == 5 ? default : Workspace.Of<float>(n * yImage);
-            // An NCHW input is blocked by the conv's own threads, each a band of rows (BlockedConv2d.Run).
+            // An NCHW input is blocked by the conv's own threads, each a band of rows, into the conv's own buffer
+            // (BlockedConv2d.RunDense).
             using var xc = x.Rank == 5 ? null : x.Contiguous();
-            float* xb = x.Rank == 5 ? Ptr(x) : (float*)xs.Ptr, nchw = xc is null ? null : Ptr(xc);
+            float* xb = x.Rank == 5 ? Ptr(x) : null, nchw = xc is null ? null : Ptr(xc);
             using var rc = res is null || res.Rank == 5 ? null : res.Contiguous();
             if (rc is not null) BlockedLayout.ImagesFromNchw(Ptr(rc), n, g.O, g.OH, g.OW, (float*)rs.Ptr);
             float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : (float*)rs.Ptr;
+            void Run(BlockedConv2d conv, float* y)
+            {
+                if (nchw != null) conv.RunDense(nchw, rb, y, n, Activation);
+                else conv.Run(xb, rb, y, n, Activation);
+            }
             if (OutputBlocked)
             {
                 var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
                 var y = Planned(env, shape) ?? Tensor.Empty(shape);
-                conv.Run(xb, nchw, rb, Ptr(y), n, Activation);
+                Run(conv, Ptr(y));
                 return y;
             }
             using var ys = Workspace.Of<float>(n * yImage);
-            conv.Run(xb, nchw, rb, (float*)ys.Ptr, n, Activation);
+            Run(conv, (float*)ys.Ptr);
             int[] dense = [n, g.O, g.OH, g.OW];
             var yn = Planned(env, dense) ?? Tensor.Empty(dense);
             BlockedLayout.ImagesToNchw((float*)ys.Ptr, n, g.O, g.OH, g.OW, Ptr(yn));

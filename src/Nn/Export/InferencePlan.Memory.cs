@@ -1,5 +1,5 @@
-// Buffers planned once. The first run of an input shape records the shapes of the outputs the fused convs write
-// themselves; the plan then gives each of them a fixed place in one arena for that shape, sharing space between
+// Buffers planned once. The first run of an input shape records the shapes of the outputs the fused convs and
+// blocked max pools write themselves; the plan then gives each of them a fixed place in one arena for that shape, sharing space between
 // outputs that are never alive at the same time, and later runs of the shape write there (no allocation, and the
 // same few cache-warm buffers every call). Other nodes still take their outputs from the memory pool.
 //
@@ -22,6 +22,10 @@ public sealed partial class InferencePlan
 
     /// <summary>The key under which a run's env carries the planned buffer of a value (not a legal ONNX name to meet).</summary>
     private static string SlotKey(string value) => "\u0001planned:" + value;
+
+    /// <summary>The memory plan's buffer for a value when this run has one of this shape.</summary>
+    private static Tensor? Planned(Dictionary<string, Tensor> env, string value, int[] shape) =>
+        env.TryGetValue(SlotKey(value), out var slot) && slot.ShapeRef.AsSpan().SequenceEqual(shape) ? slot.Share() : null;
 
     private static string ShapeKey(ReadOnlySpan<int> shape) => string.Join(',', shape.ToArray());
 

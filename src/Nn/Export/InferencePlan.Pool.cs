@@ -65,7 +65,8 @@ public sealed partial class InferencePlan
             int oh = Pool2dGeometry.OutputSize(h, _kernel.H, _stride.H, _pad.H, 1, _ceil), ow = Pool2dGeometry.OutputSize(w, _kernel.W, _stride.W, _pad.W, 1, _ceil);
             if (oh < 1 || ow < 1) throw new ArgumentException($"MaxPool: kernel {_kernel} is larger than the padded input {h + 2 * _pad.H}x{w + 2 * _pad.W}");
             long xImage = BlockedLayout.ImageFloats(c, h, w), yImage = BlockedLayout.ImageFloats(c, oh, ow);
-            var y = Tensor.Empty(BlockedLayout.Shape(n, c, oh, ow));
+            int[] shape = BlockedLayout.Shape(n, c, oh, ow);
+            var y = (OutputBlocked ? Planned(env, _node.Output[0], shape) : null) ?? Tensor.Empty(shape);
             float* px = Ptr(x), py = Ptr(y);
             for (int i = 0; i < n; i++)
                 BlockedLayout.MaxPool(px + i * xImage, c, h, w, _kernel.H, _kernel.W, _stride.H, _stride.W, _pad.H, _pad.W, py + i * yImage, oh, ow);

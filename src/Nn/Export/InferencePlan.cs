@@ -156,6 +156,7 @@ public sealed partial class InferencePlan : IDisposable
             var y = GraphSteps.Run(_source, _steps, _lastUse, env, _outputName, StepTimer, record is null ? null : (step, e, outs) =>
             {
                 if (step is FusedConvStep f && f.RunsFrozen(e, out _)) record[f.Output] = outs[0].ShapeRef.ToArray();
+                if (step is MaxPoolStep { OutputBlocked: true } pool && outs[0].Rank == 5) record[pool.Outputs[0]] = outs[0].ShapeRef.ToArray();
             });
             if (record is not null) AddMemoryPlan(input, record);
             return scope.MoveToOuter(y.Share());

@@ -465,7 +465,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         if (source != null)
         {
             if (Claim(p)) LayOut(p);
-            WaitForBands(parts == 64 ? -1L : (1L << parts) - 1);
+            WaitForAllBands();
         }
         if (spatial)
         {
@@ -493,14 +493,14 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
             BlockedLayout.FromNchw(source, g.C, g.H, g.W, x, InputBorder, hp * b / parts, hp * (b + 1) / parts);
             Interlocked.Or(ref bands!.LaidOut, 1L << b);
         }
-        void WaitForBands(long mask)
+        void WaitForAllBands()
         {
-            long stealAt = Stopwatch.GetTimestamp() + StealTicks;
-            while ((Volatile.Read(ref bands!.LaidOut) & mask) != mask)
+            long all = parts == 64 ? -1L : (1L << parts) - 1, stealAt = Stopwatch.GetTimestamp() + StealTicks;
+            while (Volatile.Read(ref bands!.LaidOut) != all)
             {
                 if (Stopwatch.GetTimestamp() > stealAt)
                     for (int b = 0; b < parts; b++)
-                        if ((mask & 1L << b) != 0 && Claim(b)) LayOut(b);
+                        if (Claim(b)) LayOut(b);
                 Thread.SpinWait(1);
             }
         }

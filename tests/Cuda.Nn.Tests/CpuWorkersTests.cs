@@ -53,14 +53,18 @@ public class CpuWorkersTests
     }
 
     [Fact]
-    public void ForEachThreadRejectsMorePartsThanThreadsAndReportsFailures()
+    public void ForEachThreadRunsPartsPastTheThreadsOnTheCallerAndReportsFailures()
     {
         int saved = CpuWorkers.ThreadCount;
         CpuWorkers.ThreadCount = 2;
         try
         {
-            var tooMany = Assert.Throws<ArgumentOutOfRangeException>(() => CpuWorkers.ForEachThread(3, _ => { }));
-            Assert.Contains("3 parts for 2 threads", tooMany.Message);
+            var ids = new int[4];
+            CpuWorkers.ForEachThread(4, p => ids[p] = Environment.CurrentManagedThreadId);
+            Assert.Equal(Environment.CurrentManagedThreadId, ids[0]);
+            Assert.NotEqual(ids[0], ids[1]);
+            Assert.Equal(ids[0], ids[2]);
+            Assert.Equal(ids[0], ids[3]);
             var failed = Assert.Throws<AggregateException>(() =>
                 CpuWorkers.ForEachThread(2, p => { if (p == 1) throw new InvalidOperationException("part 1 failed"); }));
             Assert.Equal("part 1 failed", failed.InnerException!.Message);

@@ -35,16 +35,13 @@ public static class CpuWorkers
     public static void For(int chunks, Action<int> body) => Run(chunks, body, pinned: false);
 
     /// <summary>
-    /// Runs body(part) for part in [0, parts), parts at most ThreadCount, part 0 on the calling thread and part i on pool
-    /// worker i - 1, the same threads on every call (For hands chunks to whichever thread asks first). Kernels that
-    /// split their data alike in consecutive calls then mostly read what their own core wrote, which matters where a
-    /// cache line written by another core costs far more than a local one (as on this project's 2-vCPU machines).
+    /// Runs body(part) for part in [0, parts), part 0 on the calling thread and part i on pool worker i - 1, the same
+    /// threads on every call (For hands chunks to whichever thread asks first). Kernels that split their data alike in
+    /// consecutive calls then mostly read what their own core wrote, which matters where a cache line written by
+    /// another core costs far more than a local one (as on this project's 2-vCPU machines). Callers pass at most
+    /// ThreadCount parts; any beyond it (the count lowered meanwhile) run on the calling thread after part 0.
     /// </summary>
-    public static void ForEachThread(int parts, Action<int> body)
-    {
-        if (parts > ThreadCount) throw new ArgumentOutOfRangeException(nameof(parts), $"{parts} parts for {ThreadCount} threads");
-        Run(parts, body, pinned: true);
-    }
+    public static void ForEachThread(int parts, Action<int> body) => Run(parts, body, pinned: true);
 
     private static void Run(int chunks, Action<int> body, bool pinned)
     {
@@ -98,6 +95,7 @@ public static class CpuWorkers
     {
         private int _next = -1;
         private int _remainingWorkers = workers;
+        private readonly int _threads = workers + 1;
         public Exception? Error;
 
         /// <summary>Runs chunks on thread `thread` (0: the caller, i: worker i - 1): its own chunk when pinned, else
@@ -107,6 +105,7 @@ public static class CpuWorkers
             if (pinned)
             {
                 Body(thread);
+                for (int part = _threads; thread == 0 && part < chunks; part++) Body(part); // parts past the threads
                 return;
             }
             int i;

@@ -57,10 +57,13 @@ public static class CpuWorkers
             EnsureWorkers(threads - 1);
             var job = new Job(body, chunks, threads - 1, pinned);
             for (int w = 0; w < threads - 1; w++) _workers[w].Start(job);
-            _insideRegion = true;
-            try { job.Run(0); }
+            _insideRegion = true; // also while waiting: the caller may take over a worker's part there
+            try
+            {
+                job.Run(0);
+                job.WaitAll();
+            }
             finally { _insideRegion = false; }
-            job.WaitAll();
             if (job.Error is { } e) throw new AggregateException("a parallel CPU kernel failed", e);
         }
     }
@@ -88,6 +91,10 @@ public static class CpuWorkers
         _workers = w;
     }
 
+    /// <summary>How long a caller that finished its pinned part waits for a worker to start its own (5 µs; a worker
+    /// normally starts within 1 µs).</summary>
+    private static readonly long StealTicks = System.Diagnostics.Stopwatch.Frequency / 200_000;
+
     /// <summary>Set by the last worker to finish a job; a caller that spun past SpinTicks blocks on it.</summary>
     private static readonly ManualResetEventSlim Finished = new(false);
 
@@ -95,6 +102,7 @@ public static class CpuWorkers
     {
         private int _next = -1;
         private int _remainingWorkers = workers;
+        private long _started; // pinned: bit i once a thread has taken part i (next to the counter WaitAll reads)
         private readonly int _threads = workers + 1;
         public Exception? Error;
 
@@ -112,6 +120,17 @@ public static class CpuWorkers
             while ((i = Interlocked.Increment(ref _next)) < chunks) Body(i);
         }
 
+        /// <summary>A worker's share: its part when pinned (unless the caller took it over), else chunks as they come;
+        /// then it counts itself done (for a part the caller took over, the caller counted it).</summary>
+        public void Work(int thread)
+        {
+            if (pinned && thread < 64 && !Take(thread)) return;
+            Run(thread);
+            WorkerDone();
+        }
+
+        private bool Take(int part) => (Interlocked.Or(ref _started, 1L << part) & (1L << part)) == 0;
+
         private void Body(int i)
         {
             try { body(i); }
@@ -127,9 +146,21 @@ public static class CpuWorkers
         /// job may wake this wait early, and the loop checks again).</summary>
         public void WaitAll()
         {
-            long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            long now = System.Diagnostics.Stopwatch.GetTimestamp(), until = now + SpinTicks, stealAt = now + StealTicks;
             while (Volatile.Read(ref _remainingWorkers) > 0)
             {
+                // A pinned part its worker has not started StealTicks after the caller finished its own: the worker is
+                // asleep or its vCPU preempted, so the caller runs the part (which then crosses cores, once).
+                if (pinned && System.Diagnostics.Stopwatch.GetTimestamp() > stealAt)
+                {
+                    long started = Volatile.Read(ref _started);
+                    for (int part = 1; part < Math.Min(_threads, 64); part++)
+                        if ((started & 1L << part) == 0 && Take(part))
+                        {
+                            Body(part);
+                            WorkerDone();
+                        }
+                }
                 if (System.Diagnostics.Stopwatch.GetTimestamp() < until) { Thread.SpinWait(1); continue; }
                 Finished.Wait(1);
                 Finished.Reset();
@@ -162,9 +193,7 @@ public static class CpuWorkers
             _insideRegion = true;
             while (true)
             {
-                var job = Next();
-                job.Run(_index + 1);
-                job.WorkerDone();
+                Next().Work(_index + 1);
             }
         }
 

@@ -38,8 +38,9 @@ public static class CpuWorkers
     /// Runs body(part) for part in [0, parts), part 0 on the calling thread and part i on pool worker i - 1, the same
     /// threads on every call (For hands chunks to whichever thread asks first). Kernels that split their data alike in
     /// consecutive calls then mostly read what their own core wrote, which matters where a cache line written by
-    /// another core costs far more than a local one (as on this project's 2-vCPU machines). Callers pass at most
-    /// ThreadCount parts; any beyond it (the count lowered meanwhile) run on the calling thread after part 0.
+    /// another core costs far more than a local one (as on this project's 2-vCPU machines). A worker that has not
+    /// started its part StealTicks after the caller finished its own has it run by the caller instead. Callers pass
+    /// at most ThreadCount parts; any beyond it (the count lowered meanwhile) run on the calling thread after part 0.
     /// </summary>
     public static void ForEachThread(int parts, Action<int> body) => Run(parts, body, pinned: true);
 

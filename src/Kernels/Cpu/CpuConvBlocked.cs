@@ -440,7 +440,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
             // Enough tiles: each thread a range of positions for every group; else the groups split. The same thread
             // takes the same part of every conv and pool (ForEachThread), so it mostly reads rows its own core wrote.
             bool spatial = _tiles.Length >= 2 * threads;
-            int parts = Math.Min(spatial ? threads : Math.Min(groups, threads), 64);
+            int parts = Math.Min(spatial ? threads : Math.Min(groups, threads), Bands.Bits);
             var bands = source == null ? null : new Bands();
             CpuWorkers.ForEachThread(parts, p => Part(p, parts, spatial, xi, ri, yi, source, bands, relu));
         }
@@ -449,6 +449,8 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     /// <summary>Which bands of a dense input's layout are claimed and laid out (bit b) in one call.</summary>
     private sealed class Bands
     {
+        /// <summary>Bits in a mask: a batch-1 call splits into at most this many parts (one band each).</summary>
+        public const int Bits = 64;
         public long Claimed, LaidOut;
     }
 
@@ -458,6 +460,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     {
         var g = Geometry;
         int hp = g.H + 2 * InputBorder, groups = _blocks / _tileBlocks;
+        long inRow = _inPlane / hp, outRow = _outPlane / (g.OH + 2 * Border); // floats per row of one block
         // With a dense source, part p lays out band p of the input rows, about the rows its own tiles read (two threads
         // writing the same halo rows measured twice as slow on the stem), then waits for all bands (waiting per tile for
         // the bands it reads measured slower). A band still unclaimed after StealTicks is laid out by whoever waits
@@ -474,16 +477,16 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
             BlockedLayout.ClearBorder(y, _blocks * Lanes, g.OH, g.OW,
                 p == 0 ? 0 : _tiles[t0].Row + Border, p == parts - 1 ? int.MaxValue : _tiles[t1].Row + Border);
             int outRow0 = _tiles[t0].Row, outRow1 = t1 < _tiles.Length ? _tiles[t1].Row + 1 : g.OH;
-            Prefetch(x, _inPlane, _inPlane / hp, 0, BlockedLayout.Blocks(g.C), _tiles[t0].InRow0, Math.Min(hp, _tiles[t1 - 1].InRow1));
-            Prefetch(residual, _outPlane, _outPlane / (g.OH + 2 * Border), 0, _blocks, outRow0 + Border, outRow1 + Border);
+            Prefetch(x, _inPlane, inRow, 0, BlockedLayout.Blocks(g.C), _tiles[t0].InRow0, Math.Min(hp, _tiles[t1 - 1].InRow1));
+            Prefetch(residual, _outPlane, outRow, 0, _blocks, outRow0 + Border, outRow1 + Border);
             Items(x, residual, y, relu, 0, groups, t0, t1);
         }
         else
         {
             int g0 = groups * p / parts, g1 = groups * (p + 1) / parts;
             BlockedLayout.ClearBorder(y, _blocks * Lanes, g.OH, g.OW, b0: g0 * _tileBlocks, b1: g1 * _tileBlocks);
-            Prefetch(x, _inPlane, _inPlane / hp, 0, BlockedLayout.Blocks(g.C), 0, hp);
-            Prefetch(residual, _outPlane, _outPlane / (g.OH + 2 * Border), g0 * _tileBlocks, g1 * _tileBlocks, Border, g.OH + Border);
+            Prefetch(x, _inPlane, inRow, 0, BlockedLayout.Blocks(g.C), 0, hp);
+            Prefetch(residual, _outPlane, outRow, g0 * _tileBlocks, g1 * _tileBlocks, Border, g.OH + Border);
             Items(x, residual, y, relu, g0, g1, 0, _tiles.Length);
         }
 
@@ -495,7 +498,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         }
         void WaitForAllBands()
         {
-            long all = parts == 64 ? -1L : (1L << parts) - 1, stealAt = Stopwatch.GetTimestamp() + StealTicks;
+            long all = parts == Bands.Bits ? -1L : (1L << parts) - 1, stealAt = Stopwatch.GetTimestamp() + StealTicks;
             while (Volatile.Read(ref bands!.LaidOut) != all)
             {
                 if (Stopwatch.GetTimestamp() > stealAt)

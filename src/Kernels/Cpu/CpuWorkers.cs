@@ -103,6 +103,8 @@ public static class CpuWorkers
     {
         private int _next = -1;
         private int _remainingWorkers = workers;
+        /// <summary>Pinned parts below this are tracked in _started and may be taken over; later ones run on their worker.</summary>
+        private const int TrackedParts = 64;
         private long _started; // pinned: bit i once a thread has taken part i (next to the counter WaitAll reads)
         private readonly int _threads = workers + 1;
         public Exception? Error;
@@ -125,7 +127,7 @@ public static class CpuWorkers
         /// then it counts itself done (for a part the caller took over, the caller counted it).</summary>
         public void Work(int thread)
         {
-            if (pinned && thread < 64 && !Take(thread)) return;
+            if (pinned && thread < TrackedParts && !Take(thread)) return;
             Run(thread);
             WorkerDone();
         }
@@ -155,7 +157,7 @@ public static class CpuWorkers
                 if (pinned && System.Diagnostics.Stopwatch.GetTimestamp() > stealAt)
                 {
                     long started = Volatile.Read(ref _started);
-                    for (int part = 1; part < Math.Min(_threads, 64); part++)
+                    for (int part = 1; part < Math.Min(_threads, TrackedParts); part++)
                         if ((started & 1L << part) == 0 && Take(part))
                         {
                             Body(part);

@@ -11,13 +11,19 @@ public static class CliMain
         usage: cudann <command> [options]
 
         commands:
-          train [options]      trains a model on Fashion-MNIST (or --data DIR of IDX files) and evaluates it;
+          train [options]      trains a model on --data PATH (default Fashion-MNIST) and evaluates it on its test split;
+                               PATH: a class-per-folder photo tree (train/ with test/ or val/, or flat CLASS/ folders split
+                               by --val), a label list (.csv/.json), an IDX or a CIFAR folder; the split goes to split.json
                                defaults: resnet20, 5 epochs, batch 128, SGD lr 0.1 Nesterov, cosine, output in runs/<time>
+                               data: --size PX --channels 1|3 --mean M1,M2,M3 --std S1,S2,S3 (default: from the data)
+                                 --val FRACTION --balance none|oversample|undersample|weights --skip-bad true
+                               --recipe finetune: AdamW lr 1e-4 wd 1e-4, 5 warmup epochs + cosine, backbone LR x0.1,
+                                 gradual unfreezing, early stopping (flags override it)
                                options: --config FILE.json --model --data --epochs --batch-size --optimizer sgd|adam|adamw
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
                                  --warmup EPOCHS --label-smoothing --mixup ALPHA --cutmix ALPHA --random-erasing P --amp true|false --seed --threads --workers --out DIR
-                                 --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
-                                 transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
+                                 --resume CHECKPOINT --train-limit N --test-limit N (0 = all) --patience N --min-delta --augment --grad-clip
+                                 transfer learning: --init WEIGHTS (.safetensors, or PyTorch .pth/.pt) --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
@@ -32,16 +38,18 @@ public static class CliMain
           distill --teacher FILE [train options] [--temperature T] [--distill-alpha A]
                                trains the student (--model) with alpha * T^2 KL(teacher_T || student_T) + (1 - alpha) CE;
                                defaults T 4, alpha 0.5; the teacher file names its model (checkpoint or best.safetensors)
-          eval --checkpoint FILE [--data PATH] [--model NAME] [--out DIR] [--channels C --size S]
-                               PATH: IDX folder, CIFAR folder, label list (.csv/.json) or image folder (its test/)
-                               evaluates on the test split: accuracy, top-5, per-class precision/recall/F1,
+          eval --checkpoint FILE [--data PATH] [--val F --seed N] [--out DIR]
+                               evaluates on PATH's test split (default: the data, --val and --seed the run trained with),
+                               prepared as in training (size, mean/std, classes stored in the file): accuracy, top-5, per-class precision/recall/F1,
                                ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
           kfold --folds K [train options]
                                stratified K-fold cross-validation on the train split: each fold trained from
                                scratch, per-fold accuracy and mean +/- std in kfold.json; rerun to resume
-          dataset PATH [--size N] [--gray] [--skip-bad] [--val F] [--seed N] [--coarse]
-                               loads a class-per-folder image tree, a label list (.csv/.json) or a CIFAR-10/100
-                               binary directory; prints counts, skipped files, imbalance, loss weights, split sizes
+          dataset PATH [--gray] [--skip-bad] [--val F] [--seed N] [--coarse]
+                               resolves PATH as train does (same classes, same split) and prints its layout, per-split
+                               class counts, image sizes, mean/std, skipped files, imbalance and loss weights
+          images --out TREE [--data PATH] [--size 64] [--train-limit N] [--test-limit N] [--gray true] [--jpeg-every 2]
+                               writes a data set (default Fashion-MNIST) as a class-per-folder PNG/JPEG tree
           kappa FILE.csv       annotation agreement from "item,annotator1,annotator2,..." rows: pairwise Cohen's
                                kappa, Fleiss' kappa and a per-class disagreement table
           audit DIR [--json] [--threshold N] [--max-pairs N] [--out FILE]
@@ -51,8 +59,8 @@ public static class CliMain
                                writes the model as ONNX (opset 17, dynamic batch axis, eval mode); class count,
                                channels and image size come from the weights unless given
           predict --model FILE INPUT [--top K] [--json] [--limit N] [--arch NAME]
-                               FILE: an .onnx file (run by our own interpreter) or a checkpoint; INPUT: an image,
-                               a folder of images or an IDX folder (its test split, first --limit images);
+                               FILE: an .onnx file (run by our own interpreter) or a checkpoint; INPUT: an image, a
+                               folder of images, or a data set with a test split (IDX, CIFAR, train/+test/ tree: first --limit images);
                                prints the top-K classes with probabilities, or JSON with --json
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
@@ -101,6 +109,8 @@ public static class CliMain
                     return DataCommands.Dataset(rest);
                 case "kappa":
                     return DataCommands.Kappa(rest);
+                case "images":
+                    return DataCommands.Images(rest);
                 case "audit":
                     return DataCommands.Audit(rest);
                 case "models":

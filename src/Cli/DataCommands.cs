@@ -41,52 +41,72 @@ public static class DataCommands
         return 0;
     }
 
-    /// <summary>cudann dataset PATH: loads an image folder, a label list (.csv/.json) or a CIFAR directory and prints its balance and a stratified split.</summary>
+    /// <summary>cudann dataset PATH: resolves a data path as train does and prints its layout, classes, splits,
+    /// statistics, skipped files and class balance.</summary>
     public static int Dataset(string[] args)
     {
-        var (path, o, flags) = Split("dataset", args, "image folder, label list (.csv or .json) or CIFAR directory",
-            ["size", "val", "seed", "max-pixels", "workers"], ["gray", "skip-bad", "coarse"]);
-        int size = o.Int("size", 32, 1, 4096);
-        double val = o.Double("val", 0.1);
-        if (val is < 0 or >= 1) throw new UsageException($"--val expects a fraction in [0, 1), got {val}");
-        var load = new ImageLoadOptions
+        var (path, o, flags) = Split("dataset", args, "data path (image folder tree, label list .csv/.json, IDX or CIFAR folder)",
+            ["val", "seed", "workers"], ["gray", "skip-bad", "coarse"]);
+        var request = new DataRequest
         {
-            Width = size, Height = size, Grayscale = flags.Contains("gray"), SkipBad = flags.Contains("skip-bad"),
-            MaxPixels = o.Int("max-pixels", 64 * 1024 * 1024, 1), Workers = o.Int("workers", Environment.ProcessorCount, 1, 1024),
+            ValFraction = o.Double("val", 0.1), Seed = (ulong)o.Int("seed", 0, 0), SkipBad = flags.Contains("skip-bad"), Grayscale = flags.Contains("gray"),
+            Coarse = flags.Contains("coarse"), Workers = o.Int("workers", Environment.ProcessorCount, 1, 1024),
         };
-        ImageClassificationSet set;
-        try
-        {
-            bool cifar = Directory.Exists(path) && (File.Exists(Path.Combine(path, "test_batch.bin")) || File.Exists(Path.Combine(path, "test.bin")));
-            if (cifar) set = Cifar.FromDirectory(path, train: true, coarse: flags.Contains("coarse"));
-            else if (File.Exists(path))
-            {
-                var r = ImageFolder.FromList(LabelList.Read(path), load, path);
-                Console.Write(r.Report());
-                set = r.Set;
-            }
-            else
-            {
-                var r = ImageFolder.Load(path, load);
-                Console.Write(r.Report());
-                set = r.Set;
-            }
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        if (request.ValFraction is < 0 or >= 1) throw new UsageException($"--val expects a fraction in [0, 1), got {request.ValFraction}");
+        DataSource d;
+        try { d = DatasetResolver.Resolve(path, request); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"cudann dataset: {e.Message}");
             return 1;
         }
-        var balance = ClassBalance.Of(set);
-        var weights = balance.InverseFrequencyWeights();
-        var (train, valid) = Splits.Stratified(set.Labels, val, (ulong)o.Int("seed", 0, 0));
         var ci = System.Globalization.CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(ci, $"{set.Count} samples, {set.ClassNames.Length} classes, {set.Channels}x{set.Height}x{set.Width}; imbalance ratio {balance.ImbalanceRatio:0.00}"));
-        Console.WriteLine(string.Create(ci, $"stratified split (--val {val}, --seed {o.Int("seed", 0, 0)}): {train.Length} train, {valid.Length} validation"));
-        Console.WriteLine("class                     count  loss weight");
-        for (int c = 0; c < set.ClassNames.Length; c++)
-            Console.WriteLine(string.Create(ci, $"{set.ClassNames[c],-24} {balance.Counts[c],6}  {weights[c],10:0.000}"));
+        var trainCounts = d.Counts(d.Train, d.TrainIndices);
+        var testCounts = d.Counts(d.Test, d.TestIndices);
+        var balance = new ClassBalance([.. Enumerable.Range(0, d.Train.Count).Select(i => d.Train.Label(i))], d.ClassNames.Length, d.TrainIndices);
+        var weights = balance.InverseFrequencyWeights();
+        string split = d.TestSplit == "validation" ? string.Create(ci, $"validation ({d.ValFraction} of the images, stratified, seed {d.Seed})") : $"'{d.TestSplit}' folder";
+        Console.WriteLine(string.Create(ci, $"{d.Path}: {d.Layout}, {d.ClassNames.Length} classes, {d.Channels} channel(s){(d.FromFiles ? " (image files)" : "")}"));
+        Console.WriteLine(string.Create(ci, $"train: {trainCounts.Sum()} images; test: {testCounts.Sum()} images from the {split}"));
+        if (d.TrainStatistics is { } s)
+            Console.WriteLine(string.Create(ci, $"train images: shorter side {s.MinSide}..{s.MaxSide} px (median {s.MedianShorterSide}); mean [{string.Join(", ", s.Mean.Select(v => v.ToString("0.0000", ci)))}], std [{string.Join(", ", s.Std.Select(v => v.ToString("0.0000", ci)))}]"));
+        Console.WriteLine(string.Create(ci, $"imbalance ratio (train) {balance.ImbalanceRatio:0.00}"));
+        Console.WriteLine("class                     train    test  loss weight");
+        for (int c = 0; c < d.ClassNames.Length; c++)
+            Console.WriteLine(string.Create(ci, $"{d.ClassNames[c],-24} {trainCounts[c],6}  {testCounts[c],6}  {weights[c],10:0.000}"));
+        if (d.Skipped.Count > 0)
+        {
+            Console.WriteLine($"skipped {d.Skipped.Count}:");
+            foreach (var f in d.Skipped) Console.WriteLine($"  {f.Path}: {f.Problem}");
+        }
         return 0;
+    }
+
+    /// <summary>cudann images --data PATH --out TREE: writes a data set's splits as a class-per-folder photo tree.</summary>
+    public static int Images(string[] args)
+    {
+        var o = Options.Parse(args, ["data", "out", "size", "gray", "jpeg-every", "train-limit", "test-limit", "val", "seed"]);
+        var data = o.String("data") ?? ImageClassificationSet.DefaultFashionMnistDir;
+        var outDir = o.String("out") ?? throw new UsageException("images needs --out DIR (the tree to write)");
+        var options = new ImageTreeOptions
+        {
+            Size = o.Int("size", 64, 1, 4096), Rgb = !o.Bool("gray", false), JpegEvery = o.Int("jpeg-every", 2, 0),
+            TrainLimit = o.Int("train-limit", 0, 0), TestLimit = o.Int("test-limit", 0, 0),
+        };
+        try
+        {
+            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+                throw new IOException($"--out {outDir} exists and is not empty: give a new folder");
+            var d = DatasetResolver.Resolve(data, new DataRequest { ValFraction = o.Double("val", 0.1), Seed = (ulong)o.Int("seed", 0, 0), Verify = false });
+            var (train, test) = ImageTreeWriter.Write(d, outDir, options);
+            Console.WriteLine($"wrote {train} train and {test} test images of {d.ClassNames.Length} classes under {outDir} ({options.Size} px, {(options.Rgb ? "RGB" : "grey")}, {(options.JpegEvery > 0 ? $"one in {options.JpegEvery} JPEG, the rest PNG" : "PNG")})");
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"cudann images: {e.Message}");
+            return 1;
+        }
     }
 
     public static int Audit(string[] args)

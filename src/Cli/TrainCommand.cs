@@ -12,13 +12,27 @@ public static class TrainCommand
         "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
+        "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
     {
         var c = o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
+        // A recipe sets its values over the config file's; flags override both.
+        if ((o.String("recipe") ?? c.Recipe) is { } recipe)
+        {
+            if (!TrainConfig.Recipes.Contains(recipe)) throw new UsageException($"--recipe expects one of {string.Join(", ", TrainConfig.Recipes)}, got '{recipe}'");
+            c = c.WithRecipe(recipe);
+        }
         c = c with
         {
+            ImageSize = o.Int("size", c.ImageSize, 1, 4096),
+            Channels = o.Int("channels", c.Channels, 1, 3),
+            Mean = o.Has("mean") ? Floats(o, "mean") : c.Mean,
+            Std = o.Has("std") ? Floats(o, "std") : c.Std,
+            Val = o.Double("val", c.Val),
+            Balance = o.String("balance") ?? c.Balance,
+            SkipBad = o.Bool("skip-bad", c.SkipBad),
             Model = o.String("model") ?? c.Model,
             Data = o.String("data") ?? c.Data,
             Epochs = o.Int("epochs", c.Epochs, 1),
@@ -58,15 +72,27 @@ public static class TrainCommand
         try
         {
             Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
-                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, 28, new Generator(cfg.Seed)));
+                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, cfg.ImageSize, new Generator(cfg.Seed)));
             if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
             else new Trainer(c, factory).Run();
             return 0;
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"cudann train: {e.Message}");
+            Console.Error.WriteLine($"cudann {(kfold ? "kfold" : distill ? "distill" : "train")}: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>A comma-separated list of numbers ("0.485,0.456,0.406").</summary>
+    internal static float[] Floats(Options o, string name)
+    {
+        var text = o.String(name)!;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var r = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out r[i]) || !float.IsFinite(r[i]))
+                throw new UsageException($"--{name} expects comma-separated numbers, got '{text}'");
+        return r;
     }
 }

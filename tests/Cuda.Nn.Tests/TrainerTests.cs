@@ -250,12 +250,13 @@ public class AnyDatasetEvaluationTests
             using var img = SixLabors.ImageSharp.Image.LoadPixelData<SixLabors.ImageSharp.PixelFormats.L8>(src.Images.AsSpan(i * 784, 784), 28, 28);
             SixLabors.ImageSharp.ImageExtensions.SaveAsPng(img, Path.Combine(dir, $"{i}.png"));
         }
-        var set = AnyDataset.Load(root, train: false, channels: 1, height: 28, width: 28);
-        Assert.Equal(40, set.Count);
+        // A flat class-per-folder tree under test/ (no train/): its own classes, split by the validation fraction.
+        var set = DatasetResolver.Resolve(test, new DataRequest { Grayscale = true, ValFraction = 0.5 });
+        Assert.Equal(40, set.TrainSplit.Length + set.TestSplitIndices.Length);
         Assert.Equal(1, set.Channels);
         using var model = Models.ModelRegistry.Create("mlp", new Models.ModelOptions(set.ClassNames.Length, 1, 28, new Generator(1)));
-        var r = Metrics.Evaluation.Run(model, new DataLoader(set, 16, shuffle: false), set.ClassNames, TestContext.Current.CancellationToken);
-        Assert.Equal(40, r.Samples);
+        var r = Metrics.Evaluation.Run(model, new DataLoader(set.Test, 16, shuffle: false, subset: set.TestIndices), set.ClassNames, TestContext.Current.CancellationToken);
+        Assert.Equal(set.TestSplitIndices.Length, r.Samples);
         Directory.Delete(root, true);
     }
 }

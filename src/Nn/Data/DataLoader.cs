@@ -40,6 +40,10 @@ public sealed class DataLoader
     public ITransform? Transform { get; }
     /// <summary>Applied to each whole batch after the per-sample transforms (MixUp, CutMix).</summary>
     public IBatchTransform? BatchTransform { get; init; }
+    /// <summary>The sample order of each epoch, when something else draws it (class balancing resamples per epoch);
+    /// every epoch must give the same count. Shuffle is not applied on top.</summary>
+    public Func<int, int[]>? EpochOrder { get; init; }
+    private int? _epochOrderCount;
 
     /// <param name="subset">Dataset indices to draw from (a split); all samples when null.</param>
     public DataLoader(ISampleSource set, int batchSize, bool shuffle, ITransform? transform = null, bool dropLast = false,
@@ -58,12 +62,18 @@ public sealed class DataLoader
         Transform = transform;
     }
 
-    public int SampleCount => _subset?.Length ?? _set.Count;
+    public int SampleCount => EpochOrder is null ? _subset?.Length ?? _set.Count : _epochOrderCount ??= EpochOrder(0).Length;
     public int BatchCount => DropLast ? SampleCount / BatchSize : (SampleCount + BatchSize - 1) / BatchSize;
 
     /// <summary>The sample order of an epoch: a Fisher-Yates shuffle from (seed, epoch) when shuffling.</summary>
     public int[] Order(int epoch)
     {
+        if (EpochOrder is not null)
+        {
+            var drawn = EpochOrder(epoch);
+            if (drawn.Length != SampleCount) throw new InvalidOperationException($"the epoch order of epoch {epoch} has {drawn.Length} samples, not {SampleCount}");
+            return drawn;
+        }
         var order = _subset is null ? Enumerable.Range(0, _set.Count).ToArray() : (int[])_subset.Clone();
         if (!Shuffle) return order;
         var g = new Generator(Seed ^ 0x5DEECE66DUL);
@@ -120,7 +130,8 @@ public sealed class DataLoader
                 catch (OperationCanceledException) { }
                 if (next is null)
                 {
-                    if (failure is not null) throw new InvalidOperationException($"data loader worker failed: {failure.Message}", failure);
+                    // The worker's own exception (it names the file or sample at fault), with its stack.
+                    if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
                     cancel.ThrowIfCancellationRequested();
                     yield break;
                 }
@@ -151,14 +162,19 @@ public sealed class DataLoader
         {
             int k = idx[i];
             labels[i] = _set.Load(k, img);
-            Transform?.Apply(img, new SampleRandom(Seed, epoch, k));
+            try { Transform?.Apply(img, new SampleRandom(Seed, epoch, k)); }
+            catch (ArgumentException e)
+            {
+                // A transform that cannot apply to this image (a crop larger than it): name the image.
+                throw new InvalidDataException($"{_set.Describe(k)}: {img.Channels}x{img.Height}x{img.Width} image: {e.Message}", e);
+            }
             if (data is null)
             {
                 (c, h, w) = (img.Channels, img.Height, img.Width);
                 data = new float[n * img.Size];
             }
             else if (img.Channels != c || img.Height != h || img.Width != w)
-                throw new InvalidOperationException($"sample {k} became {img.Channels}x{img.Height}x{img.Width} after the transforms, but the batch is {c}x{h}x{w}: add a crop or resize");
+                throw new InvalidDataException($"{_set.Describe(k)} became {img.Channels}x{img.Height}x{img.Width} after the transforms, but the batch is {c}x{h}x{w}: add a crop or resize");
             img.Data.AsSpan(0, img.Size).CopyTo(data.AsSpan(i * img.Size));
         }
         data ??= [];

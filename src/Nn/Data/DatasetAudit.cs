@@ -77,8 +77,10 @@ public static class DatasetAudit
     {
         var o = options ?? new AuditOptions();
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"dataset folder not found: {root}");
-        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
-        var splits = Directory.Exists(train) && Directory.Exists(test) ? new[] { ("train", train), ("test", test) } : [("", root)];
+        // The same splits as every other command (DatasetResolver): train/ against test/ or val/ when both exist.
+        string train = Path.Combine(root, "train");
+        string? testName = DatasetResolver.TestFolderNames.FirstOrDefault(n => Directory.Exists(Path.Combine(root, n)));
+        var splits = Directory.Exists(train) && testName is not null ? new[] { ("train", train), (testName, Path.Combine(root, testName)) } : [("", root)];
         var files = new List<AuditFile>();
         var summaries = new List<SplitSummary>();
         foreach (var (name, dir) in splits)
@@ -131,7 +133,7 @@ public static class DatasetAudit
         if (splits.Length > 1)
         {
             var tr = ok.Where(i => files[i].Split == "train").ToArray();
-            var te = ok.Where(i => files[i].Split == "test").ToArray();
+            var te = ok.Where(i => files[i].Split == testName).ToArray();
             foreach (int b in te) foreach (int a in tr) Consider(a, b);
         }
         else

@@ -11,6 +11,9 @@ public interface ISampleSource
     /// <summary>Writes sample index into image as floats in [0, 1], C x H x W (the image's shape is set by the source),
     /// and returns the label of what it wrote (another sample's when a source skips a bad file).</summary>
     long Load(int index, ImageBuffer image);
+
+    /// <summary>What names sample index in errors and split lists: its file, or its number.</summary>
+    string Describe(int index) => $"#{index}";
 }
 
 /// <summary>
@@ -58,6 +61,8 @@ public sealed class ImageFileSource : ISampleSource
     }
 
     public long Label(int index) => _labels[index];
+
+    public string Describe(int index) => _files[index];
 
     public long Load(int index, ImageBuffer image)
     {

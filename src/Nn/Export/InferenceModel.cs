@@ -28,8 +28,10 @@ public sealed class InferenceModel : IDisposable
     public string[] ClassNames { get; }
     public float[] Mean { get; }
     public float[] Std { get; }
+    /// <summary>How inputs are prepared (the file's record, or one made from what the file says).</summary>
+    public Preprocessing Preprocessing { get; }
 
-    private InferenceModel(string name, Module model, int[] inputShape, string[] classNames, float[] mean, float[] std)
+    private InferenceModel(string name, Module model, int[] inputShape, string[] classNames, float[] mean, float[] std, Preprocessing? stored = null)
     {
         Name = name;
         Model = model;
@@ -37,6 +39,11 @@ public sealed class InferenceModel : IDisposable
         ClassNames = classNames;
         Mean = mean;
         Std = std;
+        Preprocessing = stored ?? new Preprocessing
+        {
+            Model = name, Channels = inputShape[0], ImageSize = inputShape[1], ResizeSize = inputShape[1], Mean = mean, Std = std,
+            ClassNames = classNames.Length > 0 ? classNames : ["0"],
+        };
         model.Eval();
         // The inference path: batch norms folded into the convs before them (one pass less per conv), then the graph
         // compiled (conv + residual + relu fused, weights packed once). A module the exporter cannot express runs eagerly.
@@ -61,6 +68,7 @@ public sealed class InferenceModel : IDisposable
         ["class_names"] = JsonSerializer.Serialize(ClassNames),
         ["normalize_mean"] = string.Join(",", Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
         ["normalize_std"] = string.Join(",", Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+        [Preprocessing.MetadataKey] = Preprocessing.ToJson(),
     };
 
     /// <summary>Loads an .onnx file or a checkpoint / weights file (.safetensors).</summary>
@@ -83,6 +91,12 @@ public sealed class InferenceModel : IDisposable
                 if (shape[1] < 0) shape[1] = size;
                 if (shape[2] < 0) shape[2] = size;
             }
+            if (Preprocessing.FromMetadata(g.Metadata, path) is { } pre)
+            {
+                if (pre.Channels != shape[0] || pre.ImageSize != shape[1] || pre.ImageSize != shape[2])
+                    throw new InvalidDataException($"{path}: its preprocessing says {pre.Channels}x{pre.ImageSize}x{pre.ImageSize} but its input is [batch, {string.Join(", ", shape)}]");
+                return new InferenceModel(pre.Model, g, shape, pre.ClassNames, pre.Mean, pre.Std, pre);
+            }
             string[] names = g.Metadata.TryGetValue("class_names", out var cn) ? JsonSerializer.Deserialize<string[]>(cn) ?? [] : [];
             float[] Floats(string key, float[] fallback) => g.Metadata.TryGetValue(key, out var v)
                 ? v.Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray() : fallback;
@@ -100,6 +114,13 @@ public sealed class InferenceModel : IDisposable
         var state = TensorFile.Load(path, out var meta);
         try
         {
+            if (Preprocessing.FromMetadata(meta, path) is { } pre && o.Channels is null && o.Size is null && o.Classes is null)
+            {
+                var built = ModelRegistry.Create(o.Arch ?? pre.Model, new ModelOptions(pre.ClassNames.Length, pre.Channels, pre.ImageSize));
+                try { built.LoadStateDict(state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal)) ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value) : state); }
+                catch { built.Dispose(); throw; }
+                return new InferenceModel(o.Arch ?? pre.Model, built, [pre.Channels, pre.ImageSize, pre.ImageSize], pre.ClassNames, pre.Mean, pre.Std, pre);
+            }
             string name = o.Arch ?? (meta.TryGetValue("model", out var m) ? m : throw new ArgumentException($"{path} does not name its model: give the model name"));
             var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
                 ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
@@ -161,23 +182,28 @@ public sealed class InferenceModel : IDisposable
 
     public string ClassName(long index) => index >= 0 && index < ClassNames.Length ? ClassNames[index] : index.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Inputs from one image file, the image files under a folder (recursively, sorted, the first
-    /// <paramref name="limit"/>), or an IDX folder's t10k split (the first <paramref name="limit"/> images, with labels).
-    /// Images are resized to the model's input, scaled to [0, 1] and normalised as in training.</summary>
+    /// <summary>Inputs from one image file, a dataset's test split (an IDX or CIFAR folder, or a class-per-folder tree
+    /// with train/ and test/ or val/: the first <paramref name="limit"/> images, with their labels), or the image files
+    /// under any other folder (recursively, sorted, the first <paramref name="limit"/>). Images are prepared as in
+    /// evaluation: decoded at their own size, resized and centre-cropped to the model's input, normalised.</summary>
     public List<InferenceInput> ReadInputs(string path, int limit = int.MaxValue)
     {
-        int c = InputShape[0], h = InputShape[1], w = InputShape[2];
+        int c = InputShape[0];
         var inputs = new List<InferenceInput>();
-        if (Directory.Exists(path) && Directory.EnumerateFiles(path).Any(f => Path.GetFileName(f).StartsWith("t10k-images-idx3-ubyte", StringComparison.Ordinal)))
+        var transform = Preprocessing.EvalTransform();
+        var image = new ImageBuffer(0, 0, 0);
+        if (Directory.Exists(path) && IsDataset(path))
         {
-            var set = ImageClassificationSet.FromIdxDirectory(path, train: false);
-            if (set.Height != h || set.Width != w || (set.Channels != c && c != 3))
-                throw new InvalidDataException($"{path}: IDX images are {set.Channels}x{set.Height}x{set.Width} but the model takes {c}x{h}x{w}");
-            for (int i = 0; i < Math.Min(limit, set.Count); i++)
+            var data = DatasetResolver.Resolve(path, new DataRequest { Grayscale = c == 1, Verify = false });
+            var idx = data.TestSplitIndices.Take(limit).ToArray();
+            foreach (int i in idx)
             {
-                var img = set.Images.AsSpan(i * set.ImageSize, set.ImageSize).ToArray();
-                var chw = c == set.Channels ? img : Enumerable.Range(0, c).SelectMany(_ => img).ToArray(); // gray to RGB
-                inputs.Add(new InferenceInput($"{path}#{i}", Normalise(chw), ClassName(set.Labels[i])));
+                data.Test.Load(i, image);
+                if (image.Channels == 1 && c == 3) ImageOps.Grayscale(image, 3);
+                if (image.Channels != c) throw new InvalidDataException($"{path}: its images have {image.Channels} channels but the model takes {c}");
+                transform.Apply(image, new SampleRandom(0, 0, i));
+                string name = data.Test is ImageFileSource ? data.Test.Describe(i) : $"{path}#{i}";
+                inputs.Add(new InferenceInput(name, image.Data.AsSpan(0, image.Size).ToArray(), data.ClassNames[data.Test.Label(i)]));
             }
             return inputs;
         }
@@ -185,26 +211,19 @@ public sealed class InferenceModel : IDisposable
             : Directory.Exists(path) ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(ImageFolder.IsImageFile).Order(StringComparer.Ordinal).Take(limit).ToArray()
             : throw new FileNotFoundException($"input not found: {path}");
         if (files.Length == 0) throw new InvalidDataException($"{path}: no image files ({string.Join(", ", ImageFolder.Extensions)}) and no IDX test files");
-        var decoder = new ImageDecoder();
-        var buffer = new byte[c * h * w];
-        foreach (var f in files)
+        var source = new ImageFileSource([.. files.Select(f => (f, 0L))], ["?"], grayscale: c == 1);
+        for (int i = 0; i < files.Length; i++)
         {
-            decoder.DecodeFile(f, w, h, grayscale: c == 1, buffer);
-            inputs.Add(new InferenceInput(f, Normalise(buffer), null));
+            source.Load(i, image);
+            transform.Apply(image, new SampleRandom(0, 0, i));
+            inputs.Add(new InferenceInput(files[i], image.Data.AsSpan(0, image.Size).ToArray(), null));
         }
         return inputs;
     }
 
-    private float[] Normalise(ReadOnlySpan<byte> chw)
-    {
-        var x = new float[chw.Length];
-        int plane = InputShape[1] * InputShape[2];
-        for (int i = 0; i < x.Length; i++)
-        {
-            int ch = i / plane;
-            float mean = Mean[Mean.Length == 1 ? 0 : ch], std = Std[Std.Length == 1 ? 0 : ch];
-            x[i] = (chw[i] / 255f - mean) / std;
-        }
-        return x;
-    }
+    /// <summary>A folder with a train/test split of its own: IDX, CIFAR, or class folders under train/ and test/ or val/.</summary>
+    private static bool IsDataset(string dir) =>
+        Directory.EnumerateFiles(dir, "*idx3-ubyte*").Any() || File.Exists(Path.Combine(dir, "test_batch.bin")) || File.Exists(Path.Combine(dir, "test.bin"))
+        || (Directory.Exists(Path.Combine(dir, "train")) && DatasetResolver.TestFolderNames.Any(n => Directory.Exists(Path.Combine(dir, n))));
+
 }

@@ -16,7 +16,7 @@ public static class Checkpoint
     private static string S(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, int epoch, double best, int bestEpoch, TrainConfig? config = null)
+    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, int epoch, double best, int bestEpoch, TrainConfig? config = null, Data.Preprocessing? preprocessing = null)
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var (k, v) in model.StateDict()) tensors.Add(new("model." + k, v));
@@ -43,6 +43,7 @@ public static class Checkpoint
                 meta["model"] = config.Model;
                 meta["config"] = config.ToJson();
             }
+            if (preprocessing is not null) meta[Data.Preprocessing.MetadataKey] = preprocessing.ToJson();
             TensorFile.Save(path, tensors, meta);
         }
         finally { foreach (var t in optState.Values) t.Dispose(); }

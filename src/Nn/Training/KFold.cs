@@ -35,10 +35,12 @@ public static class KFold
     {
         log ??= Console.Out;
         var root = config.Out ?? Path.Combine("runs", "kfold-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+        // The folds split the data path's train split (the same one cudann train uses); its test split is not touched.
+        var data = TrainData.Resolve(config with { TestLimit = 0 });
+        var pool = data.TrainSplit;
+        int n = pool.Length;
+        var assignment = StratifiedFolds([.. pool.Select(i => data.Train.Label(i))], folds, config.Seed);
         Directory.CreateDirectory(root);
-        var all = ImageClassificationSet.FromIdxDirectory(config.Data, train: true, ImageClassificationSet.FashionMnistClasses);
-        int n = config.TrainLimit > 0 ? Math.Min(config.TrainLimit, all.Count) : all.Count;
-        var assignment = StratifiedFolds(all.Labels.Take(n).ToArray(), folds, config.Seed);
         var results = new List<FoldResult>();
         for (int f = 0; f < folds; f++)
         {
@@ -54,10 +56,10 @@ public static class KFold
             else
             {
                 log.WriteLine($"fold {f + 1}/{folds}");
-                var trainIdx = Enumerable.Range(0, n).Where(i => assignment[i] != f).ToArray();
-                var evalIdx = Enumerable.Range(0, n).Where(i => assignment[i] == f).ToArray();
+                var trainIdx = Enumerable.Range(0, n).Where(i => assignment[i] != f).Select(i => pool[i]).ToArray();
+                var evalIdx = Enumerable.Range(0, n).Where(i => assignment[i] == f).Select(i => pool[i]).ToArray();
                 var trainer = new Trainer(config with { Out = dir, Resume = File.Exists(Path.Combine(dir, "checkpoint.safetensors")) ? Path.Combine(dir, "checkpoint.safetensors") : null }, modelFactory, log);
-                report = trainer.Run(new DataSplit(all, trainIdx, all, evalIdx), cancel);
+                report = trainer.Run(TrainData.WithSplit(data, trainIdx, evalIdx, $"fold {f}"), cancel);
             }
             int evalCount = assignment.Take(n).Count(a => a == f);
             results.Add(new FoldResult(f, n - evalCount, evalCount, report.TestAccuracy, report.BestEpoch, report.TrainSeconds));

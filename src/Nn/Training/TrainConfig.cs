@@ -27,6 +27,22 @@ public sealed record TrainConfig
     public int Threads { get; init; } = Environment.ProcessorCount;
     public int Workers { get; init; } = 1;
     public string? Out { get; init; }
+    /// <summary>Input size in pixels (square); 0 = from the data: 224 (efficientnet_b3: 256) when starting from
+    /// pretrained weights (Init), else the images' own size (the median shorter side of photos, capped at 224).</summary>
+    public int ImageSize { get; init; }
+    /// <summary>Input channels for photos: 3 (RGB) or 1 (luminance); 0 = 3 for photos, the data's own for IDX/CIFAR.</summary>
+    public int Channels { get; init; }
+    /// <summary>Per-channel normalisation; null = ImageNet's with pretrained weights on RGB, else measured on the train split.</summary>
+    public float[]? Mean { get; init; }
+    public float[]? Std { get; init; }
+    /// <summary>The validation fraction (stratified, from Seed) for data without its own test split.</summary>
+    public double Val { get; init; } = 0.1;
+    /// <summary>Class balance: none, oversample, undersample (resampled every epoch) or weights (inverse-frequency loss weights).</summary>
+    public string Balance { get; init; } = "none";
+    /// <summary>Leave out (and list) unreadable images and empty class folders instead of stopping.</summary>
+    public bool SkipBad { get; init; }
+    /// <summary>The preset the run started from (finetune), for the record; its values are in the other fields.</summary>
+    public string? Recipe { get; init; }
     public string? Resume { get; init; }
     /// <summary>Use only the first N training samples (0 = all): for quick runs and tests.</summary>
     public int TrainLimit { get; init; }
@@ -56,6 +72,24 @@ public sealed record TrainConfig
     public double DistillAlpha { get; init; } = 0.5;
     /// <summary>Discriminative learning rates: the backbone trains at Lr times this factor, the head at Lr.</summary>
     public double BackboneLrFactor { get; init; } = 1.0;
+
+    /// <summary>The presets --recipe names.</summary>
+    public static readonly string[] Recipes = ["finetune"];
+
+    /// <summary>
+    /// The fine-tuning recipe for pretrained weights on a user's photos: AdamW (lr 1e-4, weight decay 1e-4), 5 warmup
+    /// epochs then cosine, the backbone at 0.1x the head's LR, the backbone frozen at first and unfrozen one stage
+    /// every 2 epochs from the top, early stopping after 5 epochs without a gain; 30 epochs.
+    /// </summary>
+    public TrainConfig WithRecipe(string name) => name switch
+    {
+        "finetune" => this with
+        {
+            Recipe = name, Optimizer = "adamw", Lr = 1e-4, WeightDecay = 1e-4, Schedule = "cosine", WarmupEpochs = 5, Epochs = 30,
+            BackboneLrFactor = 0.1, FreezeBackbone = true, UnfreezeEvery = 2, Patience = 5,
+        },
+        _ => throw new ArgumentException($"recipe must be one of {string.Join(", ", Recipes)}, got '{name}'"),
+    };
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -95,6 +129,16 @@ public sealed record TrainConfig
         if (RandomErasing is < 0 or > 1) throw new ArgumentException($"random_erasing must be a probability in [0, 1], got {RandomErasing}");
         if (DistillTemperature <= 0) throw new ArgumentException($"distill_temperature must be positive, got {DistillTemperature}");
         if (DistillAlpha is < 0 or > 1) throw new ArgumentException($"distill_alpha must be in [0, 1], got {DistillAlpha}");
+        if (WeightDecay < 0) throw new ArgumentException($"weight_decay must be non-negative, got {WeightDecay}");
+        if (ImageSize is < 0 or > 4096) throw new ArgumentException($"image_size must be in [1, 4096] (0 = from the data), got {ImageSize}");
+        if (Channels is not (0 or 1 or 3)) throw new ArgumentException($"channels must be 1 or 3 (0 = from the data), got {Channels}");
+        if (!(Val >= 0 && Val < 1)) throw new ArgumentException($"val must be a fraction in [0, 1), got {Val}");
+        if (Balance is not ("none" or "oversample" or "undersample" or "weights")) throw new ArgumentException($"balance must be none, oversample, undersample or weights, got '{Balance}'");
+        if ((Mean is null) != (Std is null) || (Mean is not null && (Mean.Length != Std!.Length || Mean.Length == 0)))
+            throw new ArgumentException("mean and std must be given together, with the same number of values");
+        if (Std is not null && Std.Any(v => !(v > 0))) throw new ArgumentException($"std values must be positive, got [{string.Join(", ", Std)}]");
+        if (TrainLimit < 0 || TestLimit < 0) throw new ArgumentException($"train_limit and test_limit must be non-negative (0 = all), got {TrainLimit} and {TestLimit}");
+        if (Recipe is not null && !Recipes.Contains(Recipe)) throw new ArgumentException($"recipe must be one of {string.Join(", ", Recipes)}, got '{Recipe}'");
         if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
     }
 }

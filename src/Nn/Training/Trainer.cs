@@ -15,29 +15,22 @@ namespace Cuda.Nn.Training;
 
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Lr, double TrainSeconds, double ImagesPerSecond, int SkippedSteps);
 
-/// <summary>What to train on and what to evaluate on: sets with optional index subsets.</summary>
-public sealed record DataSplit(ImageClassificationSet Train, int[]? TrainIndices, ImageClassificationSet Eval, int[]? EvalIndices)
+public sealed record TrainReport(double TestAccuracy, int BestEpoch, double BestTestAccuracy, int Epochs, double TrainSeconds, double ImagesPerSecond, bool EarlyStopped, IReadOnlyList<EpochMetrics> History, TrainConfig Config)
 {
-    /// <summary>The folder's train and test splits, cut to TrainLimit/TestLimit when set.</summary>
-    public static DataSplit TrainTest(TrainConfig c)
-    {
-        var train = ImageClassificationSet.FromIdxDirectory(c.Data, train: true, ImageClassificationSet.FashionMnistClasses);
-        var test = ImageClassificationSet.FromIdxDirectory(c.Data, train: false, ImageClassificationSet.FashionMnistClasses);
-        return new DataSplit(train, c.TrainLimit > 0 ? Enumerable.Range(0, Math.Min(c.TrainLimit, train.Count)).ToArray() : null,
-            test, c.TestLimit > 0 ? Enumerable.Range(0, Math.Min(c.TestLimit, test.Count)).ToArray() : null);
-    }
+    /// <summary>The data the run used: splits, class counts, balancing, preprocessing, skipped files.</summary>
+    public DataReport? Data { get; init; }
 }
-
-public sealed record TrainReport(double TestAccuracy, int BestEpoch, double BestTestAccuracy, int Epochs, double TrainSeconds, double ImagesPerSecond, bool EarlyStopped, IReadOnlyList<EpochMetrics> History, TrainConfig Config);
 
 public sealed class Trainer
 {
+    /// <summary>Fashion-MNIST's train-split statistics (what the resolver measures on it), for code that has no data to measure.</summary>
     public static readonly float[] FashionMnistMean = [0.2860f];
     public static readonly float[] FashionMnistStd = [0.3530f];
 
     private readonly TrainConfig _config;
     private readonly Func<TrainConfig, int, int, Module> _modelFactory;
     private readonly TextWriter _log;
+    private float[]? _lossWeights;
 
     /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
     /// <summary>Runs after every optimizer step (pruning masks use it to keep pruned weights at zero).</summary>
@@ -53,37 +46,41 @@ public sealed class Trainer
 
     public string OutDir { get; private set; } = "";
 
-    /// <summary>Trains on the data folder's train split and evaluates on its test split.</summary>
+    /// <summary>Trains on the data path's train split and evaluates on its test split.</summary>
     public TrainReport Run(CancellationToken cancel = default) => Run(null, cancel);
 
-    /// <summary>Trains and evaluates on the given split (K-fold cross-validation passes the fold here).</summary>
-    public TrainReport Run(DataSplit? split, CancellationToken cancel = default)
+    /// <summary>The effective configuration of the last run (what "from the data" resolved to).</summary>
+    public TrainConfig? EffectiveConfig { get; private set; }
+
+    /// <summary>Trains and evaluates on the given data (K-fold cross-validation passes the fold here), else on the config's data path.</summary>
+    public TrainReport Run(DataSource? source, CancellationToken cancel = default)
     {
-        var c = _config;
-        CpuWorkers.ThreadCount = c.Threads;
+        CpuWorkers.ThreadCount = _config.Threads;
+        if (!Models.ModelRegistry.List().Any(m => m.Name == _config.Model))
+            throw new ArgumentException($"unknown model '{_config.Model}' (cudann models lists them: {string.Join(", ", Models.ModelRegistry.List().Select(m => m.Name))})");
+        if (_config.Resume is { } r && !File.Exists(r)) throw new FileNotFoundException($"--resume {r}: no such checkpoint file{(Directory.Exists(r) ? " (it is a folder: give RUN/checkpoint.safetensors)" : "")}");
+        if (_config.Init is { } i && !File.Exists(i)) throw new FileNotFoundException($"--init {i}: no such weights file");
+        // Data and options are checked before anything is written.
+        var data = TrainData.Prepare(_config, source);
+        var c = data.Config;
+        EffectiveConfig = c;
         OutDir = c.Out ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
         Directory.CreateDirectory(OutDir);
         AtomicFile.WriteAllText(Path.Combine(OutDir, "config.json"), c.ToJson());
-
-        split ??= DataSplit.TrainTest(c);
-        var (train, trainSubset, test, testSubset) = split;
-        var normalize = new Normalize(FashionMnistMean, FashionMnistStd);
-        var steps = new List<ITransform>();
-        if (c.Augment) steps.AddRange([new RandomCrop(train.Height, padding: 2), new RandomHorizontalFlip()]);
-        steps.Add(normalize);
-        if (c.RandomErasing > 0) steps.Add(new RandomErasing(c.RandomErasing));
-        int classes = train.ClassNames.Length;
-        IBatchTransform[] mixes = [.. c.MixupAlpha > 0 ? [new MixUp(c.MixupAlpha, classes)] : Array.Empty<IBatchTransform>(),
-            .. c.CutmixAlpha > 0 ? [new CutMix(c.CutmixAlpha, classes)] : Array.Empty<IBatchTransform>()];
-        var trainLoader = new DataLoader(train, c.BatchSize, shuffle: true, new Compose([.. steps]), dropLast: false, workers: c.Workers, seed: c.Seed, subset: trainSubset)
-        {
-            BatchTransform = mixes.Length switch { 0 => null, 1 => mixes[0], _ => new RandomChoiceBatch(mixes) },
-        };
-        var testLoader = new DataLoader(test, Math.Max(c.BatchSize, 256), shuffle: false, normalize, workers: c.Workers, seed: c.Seed, subset: testSubset);
+        AtomicFile.WriteAllText(Path.Combine(OutDir, "split.json"), data.Source.ToRecord().ToJson());
+        var train = data.Source;
+        var trainLoader = data.TrainLoader;
+        var testLoader = data.TestLoader;
+        int classes = train.ClassNames.Length, channels = train.Channels;
+        var preprocessing = data.Preprocessing;
+        var weightsMeta = new Dictionary<string, string> { ["model"] = c.Model, ["config"] = c.ToJson(), [Preprocessing.MetadataKey] = preprocessing.ToJson() };
+        _lossWeights = data.LossWeights;
+        _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainLoader.SampleCount} train / {testLoader.SampleCount} {train.TestSplit} images; input {preprocessing}" +
+            (train.Skipped.Count > 0 ? $"; {train.Skipped.Count} skipped (listed in report.json)" : "") + (c.Balance != "none" ? $"; balance {c.Balance}" : ""));
 
         Generator.ManualSeed(c.Seed);
-        using var model = _modelFactory(c, train.Channels, train.ClassNames.Length);
-        using var teacher = c.Teacher is null ? null : Checkpoint.CreateFromFile(c.Teacher, new Models.ModelOptions(train.ClassNames.Length, train.Channels, train.Height));
+        using var model = _modelFactory(c, channels, classes);
+        using var teacher = c.Teacher is null ? null : Checkpoint.CreateFromFile(c.Teacher, new Models.ModelOptions(classes, channels, preprocessing.ImageSize));
         if (teacher is not null)
         {
             teacher.Eval();
@@ -131,9 +128,9 @@ public sealed class Trainer
             history.Add(m);
             AppendLine(Path.Combine(OutDir, "metrics.jsonl"), JsonSerializer.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" "));
             _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {secs:F1} s, {m.ImagesPerSecond:F0} img/s");
-            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model, new Dictionary<string, string> { ["model"] = c.Model, ["config"] = c.ToJson() }); }
+            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model, weightsMeta); }
             else sinceBest++;
-            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch, c);
+            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch, c, preprocessing);
             if (c.Patience > 0 && sinceBest >= c.Patience)
             {
                 _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {bestEpoch})");
@@ -144,7 +141,7 @@ public sealed class Trainer
         }
         var final = history.Count > 0 ? history[^1] : null;
         double finalAcc = stopped ? best : final?.TestAccuracy ?? double.NaN;
-        var report = new TrainReport(finalAcc, bestEpoch, best, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c);
+        var report = new TrainReport(finalAcc, bestEpoch, best, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c) { Data = data.Report };
         AtomicFile.WriteAllText(Path.Combine(OutDir, "report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
         Curves.Write(Path.Combine(OutDir, "curves.png"), history);
         _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {best * 100:F2}% at epoch {bestEpoch}); outputs in {OutDir}");
@@ -158,7 +155,7 @@ public sealed class Trainer
         double lossSum = 0;
         long correct = 0, seen = 0;
         int skippedBefore = scaler.SkippedSteps, step = 0, steps = loader.BatchCount;
-        var progress = new ProgressLine(_log);
+        var progress = new ProgressLine(_log, steps);
         foreach (var batch in loader.Epoch(epoch, cancel))
         {
             using (batch)
@@ -166,7 +163,8 @@ public sealed class Trainer
             {
                 Tensor logits;
                 using (new Autocast(_config.Amp)) logits = model.Forward(batch.Images);
-                var loss = F.CrossEntropy(logits, batch.Targets, labelSmoothing: _config.LabelSmoothing);
+                var classWeights = _lossWeights is null ? null : Tensor.FromArray(_lossWeights, _lossWeights.Length);
+                var loss = F.CrossEntropy(logits, batch.Targets, classWeights, labelSmoothing: _config.LabelSmoothing);
                 if (teacher is not null)
                 {
                     Tensor teacherLogits;
@@ -191,7 +189,7 @@ public sealed class Trainer
                 seen += batch.Size;
             }
             step++;
-            progress.Update($"epoch {epoch + 1} [{step}/{steps}] loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {optimizer.Groups[0].Lr:G4} {seen / sw.Elapsed.TotalSeconds:F0} img/s");
+            progress.Update(step, $"epoch {epoch + 1}", $"loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {optimizer.Groups[0].Lr:G4} {seen / sw.Elapsed.TotalSeconds:F0} img/s");
         }
         progress.Done();
         return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), sw.Elapsed.TotalSeconds, scaler.SkippedSteps - skippedBefore);
@@ -265,21 +263,42 @@ public sealed class Trainer
     }
 }
 
-/// <summary>A single console line rewritten in place (a live progress bar) when the output is a terminal.</summary>
-internal sealed class ProgressLine(TextWriter log)
+/// <summary>
+/// Progress within an epoch: on a terminal, one line rewritten in place (a bar, step, images/s, ETA, running loss);
+/// when the output is redirected or captured, a plain line every 15 seconds, so logs stay line-oriented.
+/// </summary>
+internal sealed class ProgressLine(TextWriter log, int total)
 {
     private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected;
     private readonly Stopwatch _since = Stopwatch.StartNew();
+    private readonly Stopwatch _start = Stopwatch.StartNew();
+    private bool _drawn;
 
-    public void Update(string text)
+    public static string Eta(double seconds) => seconds < 3600
+        ? TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"m\:ss", System.Globalization.CultureInfo.InvariantCulture)
+        : TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"h\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
+
+    public void Update(int step, string prefix, string stats)
     {
-        if (!_interactive || _since.ElapsedMilliseconds < 200) return;
+        if (_since.ElapsedMilliseconds < (_interactive ? 200 : 15000)) return;
         _since.Restart();
-        log.Write("\r" + text.PadRight(Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)));
+        double elapsed = _start.Elapsed.TotalSeconds, eta = step > 0 ? elapsed / step * (total - step) : 0;
+        string where = $"{prefix} [{step}/{total}] ETA {Eta(eta)}";
+        if (!_interactive)
+        {
+            log.WriteLine($"{where} {stats}");
+            return;
+        }
+        int width = Math.Max(40, Math.Min(160, Console.WindowWidth) - 1);
+        int barWidth = Math.Clamp(width - where.Length - stats.Length - 4, 10, 40);
+        int filled = total > 0 ? (int)((long)barWidth * step / total) : 0;
+        string line = $"{prefix} |{new string('#', filled)}{new string('.', barWidth - filled)}| {step}/{total} ETA {Eta(eta)} {stats}";
+        log.Write("\r" + (line.Length > width ? line[..width] : line.PadRight(width)));
+        _drawn = true;
     }
 
     public void Done()
     {
-        if (_interactive) log.Write("\r" + new string(' ', Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)) + "\r");
+        if (_drawn) log.Write("\r" + new string(' ', Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)) + "\r");
     }
 }

@@ -122,7 +122,7 @@ public static class TransformConfig
     private static ITransform BuildRandomCrop(Reader r)
     {
         var (h, w, _) = r.Size();
-        r.Refuse("padding_mode", "constant", "constant");
+        r.OneOf("padding_mode", "constant", "constant");
         return new RandomCrop(h, w, r.Padding(), r.Fill("fill"), r.Bool("pad_if_needed", false));
     }
 
@@ -176,7 +176,7 @@ public static class TransformConfig
         r.Bool("inplace", false);
         if (r.Has("value") && r.IsString("value"))
         {
-            r.Refuse("value", "random", "random or a number");
+            r.OneOf("value", "random or a number", "random");
             return new RandomErasing(p, scale, ratio, randomValue: true);
         }
         return new RandomErasing(p, scale, ratio, r.Fill("value"));
@@ -198,7 +198,7 @@ public static class TransformConfig
     private static ITransform? BuildConvertImageDtype(Reader r)
     {
         if (!r.Has("dtype")) throw r.Error("missing parameter 'dtype'");
-        r.Refuse("dtype", null, "float32 (images are float32 already)", "float32", "torch.float32", "float", "torch.float");
+        r.OneOf("dtype", "float32 (images are float32 already)", "float32", "torch.float32", "float", "torch.float");
         return null;
     }
 
@@ -250,13 +250,13 @@ public static class TransformConfig
             return e.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => throw Mistyped(key, "true or false") };
         }
 
-        /// <summary>Refuses a string parameter other than the accepted values (fallback when absent).</summary>
-        public void Refuse(string key, string? fallback, string accepted, params string[] values)
+        /// <summary>A string parameter, when given, must be one of values; the message lists accepted.</summary>
+        public void OneOf(string key, string accepted, params string[] values)
         {
             if (!TryGet(key, out var e)) return;
             if (e.ValueKind != JsonValueKind.String) throw Mistyped(key, "a string");
             string v = e.GetString()!;
-            if (!(values.Length == 0 ? v == fallback : values.Contains(v))) throw Error($"parameter '{key}' = '{v}' is not supported (accepted: {accepted})");
+            if (!values.Contains(v)) throw Error($"parameter '{key}' = '{v}' is not supported (accepted: {accepted})");
         }
 
         /// <summary>torchvision's size: an int or a one-element list (single), or [h, w]; the context's image size when absent.</summary>

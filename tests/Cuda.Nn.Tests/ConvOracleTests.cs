@@ -36,7 +36,8 @@ public class ConvOracleTests
             if (b is not null) Oracle.AssertClose(b.Grad!, Oracle.Load(f, $"{c}.gb"), SumAtol, Rtol, $"{c} gb");
             cases++;
         }
-        Assert.Equal(12, cases);
+        OracleFileChecks.MetadataListsEveryCase("conv2d.safetensors");
+        Assert.True(cases > 0);
     }
 
     [Fact]
@@ -71,7 +72,8 @@ public class ConvOracleTests
             }
             cases++;
         }
-        Assert.Equal(5, cases);
+        OracleFileChecks.MetadataListsEveryCase("batchnorm2d.safetensors");
+        Assert.True(cases > 0);
     }
 
     [Fact]
@@ -98,7 +100,8 @@ public class ConvOracleTests
             Oracle.AssertClose(x.Grad!, Oracle.Load(f, $"{c}.gx"), Atol, Rtol, $"{c} gx");
             cases++;
         }
-        Assert.Equal(8, cases);
+        OracleFileChecks.MetadataListsEveryCase("pooling.safetensors");
+        Assert.True(cases > 0);
     }
 
     [Fact]
@@ -112,6 +115,8 @@ public class ConvOracleTests
             using var scope = new DisposeScope();
             var x = Leaf(f, $"{c}.x");
             string mode = p.GetProperty("mode").GetString()!;
+            Assert.False(p.GetProperty("antialias").GetBoolean(), $"{c}: antialias is not implemented");
+            if (p.TryGetProperty("recompute_scale_factor", out var recompute)) Assert.False(recompute.GetBoolean(), $"{c}: recompute_scale_factor is not implemented");
             bool? align = p.GetProperty("align_corners").ValueKind == JsonValueKind.Null ? null : p.GetProperty("align_corners").GetBoolean();
             Tensor y = p.TryGetProperty("size", out var size)
                 ? F.Interpolate(x, size: (size[0].GetInt32(), size[1].GetInt32()), mode: mode, alignCorners: align)
@@ -122,6 +127,7 @@ public class ConvOracleTests
             Oracle.AssertClose(x.Grad!, Oracle.Load(f, $"{c}.gx"), Atol, Rtol, $"{c} gx");
             cases++;
         }
-        Assert.Equal(7, cases);
+        OracleFileChecks.MetadataListsEveryCase("interpolate.safetensors");
+        Assert.True(cases > 0);
     }
 }

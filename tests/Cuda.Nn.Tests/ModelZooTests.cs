@@ -35,34 +35,52 @@ public class ModelZooTests
     [Fact]
     public void MobileNetV3LoadsTorchvisionWeightsAndMatchesTheFixtures()
     {
+        using var weightsFile = Oracle.Open("mobilenet_v3_small.safetensors");
         using var io = Oracle.Open("mobilenet_v3_small_io.safetensors");
-        using var model = MobileNetV3.SmallModel(numClasses: 10);
-        Assert.Equal(1_528_106, model.ParameterCount());
+        var (arch, numClasses) = Oracle.Architecture(weightsFile);
+        Assert.Equal("mobilenet_v3_small", arch);
+        Assert.Equal(Oracle.Architecture(io), (arch, numClasses));
+        using var model = MobileNetV3.SmallModel(numClasses: numClasses);
+        Assert.Equal(long.Parse(weightsFile.Metadata["total_params"], System.Globalization.CultureInfo.InvariantCulture), model.ParameterCount());
         var state = TensorFile.Load(Path.Combine(Oracle.Directory!, "mobilenet_v3_small.safetensors"));
         var result = model.LoadStateDict(state);
         foreach (var t in state.Values) t.Dispose();
         Assert.True(result.IsClean, result.ToString());
-        using (var scope = new DisposeScope())
-        using (AutogradMode.NoGrad())
+        foreach (var c in Oracle.Cases(io))
         {
-            model.Eval();
-            Oracle.AssertRelNorm(model.Forward(Oracle.Load(io, "c0.x")), Oracle.Load(io, "c0.logits"), 1e-3, "mobilenet eval logits");
-        }
-        using (var scope = new DisposeScope())
-        {
-            // The fixture's train case: batch statistics in BN, dropout disabled (classifier in eval).
-            model.Train();
-            foreach (var (name, m) in model.NamedModules()) if (name.StartsWith("classifier", StringComparison.Ordinal)) m.Eval();
-            var logits = model.Forward(Oracle.Load(io, "c1.x"));
-            Oracle.AssertRelNorm(logits, Oracle.Load(io, "c1.logits"), 1e-3, "mobilenet train logits");
-            var loss = F.CrossEntropy(logits, Oracle.Load(io, "c1.target"));
-            Oracle.AssertClose(loss, Oracle.Load(io, "c1.loss"), 1e-3, 1e-3, "mobilenet train loss");
-            loss.Backward();
-            var sd = model.StateDict();
-            foreach (var e in io.Entries.Where(e => e.Name.StartsWith("c1.grad.", StringComparison.Ordinal)))
-                Oracle.AssertRelNorm(sd[e.Name["c1.grad.".Length..]].Grad!, Oracle.Load(io, e.Name), 1e-3, e.Name);
-            foreach (var e in io.Entries.Where(e => e.Name.StartsWith("c1.after.", StringComparison.Ordinal)))
-                Oracle.AssertRelNorm(sd[e.Name["c1.after.".Length..]], Oracle.Load(io, e.Name), 1e-3, e.Name);
+            var p = Oracle.Params(io, c);
+            using var scope = new DisposeScope();
+            switch (p.GetProperty("mode").GetString())
+            {
+                case "eval":
+                    using (AutogradMode.NoGrad())
+                    {
+                        model.Eval();
+                        Oracle.AssertRelNorm(model.Forward(Oracle.Load(io, $"{c}.x")), Oracle.Load(io, $"{c}.logits"), 1e-3, $"mobilenet {c} eval logits");
+                    }
+                    break;
+                case "train":
+                    {
+                        // Batch statistics in BN; the fixture disables dropout, i.e. the classifier (which holds it) stays in eval.
+                        Assert.StartsWith("disabled", p.GetProperty("dropout").GetString());
+                        Assert.Equal("cross_entropy mean", p.GetProperty("loss").GetString());
+                        model.Train();
+                        foreach (var (name, m) in model.NamedModules()) if (name.StartsWith("classifier", StringComparison.Ordinal)) m.Eval();
+                        var logits = model.Forward(Oracle.Load(io, $"{c}.x"));
+                        Oracle.AssertRelNorm(logits, Oracle.Load(io, $"{c}.logits"), 1e-3, $"mobilenet {c} train logits");
+                        var loss = F.CrossEntropy(logits, Oracle.Load(io, $"{c}.target"));
+                        Oracle.AssertClose(loss, Oracle.Load(io, $"{c}.loss"), 1e-3, 1e-3, $"mobilenet {c} train loss");
+                        loss.Backward();
+                        var sd = model.StateDict();
+                        foreach (var name in p.GetProperty("grads").EnumerateArray().Select(g => g.GetString()!))
+                            Oracle.AssertRelNorm(sd[name].Grad!, Oracle.Load(io, $"{c}.grad.{name}"), 1e-3, $"mobilenet {c} grad {name}");
+                        string bn = p.GetProperty("running_stats_after").GetString()!;
+                        foreach (var stat in new[] { "running_mean", "running_var" })
+                            Oracle.AssertRelNorm(sd[$"{bn}.{stat}"], Oracle.Load(io, $"{c}.after.{bn}.{stat}"), 1e-3, $"mobilenet {c} {bn} {stat}");
+                        break;
+                    }
+                case var mode: throw new NotSupportedException($"mobilenet_v3_small_io.safetensors {c}: no mapping for mode '{mode}'");
+            }
         }
     }
 }

@@ -23,7 +23,18 @@ public class TransformTests
 
     private static int[] Size(JsonElement p) => p.GetProperty("size").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
-    private static Interpolation Mode(JsonElement p) => p.GetProperty("interpolation").GetString() == "nearest" ? Interpolation.Nearest : Interpolation.Bilinear;
+    private static Interpolation Mode(JsonElement p, string what) => p.GetProperty("interpolation").GetString() switch
+    {
+        "nearest" => Interpolation.Nearest,
+        "bilinear" => Interpolation.Bilinear,
+        var m => throw new NotSupportedException($"{what}: no interpolation mode '{m}'"),
+    };
+
+    /// <summary>Fails unless the case's flag has the one value the library implements (antialias false, expand false).</summary>
+    private static void Requires(JsonElement p, string name, bool value, string what)
+    {
+        if (p.TryGetProperty(name, out var v)) Assert.True(v.GetBoolean() == value, $"{what}: only {name}={value} is implemented");
+    }
 
     private static float[] Floats(JsonElement p, string name) => p.GetProperty(name).EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
 
@@ -40,7 +51,7 @@ public class TransformTests
         {
             case "hflip": ImageOps.HorizontalFlip(img); break;
             case "vflip": ImageOps.VerticalFlip(img); break;
-            case "resize": { var s = Size(p); ImageOps.Resize(img, s[0], s[1], Mode(p)); break; }
+            case "resize": { Requires(p, "antialias", false, what); var s = Size(p); ImageOps.Resize(img, s[0], s[1], Mode(p, what)); break; }
             case "center_crop":
                 {
                     var s = Size(p);
@@ -48,13 +59,20 @@ public class TransformTests
                     ImageOps.CenterCrop(img, s[0], s[1]);
                     break;
                 }
-            case "rotate": ImageOps.Rotate(img, p.GetProperty("angle").GetDouble(), Mode(p), (float)p.GetProperty("fill").GetDouble()); break;
+            case "rotate":
+                Requires(p, "expand", false, what);
+                Assert.Equal("image center", p.GetProperty("center").GetString());
+                ImageOps.Rotate(img, p.GetProperty("angle").GetDouble(), Mode(p, what), (float)p.GetProperty("fill").GetDouble());
+                break;
             case "adjust_brightness": ImageOps.AdjustBrightness(img, (float)p.GetProperty("brightness_factor").GetDouble()); break;
             case "adjust_contrast": ImageOps.AdjustContrast(img, (float)p.GetProperty("contrast_factor").GetDouble()); break;
             case "adjust_saturation": ImageOps.AdjustSaturation(img, (float)p.GetProperty("saturation_factor").GetDouble()); break;
             case "adjust_hue": ImageOps.AdjustHue(img, (float)p.GetProperty("hue_factor").GetDouble()); break;
             case "normalize": ImageOps.Normalize(img, Floats(p, "mean"), Floats(p, "std")); break;
-            case "rgb_to_grayscale": ImageOps.Grayscale(img, p.GetProperty("num_output_channels").GetInt32()); break;
+            case "rgb_to_grayscale":
+                Assert.Equal(new[] { ImageOps.LumaR, ImageOps.LumaG, ImageOps.LumaB }, Floats(p, "weights"));
+                ImageOps.Grayscale(img, p.GetProperty("num_output_channels").GetInt32());
+                break;
             case var op: throw new InvalidOperationException($"{what}: no transform for op '{op}'");
         }
         var expected = oracle.Load(caseId, "y");

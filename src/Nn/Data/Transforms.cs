@@ -97,15 +97,37 @@ public sealed class RandomVerticalFlip(double p = 0.5) : ITransform
     }
 }
 
-/// <summary>Pads by `padding` (zeros) then crops size x size at a uniformly random position (torchvision RandomCrop).</summary>
-public sealed class RandomCrop(int size, int padding = 0, float fill = 0) : ITransform
+/// <summary>
+/// Pads by `padding` with fill, then crops height x width at a uniformly random position (torchvision RandomCrop,
+/// constant padding). With padIfNeeded a side still short of the crop is padded on both ends by the shortfall, as
+/// torchvision does.
+/// </summary>
+public sealed class RandomCrop : ITransform
 {
+    public int Height { get; }
+    public int Width { get; }
+    public (int Left, int Top, int Right, int Bottom) Padding { get; }
+    public float Fill { get; }
+    public bool PadIfNeeded { get; }
+
+    public RandomCrop(int size, int padding = 0, float fill = 0) : this(size, size, (padding, padding, padding, padding), fill) { }
+
+    public RandomCrop(int height, int width, (int Left, int Top, int Right, int Bottom) padding, float fill = 0, bool padIfNeeded = false)
+    {
+        if (height <= 0 || width <= 0) throw new ArgumentException($"RandomCrop({height}, {width}): sizes must be positive");
+        if (padding.Left < 0 || padding.Top < 0 || padding.Right < 0 || padding.Bottom < 0) throw new ArgumentException($"RandomCrop padding {padding} must be non-negative");
+        (Height, Width, Padding, Fill, PadIfNeeded) = (height, width, padding, fill, padIfNeeded);
+    }
+
     public void Apply(ImageBuffer image, SampleRandom random)
     {
-        int ph = image.Height + 2 * padding, pw = image.Width + 2 * padding;
-        if (ph < size || pw < size) throw new ArgumentException($"RandomCrop({size}) is larger than the padded image {ph}x{pw}");
-        int top = random.NextInt(ph - size + 1), left = random.NextInt(pw - size + 1);
+        var (left, top, right, bottom) = Padding;
+        if (PadIfNeeded && image.Width + left + right < Width) { int d = Width - (image.Width + left + right); left += d; right += d; }
+        if (PadIfNeeded && image.Height + top + bottom < Height) { int d = Height - (image.Height + top + bottom); top += d; bottom += d; }
+        int ph = image.Height + top + bottom, pw = image.Width + left + right;
+        if (ph < Height || pw < Width) throw new ArgumentException($"RandomCrop({Height}, {Width}) is larger than the padded image {ph}x{pw}");
+        int y = random.NextInt(ph - Height + 1), x = random.NextInt(pw - Width + 1);
         // A crop of the padded image is a crop of the image at shifted offsets, reading fill outside it.
-        ImageOps.Crop(image, top - padding, left - padding, size, size, fill);
+        ImageOps.Crop(image, y - top, x - left, Height, Width, Fill);
     }
 }

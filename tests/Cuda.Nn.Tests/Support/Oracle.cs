@@ -20,6 +20,15 @@ public static class Oracle
 
     public static JsonElement Params(SafeTensorsFile f, string c) => JsonDocument.Parse(f.Metadata[c]).RootElement;
 
+    /// <summary>The model and num_classes of a model file's "architecture" metadata, torchvision.models.NAME(num_classes=K).</summary>
+    public static (string Name, int NumClasses) Architecture(SafeTensorsFile f)
+    {
+        var a = f.Metadata["architecture"];
+        var m = System.Text.RegularExpressions.Regex.Match(a, @"^torchvision\.models\.(\w+)\(num_classes=(\d+)\)$");
+        Assert.True(m.Success, $"architecture '{a}' is not torchvision.models.NAME(num_classes=K)");
+        return (m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary>A case's role as a new tensor (caller disposes), with the file's dtype and shape.</summary>
     public static Tensor Load(SafeTensorsFile f, string name)
     {

@@ -124,6 +124,23 @@ public class PhotoWorkflowTests
         (code, var o, err) = CudannProcess.Run("train", "--data", root, "--model", "mlp", "--epochs", "1", "--out", run, "--skip-bad", "true", "--threads", "1", "--workers", "0");
         Assert.True(code == 0, err);
         Assert.Contains("1 skipped", o);
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "report.json"))))
+            Assert.Contains(bad, report.RootElement.GetProperty("data").GetProperty("skipped").ToString());
+
+        // A configured crop larger than the photos fails before training, naming the smallest photo.
+        var config = Path.Combine(root, "crop.json");
+        File.WriteAllText(config, """{"train_transforms": [{"name": "RandomCrop", "size": 48}, {"name": "ToTensor"}]}""");
+        var run2 = Path.Combine(root, "run2");
+        (code, _, err) = CudannProcess.Run("train", "--data", root, "--config", config, "--model", "mlp", "--size", "48", "--epochs", "1", "--out", run2, "--skip-bad", "true");
+        Assert.Equal(1, code);
+        Assert.Contains("too small for the train transforms", err);
+        Assert.Contains(Path.Combine(root, "train"), err);
+        Assert.False(Directory.Exists(run2));
+        File.WriteAllText(config, """{"train_transforms": [{"name": "ColorJitter", "brightnes": 0.2}]}""");
+        (code, _, err) = CudannProcess.Run("train", "--data", root, "--config", config, "--model", "mlp", "--epochs", "1", "--out", run2, "--skip-bad", "true");
+        Assert.Equal(1, code);
+        Assert.Contains("train_transforms[0] (ColorJitter): unknown parameter 'brightnes'", err);
+        Assert.False(Directory.Exists(run2));
         Directory.Delete(root, true);
     }
 }

@@ -41,6 +41,9 @@ public sealed record TrainConfig
     public string Balance { get; init; } = "none";
     /// <summary>Leave out (and list) unreadable images and empty class folders instead of stopping.</summary>
     public bool SkipBad { get; init; }
+    /// <summary>The per-sample train pipeline with torchvision's names and parameters (TransformConfig); null = the
+    /// default for the data (see TrainData.DefaultTrainTransforms), which config.json then lists.</summary>
+    public List<Cuda.Nn.Data.TransformSpec>? TrainTransforms { get; init; }
     /// <summary>The preset the run started from (finetune), for the record; its values are in the other fields.</summary>
     public string? Recipe { get; init; }
     public string? Resume { get; init; }

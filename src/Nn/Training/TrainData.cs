@@ -57,22 +57,29 @@ public sealed class TrainData
         return p;
     }
 
-    /// <summary>The default train pipeline for the data: the fine-tuning brief's for photos (RandomResizedCrop,
-    /// horizontal flip, ColorJitter(0.2, 0.2)), padded random crops and flips for fixed-size sets (IDX, CIFAR).</summary>
-    public static ITransform TrainTransform(TrainConfig c, DataSource d, Preprocessing p)
+    /// <summary>The default train pipeline for the data, as torchvision-named specs: the fine-tuning brief's for photos
+    /// (RandomResizedCrop, horizontal flip, ColorJitter(0.2, 0.2)), padded random crops and flips for fixed-size sets
+    /// (IDX, CIFAR); the eval geometry when Augment is off; Normalize with the run's mean/std; RandomErasing when set.</summary>
+    public static List<TransformSpec> DefaultTrainTransforms(TrainConfig c, DataSource d, Preprocessing p)
     {
-        var steps = new List<ITransform>();
+        var steps = new List<TransformSpec>();
         int size = p.ImageSize;
-        if (!c.Augment) steps.Add(new ResizeCenterCrop(p.ResizeSize, size));
-        else if (d.FromFiles) steps.AddRange([new RandomResizedCrop(size), new RandomHorizontalFlip(), new ColorJitter(brightness: 0.2f, contrast: 0.2f)]);
+        bool fixedSize = !d.FromFiles && d.Train is ImageClassificationSet s && s.Height == size && s.Width == size;
+        if (!c.Augment)
+        {
+            if (!fixedSize) steps.AddRange([TransformSpec.Of("Resize", ("size", p.ResizeSize)), TransformSpec.Of("CenterCrop", ("size", size))]);
+        }
+        else if (d.FromFiles)
+            steps.AddRange([TransformSpec.Of("RandomResizedCrop", ("size", size)), TransformSpec.Of("RandomHorizontalFlip"),
+                TransformSpec.Of("ColorJitter", ("brightness", 0.2), ("contrast", 0.2))]);
         else
         {
-            if (d.Train is ImageClassificationSet s && (s.Height != size || s.Width != size)) steps.Add(new ResizeCenterCrop(size, size));
-            steps.AddRange([new RandomCrop(size, padding: d.Layout == DataLayout.Cifar ? 4 : 2), new RandomHorizontalFlip()]);
+            if (!fixedSize) steps.AddRange([TransformSpec.Of("Resize", ("size", size)), TransformSpec.Of("CenterCrop", ("size", size))]);
+            steps.AddRange([TransformSpec.Of("RandomCrop", ("size", size), ("padding", d.Layout == DataLayout.Cifar ? 4 : 2)), TransformSpec.Of("RandomHorizontalFlip")]);
         }
-        steps.Add(new Normalize(p.Mean, p.Std));
-        if (c.RandomErasing > 0) steps.Add(new RandomErasing(c.RandomErasing));
-        return new Compose([.. steps]);
+        steps.Add(TransformSpec.Of("Normalize", ("mean", p.Mean), ("std", p.Std)));
+        if (c.RandomErasing > 0) steps.Add(TransformSpec.Of("RandomErasing", ("p", c.RandomErasing)));
+        return steps;
     }
 
     /// <summary>Resolves the data (unless given), fixes the preprocessing and builds both loaders. Writes nothing.</summary>
@@ -81,9 +88,10 @@ public sealed class TrainData
         var d = data ?? Resolve(config);
         var p = PreprocessingFor(config, d);
         var c = config with { ImageSize = p.ImageSize, Mean = p.Mean, Std = p.Std, Channels = config.Channels == 0 && d.FromFiles ? d.Channels : config.Channels };
-        var trainTransform = TrainTransform(c, d, p);
+        c = c with { TrainTransforms = config.TrainTransforms ?? DefaultTrainTransforms(c, d, p) };
+        var trainTransform = TransformConfig.Build(c.TrainTransforms, new TransformContext { Mean = p.Mean, Std = p.Std, ImageSize = (p.ImageSize, p.ImageSize) }, "train_transforms");
         var evalTransform = p.EvalTransform();
-        if (d.FromFiles && d.TrainStatistics is { } stats) DryRun(d, stats, trainTransform, evalTransform, p);
+        if (d.TrainStatistics is { } stats) DryRun(d, stats, trainTransform, evalTransform, p);
 
         int classes = d.ClassNames.Length;
         IBatchTransform[] mixes = [.. c.MixupAlpha > 0 ? [new MixUp(c.MixupAlpha, classes)] : Array.Empty<IBatchTransform>(),

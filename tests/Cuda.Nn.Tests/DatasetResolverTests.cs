@@ -201,4 +201,41 @@ public class DatasetResolverTests
         Assert.Equal([1f, 1f], balanced.LossWeights!);
         Directory.Delete(root, true);
     }
+
+    [Fact]
+    public void BalancingResamplesEveryEpochOrWeightsTheLossAndReportsIt()
+    {
+        var root = Temp("resolve-balance");
+        WriteClasses(Path.Combine(root, "train"), ["few"], 3);
+        WriteClasses(Path.Combine(root, "train"), ["many"], 9, seed: 4);
+        WriteClasses(Path.Combine(root, "test"), ["few", "many"], 1, seed: 5);
+        var c = new TrainConfig { Data = root, Model = "mlp", Threads = 1, Workers = 0, Seed = 3 };
+        var over = TrainData.Prepare(c with { Balance = "oversample" });
+        Assert.Equal(18, over.TrainLoader.SampleCount);
+        Assert.Equal([3, 9], over.Report.TrainCounts);
+        Assert.Equal([9, 9], over.Report.BalancedCounts!);
+        var e0 = over.TrainLoader.Order(0);
+        Assert.Equal(9, e0.Count(i => over.Source.Train.Label(i) == 0));
+        Assert.NotEqual(e0, over.TrainLoader.Order(1));
+        var under = TrainData.Prepare(c with { Balance = "undersample" });
+        Assert.Equal(6, under.TrainLoader.SampleCount);
+        Assert.Equal([3, 3], under.Report.BalancedCounts!);
+        var weighted = TrainData.Prepare(c with { Balance = "weights" });
+        Assert.Equal(12, weighted.TrainLoader.SampleCount);
+        Assert.Equal(12f / (2 * 3), weighted.LossWeights![0], 6);
+        Assert.Equal(12f / (2 * 9), weighted.LossWeights[1], 6);
+        Assert.Throws<ArgumentException>(() => new Trainer(c with { Balance = "smote" }, (_, _, _) => null!));
+        Directory.Delete(root, true);
+    }
+
+    [Fact]
+    public void TheFineTuneRecipeSetsTheBriefsValuesAndValidates()
+    {
+        var r = new TrainConfig().WithRecipe("finetune");
+        Assert.Equal(("adamw", 1e-4, 1e-4, 5.0, "cosine", 0.1, true, 5), (r.Optimizer, r.Lr, r.WeightDecay, r.WarmupEpochs, r.Schedule, r.BackboneLrFactor, r.FreezeBackbone, r.Patience));
+        Assert.True(r.UnfreezeEvery > 0);
+        r.Validate();
+        Assert.Throws<ArgumentException>(() => new TrainConfig().WithRecipe("nope"));
+        Assert.Contains("weight_decay", Assert.Throws<ArgumentException>(() => new TrainConfig { WeightDecay = -1 }.Validate()).Message);
+    }
 }

@@ -17,7 +17,7 @@ public static class CliMain
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
                                  --warmup EPOCHS --label-smoothing --mixup ALPHA --cutmix ALPHA --random-erasing P --amp true|false --seed --threads --workers --out DIR
                                  --resume CHECKPOINT --train-limit N --test-limit N --patience N --min-delta --augment --grad-clip
-                                 transfer learning: --init WEIGHTS.safetensors --freeze-backbone true --unfreeze-every N
+                                 transfer learning: --init WEIGHTS.safetensors|.pth --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20

@@ -350,6 +350,7 @@ public sealed class PthFileTests
     [InlineData("badpid", "a persistent id that is a str")]
     [InlineData("pathkey", "storage key '../x' is not a short name")]
     [InlineData("longname", "a GLOBAL name has no end of line within 1024 bytes")]
+    [InlineData("keywork", "more than 67108864 steps of key hashing and copying")]
     public void HostilePicklesHitALimitOrARuleNotACrash(string kind, string expected)
     {
         byte[] pickle = kind switch
@@ -369,6 +370,8 @@ public sealed class PthFileTests
             "storagecall" => P("\u0080\u0002ctorch\nFloatStorage\n)R."),
             "badpid" => P("\u0080\u0002X\u0001\u0000\u0000\u0000aQ."),
             "pathkey" => P("\u0080\u0002(X\u0007\u0000\u0000\u0000storagectorch\nFloatStorage\nX\u0004\u0000\u0000\u0000../xX\u0003\u0000\u0000\u0000cpuK\u0001tQ."),
+            // One 1 MB key reused through the memo: each SETITEM would hash it again.
+            "keywork" => P("\u0080\u0002}X\u0000\u0000\u0010\u0000" + new string('a', 1 << 20) + "q\u00010" + string.Concat(Enumerable.Repeat("h\u0001Ns", 100)) + "."),
             _ => P("\u0080\u0002c" + new string('a', 5000) + "\nb\n."),
         };
         var e = Assert.Throws<InvalidDataException>(() => TorchPickle.Load(pickle, "evil.pth"));

@@ -51,9 +51,6 @@ internal sealed class PickleSet(bool frozen) : List<object?>
     public bool IsFrozen { get; } = frozen;
 }
 
-/// <summary>A torch dtype value such as torch.float32 (kept by name).</summary>
-internal sealed record TorchDTypeValue(string Name);
-
 internal sealed class PickleKeyComparer : IEqualityComparer<object>
 {
     public static readonly PickleKeyComparer Instance = new();
@@ -66,12 +63,29 @@ internal sealed class PickleKeyComparer : IEqualityComparer<object>
         _ => a is not null && a.Equals(b),
     };
 
-    public int GetHashCode(object o) => o switch
+    // Seeded hashes throughout (HashCode, string's Marvin): a file must not be able to pick colliding keys.
+    public int GetHashCode(object o)
     {
-        byte[] b => b.Length == 0 ? 0 : HashCode.Combine(b.Length, b[0], b[^1]),
-        object?[] t => t.Aggregate(t.Length, (h, e) => HashCode.Combine(h, e is null ? 0 : GetHashCode(e))),
-        _ => o.GetHashCode(),
-    };
+        var h = new HashCode();
+        switch (o)
+        {
+            case long x: h.Add((int)x); h.Add((int)(x >> 32)); break;
+            case double d: { long x = BitConverter.DoubleToInt64Bits(d); h.Add((int)x); h.Add((int)(x >> 32)); break; }
+            case BigInteger b: h.AddBytes(b.ToByteArray()); break;
+            case byte[] b: h.AddBytes(b); break;
+            case object?[] t: h.Add(t.Length); foreach (var e in t) h.Add(e is null ? 0 : GetHashCode(e)); break;
+            default: h.Add(o.GetHashCode()); break;
+        }
+        return h.ToHashCode();
+    }
+}
+
+/// <summary>Memo indices come from the file; a seeded hash keeps them from piling into one bucket.</summary>
+internal sealed class MemoIndexComparer : IEqualityComparer<uint>
+{
+    public static readonly MemoIndexComparer Instance = new();
+    public bool Equals(uint a, uint b) => a == b;
+    public int GetHashCode(uint i) => HashCode.Combine(i);
 }
 
 internal static class TorchPickle
@@ -85,9 +99,11 @@ internal static class TorchPickle
     public const int MaxIntBytes = 64;
     public const int MaxGlobalNameBytes = 1024;
     public const int MaxDims = 32;
+    /// <summary>Key hashing and element copying, which memo references could otherwise repeat without end.</summary>
+    public const long MaxWork = 1L << 26;
 
     /// <summary>Unpickles data.pkl of the file <paramref name="source"/> (named in every error).</summary>
-    public static object? Load(ReadOnlySpan<byte> pickle, string source)
+    public static object? Load(ReadOnlyMemory<byte> pickle, string source)
     {
         if (pickle.Length > MaxPickleBytes)
             throw new InvalidDataException($"{source}: data.pkl is {pickle.Length} bytes, over the {MaxPickleBytes}-byte limit");
@@ -115,7 +131,6 @@ internal static class TorchPickle
         PickleDict d => d.IsOrdered ? "OrderedDict" : "dict",
         TorchTensorRef => "tensor",
         TorchStorageRef => "storage",
-        TorchDTypeValue => "torch dtype",
         Global g => $"global '{g.Name}'",
         _ => v.GetType().Name,
     };
@@ -172,25 +187,26 @@ internal static class TorchPickle
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static readonly object True = true, False = false;
 
-    private ref struct Reader
+    private sealed class Reader
     {
-        private readonly ReadOnlySpan<byte> _data;
+        private readonly ReadOnlyMemory<byte> _data;
         private readonly string _source;
         private readonly List<object?> _stack = [];
         private readonly List<int> _marks = [];
-        private readonly Dictionary<uint, object?> _memo = [];
+        private readonly Dictionary<uint, object?> _memo = new(MemoIndexComparer.Instance);
         private int _pos, _op, _objects;
+        private long _work;
 
-        public Reader(ReadOnlySpan<byte> data, string source)
+        public Reader(ReadOnlyMemory<byte> data, string source)
         {
             _data = data;
             _source = source;
         }
 
-        private readonly InvalidDataException Fail(string message) =>
+        private InvalidDataException Fail(string message) =>
             new($"{_source}: data.pkl byte {_op}: {message}");
 
-        private readonly InvalidDataException Refuse(string module, string name) =>
+        private InvalidDataException Refuse(string module, string name) =>
             new($"{_source}: refuses global '{Printable(module)}.{Printable(name)}' (only tensors, OrderedDict and primitive types are loaded, as torch.load(weights_only=True))");
 
         private static string Printable(string s)
@@ -206,7 +222,7 @@ internal static class TorchPickle
         {
             if (n < 0 || n > _data.Length - _pos)
                 throw Fail($"truncated: needs {n} more bytes, {_data.Length - _pos} remain");
-            var s = _data.Slice(_pos, (int)n);
+            var s = _data.Span.Slice(_pos, (int)n);
             _pos += (int)n;
             return s;
         }
@@ -222,14 +238,14 @@ internal static class TorchPickle
 
         private string Line()
         {
-            int end = _data.Slice(_pos, Math.Min(_data.Length - _pos, MaxGlobalNameBytes + 1)).IndexOf((byte)'\n');
+            int end = _data.Span.Slice(_pos, Math.Min(_data.Length - _pos, MaxGlobalNameBytes + 1)).IndexOf((byte)'\n');
             if (end < 0) throw Fail($"a GLOBAL name has no end of line within {MaxGlobalNameBytes} bytes");
-            var s = Utf8(_data.Slice(_pos, end));
+            var s = Utf8(_data.Span.Slice(_pos, end));
             _pos += end + 1;
             return s;
         }
 
-        private readonly string Utf8(ReadOnlySpan<byte> b)
+        private string Utf8(ReadOnlySpan<byte> b)
         {
             try { return StrictUtf8.GetString(b); }
             catch (DecoderFallbackException) { throw Fail("a string is not valid UTF-8"); }
@@ -237,7 +253,7 @@ internal static class TorchPickle
 
         // ---------- stack ----------
 
-        private readonly int Floor => _marks.Count > 0 ? _marks[^1] : 0;
+        private int Floor => _marks.Count > 0 ? _marks[^1] : 0;
 
         private void Push(object? v)
         {
@@ -259,7 +275,13 @@ internal static class TorchPickle
             return v;
         }
 
-        private readonly object? Top => _stack.Count > Floor ? _stack[^1] : throw Fail("stack underflow");
+        private void Spend(long units)
+        {
+            _work += units;
+            if (_work > MaxWork) throw Fail($"the pickle needs more than {MaxWork} steps of key hashing and copying (memo references repeating big objects)");
+        }
+
+        private object? Top => _stack.Count > Floor ? _stack[^1] : throw Fail("stack underflow");
 
         private List<object?> PopMark()
         {
@@ -291,7 +313,7 @@ internal static class TorchPickle
             {
                 _op = _pos;
                 if (_pos >= _data.Length) throw Fail("truncated: the pickle ends without STOP");
-                byte op = _data[_pos++];
+                byte op = _data.Span[_pos++];
                 switch (op)
                 {
                     case 0x80: // PROTO
@@ -372,6 +394,7 @@ internal static class TorchPickle
                             var name = Pop();
                             var module = Pop();
                             if (module is not string m || name is not string n) throw Fail($"STACK_GLOBAL of {A(module)} and {A(name)}, not two strings");
+                            if (m.Length > MaxGlobalNameBytes || n.Length > MaxGlobalNameBytes) throw Fail($"a STACK_GLOBAL name of over {MaxGlobalNameBytes} characters");
                             PushNew(Resolve(m, n));
                             break;
                         }
@@ -415,7 +438,7 @@ internal static class TorchPickle
             }
         }
 
-        private readonly object Integer(ReadOnlySpan<byte> b)
+        private object Integer(ReadOnlySpan<byte> b)
         {
             if (b.Length > MaxIntBytes) throw Fail($"an integer of {b.Length} bytes (at most {MaxIntBytes})");
             if (b.Length == 0) return 0L;
@@ -429,45 +452,62 @@ internal static class TorchPickle
             return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
         }
 
-        private readonly List<object?> AsList(object? v, string op) =>
+        private List<object?> AsList(object? v, string op) =>
             v is List<object?> l and not PickleSet ? l : throw Fail($"{op} to {A(v)}, not a list");
 
-        private readonly PickleDict AsDict(object? v, string op) =>
+        private PickleDict AsDict(object? v, string op) =>
             v as PickleDict ?? throw Fail($"{op} on {A(v)}, not a dict");
 
-        private readonly void SetItems(PickleDict d, List<object?> items)
+        private void SetItems(PickleDict d, List<object?> items)
         {
             if (items.Count % 2 != 0) throw Fail($"SETITEMS with an odd number ({items.Count}) of keys and values");
             for (int i = 0; i < items.Count; i += 2) SetItem(d, items[i], items[i + 1]);
         }
 
-        private readonly void SetItem(PickleDict d, object? key, object? value)
+        private void SetItem(PickleDict d, object? key, object? value)
         {
-            if (!IsHashable(key, 0)) throw Fail($"a dict key of type {TypeName(key)} is not supported");
+            long cost = KeyCost(key, 0);
+            if (cost < 0) throw Fail($"a dict key of type {TypeName(key)} is not supported");
+            Spend(cost);
             d.Set(key, value);
         }
 
-        private static bool IsHashable(object? k, int depth) => k switch
+        /// <summary>What hashing the key costs, or -1 when it is not a supported (hashable) key.</summary>
+        private static long KeyCost(object? k, int depth)
         {
-            null or bool or long or BigInteger or double or string or byte[] or TorchDTypeValue => true,
-            object?[] t => depth < 4 && t.All(e => IsHashable(e, depth + 1)),
-            _ => false,
-        };
+            switch (k)
+            {
+                case null or bool or long or double: return 1;
+                case BigInteger: return MaxIntBytes;
+                case string s: return 1 + s.Length;
+                case byte[] b: return 1 + b.Length;
+                case object?[] t when depth < 4:
+                    long sum = 1;
+                    foreach (var e in t)
+                    {
+                        long c = KeyCost(e, depth + 1);
+                        if (c < 0) return -1;
+                        sum += c;
+                    }
+                    return sum;
+                default: return -1;
+            }
+        }
 
-        private readonly Global Resolve(string module, string name)
+        private Global Resolve(string module, string name)
         {
             if (module == "__builtin__") module = "builtins"; // Python 2 spelling, as pickle's protocol-2 mapping does
             return Globals.TryGetValue(module + "." + name, out var g) ? g : throw Refuse(module, name);
         }
 
-        private readonly void Build(object? inst, object? state)
+        private void Build(object? inst, object? state)
         {
             // A state dict's _metadata arrives as OrderedDict state; it only matters to torch's own loaders.
             if (inst is PickleDict { IsOrdered: true } && state is null or PickleDict) return;
             throw Fail($"BUILD of {A(inst)} with {A(state)} (only an OrderedDict's attributes are accepted)");
         }
 
-        private readonly TorchStorageRef PersistentLoad(object? pid)
+        private TorchStorageRef PersistentLoad(object? pid)
         {
             if (pid is not object?[] { Length: 5 } t || Text(t[0]) != "storage")
                 throw Fail($"a persistent id that is {A(pid)}, not ('storage', type, key, location, numel)");
@@ -485,11 +525,11 @@ internal static class TorchPickle
         private static string? Text(object? v) => v switch
         {
             string s => s,
-            byte[] b when b.All(c => c < 0x80) => Encoding.ASCII.GetString(b),
+            byte[] { Length: <= 64 } b when b.All(c => c < 0x80) => Encoding.ASCII.GetString(b),
             _ => null,
         };
 
-        private readonly object? Call(object? callable, object? argsObj, string op)
+        private object? Call(object? callable, object? argsObj, string op)
         {
             if (callable is not Global g) throw Fail($"{op} of {A(callable)}, which is not a permitted function");
             if (argsObj is not object?[] args) throw Fail($"{op} of '{g.Name}' with {A(argsObj)} instead of an argument tuple");
@@ -501,6 +541,7 @@ internal static class TorchPickle
                         if (args.Length == 0) return d;
                         if (args.Length == 1 && args[0] is List<object?> or object?[])
                         {
+                            Spend(((ICollection<object?>)args[0]!).Count);
                             foreach (var item in (IEnumerable<object?>)args[0]!)
                             {
                                 if (item is not object?[] { Length: 2 } pair) throw Fail("OrderedDict built from something other than (key, value) pairs");
@@ -536,15 +577,23 @@ internal static class TorchPickle
                     }
                 case GlobalKind.Size:
                     if (args.Length == 0) return Array.Empty<object?>();
-                    if (args.Length == 1 && args[0] is object?[] or List<object?>) return ((IEnumerable<object?>)args[0]!).ToArray();
+                    if (args.Length == 1 && args[0] is object?[] or List<object?>)
+                    {
+                        Spend(((ICollection<object?>)args[0]!).Count);
+                        return ((IEnumerable<object?>)args[0]!).ToArray();
+                    }
                     throw Fail($"torch.Size expects one tuple, got {Describe(args)}");
                 case GlobalKind.Device:
                     if (args.Length is 1 or 2 && args[0] is string dev && (args.Length == 1 || args[1] is long))
+                    {
+                        Spend(dev.Length);
                         return args.Length == 1 ? dev : $"{dev}:{args[1]}";
+                    }
                     throw Fail($"torch.device expects (type[, index]), got {Describe(args)}");
                 case GlobalKind.CodecsEncode:
                     {
                         if (args.Length != 2 || args[0] is not string s || args[1] is not string enc) throw Fail($"_codecs.encode expects (str, encoding), got {Describe(args)}");
+                        Spend(s.Length);
                         if (enc is "latin1" or "latin-1" or "iso-8859-1")
                             return s.All(c => c <= 0xFF) ? s.Select(c => (byte)c).ToArray() : throw Fail("_codecs.encode of a non-latin-1 string");
                         if (enc is "utf-8" or "utf8") return Encoding.UTF8.GetBytes(s);
@@ -553,20 +602,28 @@ internal static class TorchPickle
                 case GlobalKind.Set or GlobalKind.FrozenSet:
                     {
                         var set = new PickleSet(frozen: g.Kind == GlobalKind.FrozenSet);
-                        if (args.Length == 1 && args[0] is IEnumerable<object?> items) set.AddRange(items);
+                        if (args.Length == 1 && args[0] is ICollection<object?> items)
+                        {
+                            Spend(items.Count);
+                            set.AddRange(items);
+                        }
                         else if (args.Length != 0) throw Fail($"{g.Name} expects one list or tuple, got {Describe(args)}");
                         return set;
                     }
                 case GlobalKind.ByteArray:
                     if (args.Length == 0) return Array.Empty<byte>();
-                    if (args.Length == 1 && args[0] is byte[] bytes) return bytes.ToArray();
+                    if (args.Length == 1 && args[0] is byte[] bytes)
+                    {
+                        Spend(bytes.Length);
+                        return bytes.ToArray();
+                    }
                     throw Fail($"bytearray expects bytes, got {Describe(args)}");
                 default:
                     throw Fail($"'{g.Name}' cannot be called in a weights-only file");
             }
         }
 
-        private readonly TorchTensorRef RebuildTensor(Global g, object?[] args)
+        private TorchTensorRef RebuildTensor(Global g, object?[] args)
         {
             // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata]);
             // _rebuild_tensor(storage, offset, size, stride). Hooks and metadata only matter to autograd.
@@ -587,7 +644,7 @@ internal static class TorchPickle
             return new TorchTensorRef(storage, offset, shape, stride, requiresGrad);
         }
 
-        private readonly long[] Ints(object? v, string what)
+        private long[] Ints(object? v, string what)
         {
             if (v is not object?[] t) throw Fail($"tensor {what} is {A(v)}, not a tuple");
             if (t.Length > MaxDims) throw Fail($"tensor {what} has {t.Length} dimensions (at most {MaxDims})");

@@ -139,7 +139,7 @@ def _indices(shape):
 
 
 def pack(dtype, values):
-    _, size, code = DTYPES[dtype]
+    code = DTYPES[dtype][2]
     if dtype == "BF16":  # bfloat16 is the top half of a float32
         return b"".join(struct.pack("<f", v)[2:] for v in values)
     return struct.pack("<" + code * len(values), *values)

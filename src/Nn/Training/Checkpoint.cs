@@ -108,7 +108,7 @@ public static class Checkpoint
 
     public static StateDictLoadResult LoadModel(string path, Module model, bool strict = true)
     {
-        var state = TensorFile.Load(path);
+        var state = StateDictFile.Load(path); // safetensors, or a torch.save .pth/.pt (by content)
         try { return model.LoadStateDict(state, strict); }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }

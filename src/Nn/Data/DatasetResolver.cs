@@ -206,25 +206,9 @@ public static class DatasetResolver
     /// <summary>The image files of a class-per-folder tree, with labels in the tree's own class order.</summary>
     private static (List<(string Path, long Label)> Files, string[] Classes) FolderFiles(string root, DataRequest r, out List<SkippedFile> skipped)
     {
-        var (classes, _) = ImageFolder.Scan(root);
-        if (classes.Count == 0) throw new InvalidDataException($"{root}: no class folders (expected {root}/CLASS_NAME/image files)");
-        skipped = [];
-        var names = new List<string>();
-        var files = new List<(string, long)>();
-        foreach (var (name, dir, images) in classes)
-        {
-            if (images.Length == 0)
-            {
-                string problem = $"class folder '{name}' has no image files ({string.Join(", ", ImageFolder.Extensions)})";
-                if (!r.SkipBad) throw new InvalidDataException($"{dir}: {problem} (remove it, or pass --skip-bad to leave it out)");
-                skipped.Add(new SkippedFile(dir, problem));
-                continue;
-            }
-            foreach (var f in images) files.Add((f, names.Count));
-            names.Add(name);
-        }
-        if (names.Count == 0) throw new InvalidDataException($"{root}: every class folder is empty");
-        return (files, [.. names]);
+        var (files, classes, empty, _) = ImageFolder.ClassFiles(root, r.SkipBad);
+        skipped = empty;
+        return (files, classes);
     }
 
     private static DataSource SplitFolders(string path, string trainDir, string testDir, string testName, DataRequest r)

@@ -130,6 +130,16 @@ public static class ImageFolder
     public static ImageFolderResult Load(string root, ImageLoadOptions options)
     {
         options.Check();
+        var (files, names, skipped, ignored) = ClassFiles(root, options.SkipBad);
+        return LoadFiles(files, names, options, skipped, ignored);
+    }
+
+    /// <summary>
+    /// The image files of a class-per-folder tree labelled in the tree's class order (ordinal). An empty class folder
+    /// is an error naming it, or with skipBad is left out and listed.
+    /// </summary>
+    internal static (List<(string Path, long Label)> Files, string[] Classes, List<SkippedFile> Skipped, int Ignored) ClassFiles(string root, bool skipBad)
+    {
         var (classes, ignored) = Scan(root);
         if (classes.Count == 0) throw new InvalidDataException($"{root}: no class folders (expected {root}/CLASS_NAME/image files)");
         var skipped = new List<SkippedFile>();
@@ -140,7 +150,7 @@ public static class ImageFolder
             if (images.Length == 0)
             {
                 string problem = $"class folder '{name}' has no image files ({string.Join(", ", Extensions)})";
-                if (!options.SkipBad) throw new InvalidDataException($"{dir}: {problem}");
+                if (!skipBad) throw new InvalidDataException($"{dir}: {problem} (remove it, or --skip-bad leaves it out)");
                 skipped.Add(new SkippedFile(dir, problem));
                 continue;
             }
@@ -148,7 +158,7 @@ public static class ImageFolder
             names.Add(name);
         }
         if (names.Count == 0) throw new InvalidDataException($"{root}: every class folder is empty");
-        return LoadFiles(files, [.. names], options, skipped, ignored);
+        return (files, [.. names], skipped, ignored);
     }
 
     /// <summary>Loads the images of a single-label list (see LabelList); class indices follow the list's ClassNames.</summary>

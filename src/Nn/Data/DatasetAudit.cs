@@ -79,7 +79,7 @@ public static class DatasetAudit
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"dataset folder not found: {root}");
         // The same splits as every other command (DatasetResolver): train/ against test/ or val/ when both exist.
         string train = Path.Combine(root, "train");
-        string? testName = DatasetResolver.TestFolderNames.FirstOrDefault(n => Directory.Exists(Path.Combine(root, n)));
+        string? testName = DatasetResolver.TestFolder(root);
         var splits = Directory.Exists(train) && testName is not null ? new[] { ("train", train), (testName, Path.Combine(root, testName)) } : [("", root)];
         var files = new List<AuditFile>();
         var summaries = new List<SplitSummary>();

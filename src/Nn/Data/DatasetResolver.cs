@@ -124,24 +124,37 @@ public static class DatasetResolver
             throw new DirectoryNotFoundException(path == ImageClassificationSet.DefaultFashionMnistDir
                 ? $"Fashion-MNIST not found at {path}: install it with 'sudo apt-get install dataset-fashion-mnist' or pass --data PATH"
                 : $"data path not found: {path}");
-        if (Directory.EnumerateFiles(path, "*idx3-ubyte*").Any())
+        if (IsIdx(path))
         {
             var names = IdxClassNames(path);
             var train = ImageClassificationSet.FromIdxDirectory(path, train: true, names);
             var test = ImageClassificationSet.FromIdxDirectory(path, train: false, names);
             return InMemory(path, DataLayout.Idx, train, test, r);
         }
-        if (File.Exists(System.IO.Path.Combine(path, "test_batch.bin")) || File.Exists(System.IO.Path.Combine(path, "test.bin")) || File.Exists(System.IO.Path.Combine(path, "data_batch_1.bin")))
+        if (IsCifar(path))
             return InMemory(path, DataLayout.Cifar, Cifar.FromDirectory(path, train: true, r.Coarse), Cifar.FromDirectory(path, train: false, r.Coarse), r);
         var trainDir = System.IO.Path.Combine(path, "train");
         if (Directory.Exists(trainDir))
         {
-            var testName = TestFolderNames.FirstOrDefault(n => Directory.Exists(System.IO.Path.Combine(path, n)));
+            var testName = TestFolder(path);
             if (testName is null) return Stratified(path, DataLayout.SplitFolders, FolderFiles(trainDir, r, out var sk), r, sk);
             return SplitFolders(path, trainDir, System.IO.Path.Combine(path, testName), testName, r);
         }
         return Stratified(path, DataLayout.ClassFolders, FolderFiles(path, r, out var skipped), r, skipped);
     }
+
+    private static bool IsIdx(string dir) => Directory.EnumerateFiles(dir, "*idx3-ubyte*").Any();
+
+    private static bool IsCifar(string dir) =>
+        File.Exists(System.IO.Path.Combine(dir, "test_batch.bin")) || File.Exists(System.IO.Path.Combine(dir, "test.bin")) || File.Exists(System.IO.Path.Combine(dir, "data_batch_1.bin"));
+
+    /// <summary>The name of a tree's test split folder beside train/ (test, val, ...), or null.</summary>
+    public static string? TestFolder(string dir) => TestFolderNames.FirstOrDefault(n => Directory.Exists(System.IO.Path.Combine(dir, n)));
+
+    /// <summary>Whether a folder holds a test split of its own: IDX, CIFAR, or train/ beside test/ or val/ (not a
+    /// split drawn by a validation fraction).</summary>
+    public static bool HasOwnTestSplit(string dir) =>
+        Directory.Exists(dir) && (IsIdx(dir) || IsCifar(dir) || (Directory.Exists(System.IO.Path.Combine(dir, "train")) && TestFolder(dir) is not null));
 
     /// <summary>Fashion-MNIST's names for a folder that is Fashion-MNIST (the default folder, or a path naming it), a
     /// classes.txt beside the files when there is one (one name per line), else the label numbers.</summary>

@@ -114,17 +114,15 @@ public sealed class InferenceModel : IDisposable
         var state = TensorFile.Load(path, out var meta);
         try
         {
-            if (Preprocessing.FromMetadata(meta, path) is { } pre && o.Channels is null && o.Size is null && o.Classes is null)
+            var weights = Checkpoint.ModelWeights(state);
+            var stored = Preprocessing.FromMetadata(meta, path);
+            // A file that records its preprocessing says everything; overriding a size or count drops the record.
+            if (stored is not null && o.Channels is null && o.Size is null && o.Classes is null)
             {
-                var built = ModelRegistry.Create(o.Arch ?? pre.Model, new ModelOptions(pre.ClassNames.Length, pre.Channels, pre.ImageSize));
-                try { built.LoadStateDict(state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal)) ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value) : state); }
-                catch { built.Dispose(); throw; }
-                return new InferenceModel(o.Arch ?? pre.Model, built, [pre.Channels, pre.ImageSize, pre.ImageSize], pre.ClassNames, pre.Mean, pre.Std, pre);
+                var built = BuildAndLoad(o.Arch ?? stored.Model, new ModelOptions(stored.ClassNames.Length, stored.Channels, stored.ImageSize), weights);
+                return new InferenceModel(o.Arch ?? stored.Model, built, [stored.Channels, stored.ImageSize, stored.ImageSize], stored.ClassNames, stored.Mean, stored.Std, stored);
             }
             string name = o.Arch ?? (meta.TryGetValue("model", out var m) ? m : throw new ArgumentException($"{path} does not name its model: give the model name"));
-            var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
-                ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
-                : state;
             int? Dim(string key, int dim) => weights.TryGetValue(key, out var t) && t.Rank > dim ? t.ShapeRef[dim] : null;
             int classes = o.Classes ?? Dim("fc.weight", 0) ?? Dim("heads.head.weight", 0) ?? Dim("3.weight", 0)
                 ?? weights.Where(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) && kv.Value.Rank == 2).Select(kv => (int?)kv.Value.ShapeRef[0]).LastOrDefault()
@@ -134,15 +132,21 @@ public sealed class InferenceModel : IDisposable
             if (Dim("encoder.pos_embedding", 1) is { } seq && Dim("conv_proj.weight", 2) is { } patch) size = (int)Math.Round(Math.Sqrt(seq - 1)) * patch;
             else if (name == "mlp" && Dim("1.weight", 1) is { } features) size = (int)Math.Round(Math.Sqrt(features / (double)channels));
             size = o.Size ?? size;
-            var model = ModelRegistry.Create(name, new ModelOptions(classes, channels, size));
-            try { model.LoadStateDict(weights); }
-            catch { model.Dispose(); throw; }
+            var model = BuildAndLoad(name, new ModelOptions(classes, channels, size), weights);
             string[] names = classes == ImageClassificationSet.FashionMnistClasses.Length && TrainedOnFashionMnist(meta)
                 ? ImageClassificationSet.FashionMnistClasses
                 : Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
             return new InferenceModel(name, model, [channels, size, size], names, Trainer.FashionMnistMean, Trainer.FashionMnistStd);
         }
         finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    private static Module BuildAndLoad(string name, ModelOptions options, IReadOnlyDictionary<string, Tensor> weights)
+    {
+        var model = ModelRegistry.Create(name, options);
+        try { model.LoadStateDict(weights); }
+        catch { model.Dispose(); throw; }
+        return model;
     }
 
     private static bool TrainedOnFashionMnist(IReadOnlyDictionary<string, string> meta)
@@ -192,7 +196,7 @@ public sealed class InferenceModel : IDisposable
         var inputs = new List<InferenceInput>();
         var transform = Preprocessing.EvalTransform();
         var image = new ImageBuffer(0, 0, 0);
-        if (Directory.Exists(path) && IsDataset(path))
+        if (DatasetResolver.HasOwnTestSplit(path))
         {
             var data = DatasetResolver.Resolve(path, new DataRequest { Grayscale = c == 1, Verify = false });
             var idx = data.TestSplitIndices.Take(limit).ToArray();
@@ -220,10 +224,4 @@ public sealed class InferenceModel : IDisposable
         }
         return inputs;
     }
-
-    /// <summary>A folder with a train/test split of its own: IDX, CIFAR, or class folders under train/ and test/ or val/.</summary>
-    private static bool IsDataset(string dir) =>
-        Directory.EnumerateFiles(dir, "*idx3-ubyte*").Any() || File.Exists(Path.Combine(dir, "test_batch.bin")) || File.Exists(Path.Combine(dir, "test.bin"))
-        || (Directory.Exists(Path.Combine(dir, "train")) && DatasetResolver.TestFolderNames.Any(n => Directory.Exists(Path.Combine(dir, n))));
-
 }

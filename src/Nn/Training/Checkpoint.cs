@@ -89,9 +89,7 @@ public static class Checkpoint
         try
         {
             string name = modelName ?? (meta.TryGetValue("model", out var m) ? m : throw new InvalidDataException($"{path} does not name its model in its metadata: give the model name"));
-            var weights = state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
-                ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
-                : state;
+            var weights = ModelWeights(state);
             var net = Models.ModelRegistry.Create(name, options);
             try
             {
@@ -105,6 +103,13 @@ public static class Checkpoint
         }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
+
+    /// <summary>The model's tensors of a file: a training checkpoint's "model." entries without the prefix, or a
+    /// weights file's tensors as they are.</summary>
+    public static Dictionary<string, Tensor> ModelWeights(Dictionary<string, Tensor> state) =>
+        state.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal))
+            ? state.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value)
+            : state;
 
     public static StateDictLoadResult LoadModel(string path, Module model, bool strict = true)
     {

@@ -61,9 +61,9 @@ public static class DataCommands
             return 1;
         }
         var ci = System.Globalization.CultureInfo.InvariantCulture;
-        var trainCounts = d.Counts(d.Train, d.TrainIndices);
+        var balance = d.TrainBalance();
+        var trainCounts = balance.Counts;
         var testCounts = d.Counts(d.Test, d.TestIndices);
-        var balance = new ClassBalance([.. Enumerable.Range(0, d.Train.Count).Select(i => d.Train.Label(i))], d.ClassNames.Length, d.TrainIndices);
         var weights = balance.InverseFrequencyWeights();
         string split = d.TestSplit == "validation" ? string.Create(ci, $"validation ({d.ValFraction} of the images, stratified, seed {d.Seed})") : $"'{d.TestSplit}' folder";
         Console.WriteLine(string.Create(ci, $"{d.Path}: {d.Layout}, {d.ClassNames.Length} classes, {d.Channels} channel(s){(d.FromFiles ? " (image files)" : "")}"));

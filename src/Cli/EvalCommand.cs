@@ -31,6 +31,9 @@ public static class EvalCommand
                 ValFraction = o.Double("val", trained?.Val ?? 0.1), Seed = (ulong)o.Int("seed", (int)(trained?.Seed ?? 0), 0),
                 SkipBad = o.Bool("skip-bad", trained?.SkipBad ?? false), Grayscale = (pre?.Channels ?? o.Int("channels", 3, 1, 3)) == 1,
             };
+            // Evaluation decodes the test images anyway (a bad one is an error naming it); the up-front decode of every
+            // file is needed only when bad files were left out, so the split is drawn over the same files as training's.
+            request = request with { Verify = request.SkipBad };
             var source = DatasetResolver.Resolve(data, request);
             string[] classes = source.ClassNames;
             if (pre is not null && !classes.SequenceEqual(pre.ClassNames, StringComparer.Ordinal))

@@ -42,7 +42,7 @@ public sealed record ImageStatistics(float[] Mean, float[] Std, int MinSide, int
 }
 
 /// <summary>A resolved data path: the classes and the two splits over one or two sample sources.</summary>
-public sealed class DataSource
+public sealed record DataSource
 {
     public required string Path { get; init; }
     public required DataLayout Layout { get; init; }
@@ -77,13 +77,15 @@ public sealed class DataSource
 
     /// <summary>At most n samples of each split (0 = all), for quick runs: the first n of an IDX or CIFAR set (stored
     /// in random order already), a random n (from the seed, kept in file order) of a file tree, which is sorted by class.</summary>
-    public DataSource Limit(int trainLimit, int testLimit) => new()
+    public DataSource Limit(int trainLimit, int testLimit) => this with
     {
-        Path = Path, Layout = Layout, ClassNames = ClassNames, Train = Train, Test = Test, TestSplit = TestSplit, ValFraction = ValFraction, Seed = Seed,
-        FromFiles = FromFiles, Channels = Channels, TrainStatistics = TrainStatistics, Skipped = Skipped,
         TrainIndices = trainLimit > 0 && trainLimit < TrainSplit.Length ? Take(TrainSplit, trainLimit, 1) : TrainIndices,
         TestIndices = testLimit > 0 && testLimit < TestSplitIndices.Length ? Take(TestSplitIndices, testLimit, 2) : TestIndices,
     };
+
+    /// <summary>The class balance of the train split (counts, weights, balanced orders drawn from seed).</summary>
+    public ClassBalance TrainBalance(ulong seed = 0) =>
+        new([.. Enumerable.Range(0, Train.Count).Select(i => Train.Label(i))], ClassNames.Length, TrainIndices, seed);
 
     private int[] Take(int[] split, int n, ulong salt)
     {
@@ -189,9 +191,7 @@ public static class DatasetResolver
         foreach (int i in indices ?? Enumerable.Range(0, set.Count))
             for (int ch = 0; ch < c; ch++)
             {
-                var px = set.Images.AsSpan(i * set.ImageSize + ch * plane, plane);
-                long s = 0, s2 = 0;
-                foreach (byte b in px) { s += b; s2 += b * b; }
+                var (s, s2) = ByteSums(set.Images.AsSpan(i * set.ImageSize + ch * plane, plane));
                 sum[ch] += s;
                 sq[ch] += s2;
             }
@@ -199,6 +199,14 @@ public static class DatasetResolver
         var (mean, std) = MeanStd(sum, sq, n);
         int side = Math.Min(set.Height, set.Width);
         return new ImageStatistics(mean, std, side, side, Math.Max(set.Height, set.Width));
+    }
+
+    /// <summary>The sum and the sum of squares of a plane of bytes (exact, so any order gives the same result).</summary>
+    internal static (long Sum, long Squares) ByteSums(ReadOnlySpan<byte> plane)
+    {
+        long s = 0, s2 = 0;
+        foreach (byte b in plane) { s += b; s2 += b * b; }
+        return (s, s2);
     }
 
     internal static (float[] Mean, float[] Std) MeanStd(long[] sum, long[] sq, long n)
@@ -324,10 +332,7 @@ internal sealed class FileScan
                 int plane = h * w;
                 for (int p = 0; p < ch; p++)
                 {
-                    long s = 0, s2 = 0;
-                    foreach (byte b in buffer.AsSpan(p * plane, plane)) { s += b; s2 += b * b; }
-                    scan._sums[k * ch + p] = s;
-                    scan._squares[k * ch + p] = s2;
+                    (scan._sums[k * ch + p], scan._squares[k * ch + p]) = DatasetResolver.ByteSums(buffer.AsSpan(p * plane, plane));
                 }
             }
             catch (InvalidDataException e) { scan._problem[k] = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message; }

@@ -73,9 +73,8 @@ public static class ImageTreeWriter
                 image[x, y] = new Rgb24(Px(0, i), Px(1, i), Px(2, i));
             }
         if (h != o.Size || w != o.Size) image.Mutate(m => m.Resize(o.Size, o.Size, KnownResamplers.Triangle));
-        // Written whole to a temporary name, then renamed: a half-written image is never left under its real name.
-        var tmp = path + ".tmp";
-        using (var f = File.Create(tmp))
+        // The project's one write path: a half-written image is never left under its real name.
+        IO.AtomicFile.Write(path, f =>
         {
             if (!o.Rgb)
             {
@@ -84,7 +83,6 @@ public static class ImageTreeWriter
             }
             else if (jpeg) image.SaveAsJpeg(f, new JpegEncoder { Quality = 95 });
             else image.SaveAsPng(f, new PngEncoder());
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }

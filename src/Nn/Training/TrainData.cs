@@ -96,7 +96,7 @@ public sealed class TrainData
         int classes = d.ClassNames.Length;
         IBatchTransform[] mixes = [.. c.MixupAlpha > 0 ? [new MixUp(c.MixupAlpha, classes)] : Array.Empty<IBatchTransform>(),
             .. c.CutmixAlpha > 0 ? [new CutMix(c.CutmixAlpha, classes)] : Array.Empty<IBatchTransform>()];
-        var balance = new ClassBalance(Enumerable.Range(0, d.Train.Count).Select(i => d.Train.Label(i)).ToArray(), classes, d.TrainIndices, c.Seed);
+        var balance = d.TrainBalance(c.Seed);
         var mode = c.Balance switch { "oversample" => BalanceMode.Oversample, "undersample" => BalanceMode.Undersample, _ => BalanceMode.None };
         if (mode != BalanceMode.None && balance.Counts.Any(n => n == 0))
             throw new ArgumentException($"--balance {c.Balance}: class(es) {string.Join(", ", balance.EmptyClasses.Select(k => d.ClassNames[k]))} have no train images");
@@ -137,10 +137,6 @@ public sealed class TrainData
     }
 
     /// <summary>A data source over the same data with another split (K-fold: train on some folds, evaluate on one).</summary>
-    public static DataSource WithSplit(DataSource d, int[] train, int[] test, string testSplit) => new()
-    {
-        Path = d.Path, Layout = d.Layout, ClassNames = d.ClassNames, Train = d.Train, TrainIndices = train, Test = d.Train, TestIndices = test,
-        TestSplit = testSplit, ValFraction = d.ValFraction, Seed = d.Seed, FromFiles = d.FromFiles, Channels = d.Channels,
-        TrainStatistics = d.TrainStatistics, Skipped = d.Skipped,
-    };
+    public static DataSource WithSplit(DataSource d, int[] train, int[] test, string testSplit) =>
+        d with { TrainIndices = train, Test = d.Train, TestIndices = test, TestSplit = testSplit };
 }

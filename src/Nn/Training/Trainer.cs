@@ -30,7 +30,7 @@ public sealed class Trainer
     private readonly TrainConfig _config;
     private readonly Func<TrainConfig, int, int, Module> _modelFactory;
     private readonly TextWriter _log;
-    private float[]? _lossWeights;
+    private Tensor? _lossWeights;
 
     /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
     /// <summary>Runs after every optimizer step (pruning masks use it to keep pruned weights at zero).</summary>
@@ -49,9 +49,6 @@ public sealed class Trainer
     /// <summary>Trains on the data path's train split and evaluates on its test split.</summary>
     public TrainReport Run(CancellationToken cancel = default) => Run(null, cancel);
 
-    /// <summary>The effective configuration of the last run (what "from the data" resolved to).</summary>
-    public TrainConfig? EffectiveConfig { get; private set; }
-
     /// <summary>Trains and evaluates on the given data (K-fold cross-validation passes the fold here), else on the config's data path.</summary>
     public TrainReport Run(DataSource? source, CancellationToken cancel = default)
     {
@@ -63,7 +60,6 @@ public sealed class Trainer
         // Data and options are checked before anything is written.
         var data = TrainData.Prepare(_config, source);
         var c = data.Config;
-        EffectiveConfig = c;
         OutDir = c.Out ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
         Directory.CreateDirectory(OutDir);
         AtomicFile.WriteAllText(Path.Combine(OutDir, "config.json"), c.ToJson());
@@ -74,7 +70,9 @@ public sealed class Trainer
         int classes = train.ClassNames.Length, channels = train.Channels;
         var preprocessing = data.Preprocessing;
         var weightsMeta = new Dictionary<string, string> { ["model"] = c.Model, ["config"] = c.ToJson(), [Preprocessing.MetadataKey] = preprocessing.ToJson() };
-        _lossWeights = data.LossWeights;
+        // Class weights for the loss (--balance weights): one tensor for the run, not one per batch.
+        using var lossWeights = data.LossWeights is { } lw ? DisposeScope.Detach(Tensor.FromArray(lw, lw.Length)) : null;
+        _lossWeights = lossWeights;
         _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainLoader.SampleCount} train / {testLoader.SampleCount} {train.TestSplit} images; input {preprocessing}" +
             (train.Skipped.Count > 0 ? $"; {train.Skipped.Count} skipped (listed in report.json)" : "") + (c.Balance != "none" ? $"; balance {c.Balance}" : ""));
 
@@ -163,8 +161,7 @@ public sealed class Trainer
             {
                 Tensor logits;
                 using (new Autocast(_config.Amp)) logits = model.Forward(batch.Images);
-                var classWeights = _lossWeights is null ? null : Tensor.FromArray(_lossWeights, _lossWeights.Length);
-                var loss = F.CrossEntropy(logits, batch.Targets, classWeights, labelSmoothing: _config.LabelSmoothing);
+                var loss = F.CrossEntropy(logits, batch.Targets, _lossWeights, labelSmoothing: _config.LabelSmoothing);
                 if (teacher is not null)
                 {
                     Tensor teacherLogits;

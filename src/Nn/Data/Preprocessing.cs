@@ -68,7 +68,7 @@ public sealed record Preprocessing
     public static int ResizeFor(int imageSize, double cropFraction) => (int)Math.Floor(imageSize / cropFraction + 1e-9);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Channels}x{ImageSize}x{ImageSize} (resize {ResizeSize}, centre crop), mean [{string.Join(", ", Mean.Select(v => v.ToString("0.####", CultureInfo.InvariantCulture)))}], std [{string.Join(", ", Std.Select(v => v.ToString("0.####", CultureInfo.InvariantCulture)))}]");
+        $"{Channels}x{ImageSize}x{ImageSize}{(ResizeSize != ImageSize ? $" (eval: resize {ResizeSize}, centre crop)" : "")}, mean [{string.Join(", ", Mean.Select(v => v.ToString("0.####", CultureInfo.InvariantCulture)))}], std [{string.Join(", ", Std.Select(v => v.ToString("0.####", CultureInfo.InvariantCulture)))}]");
 }
 
 /// <summary>Shorter side to resize (skipped when it already is), then a centre crop of crop x crop (skipped when the

@@ -260,3 +260,22 @@ public class AnyDatasetEvaluationTests
         Directory.Delete(root, true);
     }
 }
+
+public class ProgressLineTests
+{
+    [Fact]
+    public void RedirectedProgressIsPlainLinesWithStepEtaAndStats()
+    {
+        var log = new StringWriter();
+        var p = new ProgressLine(log, total: 4, plainIntervalMs: 0);
+        p.Update(2, "epoch 1", "loss 0.5000");
+        p.Done();
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("epoch 1 [2/4] ETA ", line);
+        Assert.EndsWith("loss 0.5000", line.TrimEnd('\r'));
+        Assert.DoesNotContain("\r", log.ToString().Replace(Environment.NewLine, "\n"));
+        Assert.Equal("1:05", ProgressLine.Eta(65));
+        Assert.Equal("1:01:40", ProgressLine.Eta(3700));
+    }
+}

@@ -264,7 +264,7 @@ public sealed class Trainer
 /// Progress within an epoch: on a terminal, one line rewritten in place (a bar, step, images/s, ETA, running loss);
 /// when the output is redirected or captured, a plain line every 15 seconds, so logs stay line-oriented.
 /// </summary>
-internal sealed class ProgressLine(TextWriter log, int total)
+internal sealed class ProgressLine(TextWriter log, int total, int plainIntervalMs = 15000)
 {
     private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected;
     private readonly Stopwatch _since = Stopwatch.StartNew();
@@ -277,7 +277,7 @@ internal sealed class ProgressLine(TextWriter log, int total)
 
     public void Update(int step, string prefix, string stats)
     {
-        if (_since.ElapsedMilliseconds < (_interactive ? 200 : 15000)) return;
+        if (_since.ElapsedMilliseconds < (_interactive ? 200 : plainIntervalMs)) return;
         _since.Restart();
         double elapsed = _start.Elapsed.TotalSeconds, eta = step > 0 ? elapsed / step * (total - step) : 0;
         string where = $"{prefix} [{step}/{total}] ETA {Eta(eta)}";

@@ -22,7 +22,10 @@ public static class CliMain
                                options: --config FILE.json --model --data --epochs --batch-size --optimizer sgd|adam|adamw
                                  --lr --momentum --nesterov true|false --weight-decay --schedule cosine|step|constant
                                  --warmup EPOCHS --label-smoothing --mixup ALPHA --cutmix ALPHA --random-erasing P --amp true|false --seed --threads --workers --out DIR
-                                 --resume CHECKPOINT --train-limit N --test-limit N (0 = all) --patience N --min-delta --augment --grad-clip
+                                 --train-limit N --test-limit N (0 = all) --patience N --min-delta --augment --grad-clip
+                               runs: --resume RUN[/checkpoint.safetensors] continues a run exactly as stored (only --epochs,
+                                 --threads, --workers, --checkpoint-every may change); --checkpoint-every STEPS also
+                                 checkpoints inside epochs; --overwrite true replaces a previous run in --out (else refused)
                                  transfer learning: --init WEIGHTS (.safetensors, or PyTorch .pth/.pt) --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]

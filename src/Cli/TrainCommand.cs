@@ -12,14 +12,28 @@ public static class TrainCommand
         "config", "model", "data", "epochs", "batch-size", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
-        "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe",
+        "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe", "checkpoint-every", "overwrite",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
     {
-        var c = o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
+        try { return RunCore(o, kfold, distill); }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"cudann {(kfold ? "kfold" : distill ? "distill" : "train")}: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int RunCore(Options o, bool kfold, bool distill)
+    {
+        // --resume continues the run as its checkpoint stored it; flags are applied over that and the trainer
+        // refuses any that would change the run (except --epochs, --threads, --workers, --checkpoint-every).
+        if (o.Has("resume") && o.Has("config")) throw new UsageException("--config with --resume: a resumed run keeps the configuration stored in its checkpoint; give only the options to change");
+        var c = o.String("resume") is { } resumeFrom ? Trainer.ResumeConfig(resumeFrom)
+            : o.Has("config") ? TrainConfig.FromJsonFile(o.String("config")!) : new TrainConfig();
         // A recipe sets its values over the config file's; flags override both.
-        if ((o.String("recipe") ?? c.Recipe) is { } recipe)
+        if ((o.String("recipe") ?? (o.Has("resume") ? null : c.Recipe)) is { } recipe)
         {
             if (!TrainConfig.Recipes.Contains(recipe)) throw new UsageException($"--recipe expects one of {string.Join(", ", TrainConfig.Recipes)}, got '{recipe}'");
             c = c.WithRecipe(recipe);
@@ -54,6 +68,8 @@ public static class TrainCommand
             Workers = o.Int("workers", c.Workers, 0, 64),
             Out = o.String("out") ?? c.Out,
             Resume = o.String("resume") ?? c.Resume,
+            CheckpointEvery = o.Int("checkpoint-every", c.CheckpointEvery, 0),
+            Overwrite = o.Bool("overwrite", c.Overwrite),
             TrainLimit = o.Int("train-limit", c.TrainLimit, 0),
             TestLimit = o.Int("test-limit", c.TestLimit, 0),
             Patience = o.Int("patience", c.Patience, 0),
@@ -69,19 +85,11 @@ public static class TrainCommand
             DistillAlpha = o.Double("distill-alpha", c.DistillAlpha),
         };
         if (distill && c.Teacher is null) throw new UsageException("distill needs --teacher FILE (a checkpoint or best.safetensors from cudann train)");
-        try
-        {
-            Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
-                ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, cfg.ImageSize, new Generator(cfg.Seed)));
-            if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
-            else new Trainer(c, factory).Run();
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann {(kfold ? "kfold" : distill ? "distill" : "train")}: {e.Message}");
-            return 1;
-        }
+        Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
+            ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, cfg.ImageSize, new Generator(cfg.Seed)));
+        if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
+        else new Trainer(c, factory).Run();
+        return 0;
     }
 
     /// <summary>A comma-separated list of numbers ("0.485,0.456,0.406").</summary>

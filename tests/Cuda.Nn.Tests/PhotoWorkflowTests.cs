@@ -11,9 +11,13 @@ namespace Cuda.Nn.Tests;
 internal static class CudannProcess
 {
     /// <summary>Runs the cudann command built beside the tests; returns its exit code and output.</summary>
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => RunWith(null, args);
+
+    /// <summary>Runs cudann with extra environment variables (CUDANN_FAULT for crash tests).</summary>
+    public static (int Code, string Out, string Err) RunWith(IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cudann.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

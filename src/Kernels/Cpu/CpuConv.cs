@@ -129,11 +129,13 @@ internal static unsafe class CpuConv
     }
 
     /// <summary>
-    /// Runs body over all images. With several chunks each chunk is one thread taking images dynamically (so a
-    /// busy core gets fewer); first is true for the first image a chunk handles. Each chunk rents its workspace.
-    /// Returns how many images each chunk handled.
+    /// Runs body over all images; first is true for the first image a chunk handles, and each chunk rents its
+    /// workspace. Returns how many images each chunk handled. With several chunks, chunks whose results are
+    /// independent per image take images dynamically (a busy core gets fewer); when the chunks sum into partials
+    /// (summed: a weight gradient), chunk c takes the fixed range [c n / chunks, (c + 1) n / chunks) in order, so
+    /// every partial, and the sum of the partials in chunk order, is the same bits whichever thread ran it.
     /// </summary>
-    internal static int[] RunImages<T>(int n, long workspaceElements, ImageBody<T> body) where T : unmanaged
+    internal static int[] RunImages<T>(int n, long workspaceElements, ImageBody<T> body, bool summed = false) where T : unmanaged
     {
         int chunks = ImageChunks(n);
         var counts = new int[chunks];
@@ -142,6 +144,17 @@ internal static unsafe class CpuConv
             using var ws = Workspace.Of<T>(workspaceElements);
             for (int i = 0; i < n; i++) body(0, i, i == 0, (T*)ws.Ptr);
             counts[0] = n;
+            return counts;
+        }
+        if (summed)
+        {
+            CpuWorkers.For(chunks, c =>
+            {
+                using var ws = Workspace.Of<T>(workspaceElements);
+                int start = (int)((long)c * n / chunks), end = (int)((long)(c + 1) * n / chunks);
+                for (int i = start; i < end; i++) body(c, i, i == start, (T*)ws.Ptr);
+                counts[c] = end - start;
+            });
             return counts;
         }
         int next = -1;
@@ -271,7 +284,7 @@ internal static unsafe class CpuConv
                     Mm(false, true, og, k, pb, gyg + (long)r0 * g.OW, p, col, pb, !first || r0 > 0, accg, k);
                 }
             }
-        });
+        }, summed: true);
         SumPartials(gw, part, gwLen, counts);
     }
 

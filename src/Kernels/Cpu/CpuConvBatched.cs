@@ -113,7 +113,7 @@ internal static unsafe class CpuConvBatched
                 GatherPlanes(gy, geo.O, gi * og, og, n0, count, p, gyc, cols);
                 CpuConv.Mm(false, true, og, k, count * p, gyc, (int)cols, col, (int)cols, !first, acc + (long)gi * og * k, k);
             }
-        });
+        }, summed: true);
         CpuConv.SumPartials(gwLive, part, gwLen, counts);
         if (live is null) return;
         int kk = kFull / cg;

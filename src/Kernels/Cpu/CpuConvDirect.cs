@@ -226,7 +226,7 @@ internal static unsafe partial class CpuConvDirect
                                 tile + (nint)ob * TO * pairsPadded + qb * TQ, pairsPadded);
                 });
             }
-        });
+        }, summed: true);
         for (int o = 0; o < s.O; o++)
         {
             var dst = new Span<float>(gw + (long)o * pairs, pairs);

@@ -83,9 +83,10 @@ public sealed class GradScaler(double initScale = 65536.0, double growthFactor =
     /// <summary>For checkpoints.</summary>
     public (double Scale, int GrowthTracker) GetState() => (Scale, GrowthTracker);
 
-    public void SetState(double scale, int growthTracker)
+    public void SetState(double scale, int growthTracker, int skippedSteps = 0)
     {
         Scale = scale;
         GrowthTracker = growthTracker;
+        SkippedSteps = skippedSteps;
     }
 }

@@ -86,17 +86,20 @@ public sealed class DataLoader
         return order;
     }
 
-    /// <summary>The batches of one epoch. With workers &gt; 0 they are prepared ahead on background threads.</summary>
-    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancel = default)
+    /// <summary>The batches of one epoch from batch firstBatch on (a resumed run skips those it trained on; each
+    /// batch depends only on the seed, epoch and its index, so the rest are the same). With workers &gt; 0 they are
+    /// prepared ahead on background threads.</summary>
+    public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancel = default, int firstBatch = 0)
     {
         var order = Order(epoch);
         int batches = BatchCount;
+        if (firstBatch < 0 || firstBatch > batches) throw new ArgumentOutOfRangeException(nameof(firstBatch), $"batch {firstBatch} of an epoch of {batches}");
         if (Workers == 0)
         {
-            for (int b = 0; b < batches; b++) yield return MakeBatch(order, b, epoch);
+            for (int b = firstBatch; b < batches; b++) yield return MakeBatch(order, b, epoch);
             yield break;
         }
-        int w = Math.Min(Workers, Math.Max(1, batches));
+        int w = Math.Min(Workers, Math.Max(1, batches - firstBatch));
         var queues = Enumerable.Range(0, w).Select(_ => new BlockingCollection<Batch>(Prefetch)).ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         Exception? failure = null;
@@ -108,7 +111,7 @@ public sealed class DataLoader
             {
                 try
                 {
-                    for (int b = worker; b < batches && !stop.IsCancellationRequested; b += w)
+                    for (int b = firstBatch + worker; b < batches && !stop.IsCancellationRequested; b += w)
                     {
                         var batch = MakeBatch(order, b, epoch);
                         try { queues[worker].Add(batch, stop.Token); }
@@ -122,10 +125,10 @@ public sealed class DataLoader
         }
         try
         {
-            for (int b = 0; b < batches; b++)
+            for (int b = firstBatch; b < batches; b++)
             {
                 Batch? next = null;
-                try { next = queues[b % w].Take(stop.Token); }
+                try { next = queues[(b - firstBatch) % w].Take(stop.Token); }
                 catch (InvalidOperationException) { }
                 catch (OperationCanceledException) { }
                 if (next is null)

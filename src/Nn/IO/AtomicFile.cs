@@ -1,29 +1,96 @@
-// Writes that never leave a half-written file: temp file in the same folder, flush to disk, rename over.
+// The one way the project writes an output file. The bytes go to a temp file in the target's folder, are flushed
+// to disk, renamed over the target, and the folder itself is flushed, so a kill or power loss at any moment leaves
+// either the old file or the new one, never a mix. A target that exists and is not a regular file (a device, a
+// folder, a pipe, or a link to one) is refused, since renaming over it would silently replace it. Every error names
+// the user's target, not the temp file.
+using System.Runtime.InteropServices;
+
 namespace Cuda.Nn.IO;
 
-public static class AtomicFile
+public static partial class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string target = CheckTarget(path);
+        var dir = Path.GetDirectoryName(target)!;
+        try { Directory.CreateDirectory(dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{path}: cannot create its folder {dir} ({e.Message})", e);
+        }
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                write(fs);
+                write(FaultInjection.Active ? new FaultInjection.WriteStream(fs, Path.GetFileName(target)) : fs);
+                FaultInjection.Hit("write:" + Path.GetFileName(target));
                 fs.Flush(flushToDisk: true);
             }
-            File.Move(tmp, path, overwrite: true);
+            File.Move(tmp, target, overwrite: true);
+            FlushFolder(dir);
         }
-        catch
+        catch (Exception e)
         {
-            try { File.Delete(tmp); } catch (IOException) { }
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (e is IOException or UnauthorizedAccessException)
+                throw new IOException($"{path}: cannot write ({e.Message.Replace(tmp, "its temp file", StringComparison.Ordinal)}); {(File.Exists(target) ? "the previous file is kept" : "nothing was written")}", e);
             throw;
         }
     }
 
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { var b = System.Text.Encoding.UTF8.GetBytes(text); s.Write(b); });
+
+    /// <summary>The path to write: the target itself, or the file a link points at. Refuses a target that exists
+    /// and is not a regular file.</summary>
+    public static string CheckTarget(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new IOException($"{path}: is a folder, not a file: give a file name");
+        var info = new FileInfo(full);
+        if (info.LinkTarget is not null)
+        {
+            var final = info.ResolveLinkTarget(returnFinalTarget: true);
+            if (final is DirectoryInfo) throw new IOException($"{path}: is a link to a folder ({info.LinkTarget}), not a file");
+            if (final is null || !final.Exists) return full; // a dangling link: the link is replaced by the new file
+            full = final.FullName;
+            info = new FileInfo(full);
+        }
+        if (info.Exists && !IsRegular(full))
+            throw new IOException($"{path}: exists and is not a regular file (a device, pipe or socket): refusing to replace it");
+        return full;
+    }
+
+    /// <summary>Whether an existing path (links followed) is a regular file. .NET reports FIFOs, sockets and
+    /// devices as plain zero-length files, so the type comes from statx, whose layout is the same on every Linux
+    /// architecture (stx_mode: a u16 at offset 28).</summary>
+    private static unsafe bool IsRegular(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return true;
+        byte* buf = stackalloc byte[256];
+        if (Statx(-100 /* AT_FDCWD */, path, 0, 1 /* STATX_TYPE */, buf) != 0) return true; // let the write report it
+        return (*(ushort*)(buf + 28) & 0xF000) == 0x8000; // S_IFREG
+    }
+
+    /// <summary>fsync of the folder, so the rename itself survives a power loss (POSIX; elsewhere a no-op).</summary>
+    private static void FlushFolder(string dir)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int fd = Open(dir, 0 /* O_RDONLY */);
+        if (fd < 0) return;
+        try { _ = Fsync(fd); } finally { _ = Close(fd); }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 }

@@ -13,6 +13,19 @@ public static class TensorFile
     public static byte[] ToBytes(IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
         SafeTensorsWriter.ToBytes(Items(tensors), metadata);
 
+    /// <summary>SHA-256 (hex) over the tensors in name order: each name, dtype, shape and raw bytes. Two runs that
+    /// end with this hash ended with the same bits (report.json's weights_sha256).</summary>
+    public static string Sha256(IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    {
+        using var h = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var item in Items(tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal)))
+        {
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{item.Name}|{item.DType}|{string.Join(",", item.Shape)}|"));
+            h.AppendData(item.Data.Span);
+        }
+        return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
     private static IEnumerable<SafeTensorsWriter.Item> Items(IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
         foreach (var (name, t) in tensors)

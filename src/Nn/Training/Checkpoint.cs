@@ -1,7 +1,10 @@
-// Training checkpoints in one safetensors file: model ("model."), optimizer ("optim."), and the
-// scheduler, loss scaler, generator and progress in the metadata. Written atomically, so a kill at any
-// moment leaves the previous checkpoint intact.
+// Training checkpoints in one safetensors file: model ("model."), optimizer ("optim."), and in the metadata
+// everything else a run needs to continue as if it had not stopped: the effective configuration, a hash of the
+// split, the scheduler, loss scaler and generator states, the position inside the epoch with its running sums,
+// the early-stopping state and the metrics of every finished epoch. The checkpoint is the run's commit point:
+// metrics.jsonl and best.safetensors are rebuilt from it on resume. Written atomically (AtomicFile).
 using System.Globalization;
+using System.Text.Json;
 using Cuda.Nn.Amp;
 using Cuda.Nn.IO;
 using Cuda.Nn.Modules;
@@ -9,14 +12,33 @@ using Cuda.Nn.Optim;
 
 namespace Cuda.Nn.Training;
 
-public sealed record CheckpointState(int Epoch, double BestAccuracy, int BestEpoch);
+/// <summary>Running sums of a partly trained epoch (a mid-epoch checkpoint).</summary>
+public sealed record EpochProgress(double LossSum, long Correct, long Seen, double Seconds, int SkippedSteps)
+{
+    public static readonly EpochProgress Empty = new(0, 0, 0, 0, 0);
+}
+
+/// <param name="Epoch">Epochs finished.</param>
+/// <param name="Step">Steps of epoch Epoch + 1 already taken (0 at an epoch boundary).</param>
+public sealed record CheckpointState(int Epoch, double BestAccuracy, int BestEpoch)
+{
+    public int Step { get; init; }
+    public EpochProgress Progress { get; init; } = EpochProgress.Empty;
+    /// <summary>Epochs since the best one (early stopping).</summary>
+    public int SinceBest { get; init; }
+    /// <summary>Metrics of the finished epochs; null in checkpoints written before they were recorded.</summary>
+    public IReadOnlyList<EpochMetrics>? History { get; init; }
+    /// <summary>SHA-256 of the run's split.json, so a resume on data that no longer gives that split is refused.</summary>
+    public string? SplitSha256 { get; init; }
+}
 
 public static class Checkpoint
 {
+    public const string Format = "cudann-checkpoint-2";
     private static string S(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, int epoch, double best, int bestEpoch, TrainConfig? config = null, Data.Preprocessing? preprocessing = null)
+    public static void Save(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, CheckpointState state, TrainConfig? config = null, Data.Preprocessing? preprocessing = null)
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var (k, v) in model.StateDict()) tensors.Add(new("model." + k, v));
@@ -26,18 +48,25 @@ public static class Checkpoint
             foreach (var (k, v) in optState) tensors.Add(new("optim." + k, v));
             var (seed, offset) = Generator.Default.GetState();
             var (scale, growth) = scaler.GetState();
+            var p = state.Progress;
             var meta = new Dictionary<string, string>
             {
-                ["format"] = "cudann-checkpoint-1",
-                ["epoch"] = S(epoch),
-                ["best_accuracy"] = S(best),
-                ["best_epoch"] = S(bestEpoch),
+                ["format"] = Format,
+                ["epoch"] = S(state.Epoch),
+                ["step"] = S(state.Step),
+                ["best_accuracy"] = S(state.BestAccuracy),
+                ["best_epoch"] = S(state.BestEpoch),
+                ["since_best"] = S(state.SinceBest),
                 ["scheduler_steps"] = S(scheduler.StepCount),
                 ["scaler_scale"] = S(scale),
                 ["scaler_growth_tracker"] = S(growth),
+                ["scaler_skipped_steps"] = S(scaler.SkippedSteps),
                 ["generator_seed"] = seed.ToString(CultureInfo.InvariantCulture),
                 ["generator_offset"] = offset.ToString(CultureInfo.InvariantCulture),
+                ["epoch_progress"] = JsonSerializer.Serialize(p, TrainConfig.Json),
+                ["history"] = JsonSerializer.Serialize(state.History ?? [], TrainConfig.Json),
             };
+            if (state.SplitSha256 is not null) meta["split_sha256"] = state.SplitSha256;
             if (config is not null)
             {
                 meta["model"] = config.Model;
@@ -49,22 +78,62 @@ public static class Checkpoint
         finally { foreach (var t in optState.Values) t.Dispose(); }
     }
 
+    /// <summary>Where a checkpoint's run stands, from its metadata alone.</summary>
+    public sealed record Info(int Epoch, int Step, string? SplitSha256);
+
+    public static Info ReadInfo(string path)
+    {
+        var meta = TrainingMetadata(path);
+        int Int(string key) => meta.TryGetValue(key, out var v) && int.TryParse(v, CultureInfo.InvariantCulture, out int n) ? n : 0;
+        return new Info(Int("epoch"), Int("step"), meta.GetValueOrDefault("split_sha256"));
+    }
+
+    private static IReadOnlyDictionary<string, string> TrainingMetadata(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        if (!file.Metadata.TryGetValue("format", out var f) || !f.StartsWith("cudann-checkpoint-", StringComparison.Ordinal))
+            throw new InvalidDataException($"{path}: not a cudann training checkpoint (metadata 'format' is {(f is null ? "missing" : $"'{f}'")}); --resume takes RUN/checkpoint.safetensors");
+        return file.Metadata;
+    }
+
+    /// <summary>The configuration a training checkpoint was written with (null for an old checkpoint without it).</summary>
+    public static TrainConfig? ReadConfig(string path)
+    {
+        if (!TrainingMetadata(path).TryGetValue("config", out var json)) return null;
+        try { return JsonSerializer.Deserialize<TrainConfig>(json, TrainConfig.Json); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: its stored configuration does not parse ({e.Message})", e); }
+    }
+
     public static CheckpointState Load(string path, Module model, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler)
     {
         var all = TensorFile.Load(path, out var meta);
         try
         {
-            if (!meta.TryGetValue("format", out var f) || f != "cudann-checkpoint-1")
+            if (!meta.TryGetValue("format", out var f) || f is not ("cudann-checkpoint-1" or Format))
                 throw new InvalidDataException($"{path}: not a cudann training checkpoint (metadata 'format' is {(f is null ? "missing" : $"'{f}'")})");
             string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: checkpoint metadata lacks '{key}'");
+            int Int(string key, int fallback = 0) => meta.ContainsKey(key) || f == Format ? int.Parse(Get(key), CultureInfo.InvariantCulture) : fallback;
+            T? Json<T>(string key) where T : class
+            {
+                if (!meta.TryGetValue(key, out var v)) return f == Format ? throw new InvalidDataException($"{path}: checkpoint metadata lacks '{key}'") : null;
+                try { return JsonSerializer.Deserialize<T>(v, TrainConfig.Json); }
+                catch (JsonException e) { throw new InvalidDataException($"{path}: checkpoint metadata '{key}' does not parse ({e.Message})", e); }
+            }
             var modelState = all.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value);
             var optimState = all.Where(kv => kv.Key.StartsWith("optim.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value);
             model.LoadStateDict(modelState);
             optimizer.LoadStateDict(optimState);
-            scheduler.SetStepCount(int.Parse(Get("scheduler_steps"), CultureInfo.InvariantCulture));
-            scaler.SetState(double.Parse(Get("scaler_scale"), CultureInfo.InvariantCulture), int.Parse(Get("scaler_growth_tracker"), CultureInfo.InvariantCulture));
+            scheduler.SetStepCount(Int("scheduler_steps"));
+            scaler.SetState(double.Parse(Get("scaler_scale"), CultureInfo.InvariantCulture), Int("scaler_growth_tracker"), Int("scaler_skipped_steps"));
             Generator.Default.SetState(ulong.Parse(Get("generator_seed"), CultureInfo.InvariantCulture), ulong.Parse(Get("generator_offset"), CultureInfo.InvariantCulture));
-            return new CheckpointState(int.Parse(Get("epoch"), CultureInfo.InvariantCulture), double.Parse(Get("best_accuracy"), CultureInfo.InvariantCulture), int.Parse(Get("best_epoch"), CultureInfo.InvariantCulture));
+            return new CheckpointState(Int("epoch"), double.Parse(Get("best_accuracy"), CultureInfo.InvariantCulture), Int("best_epoch"))
+            {
+                Step = Int("step"),
+                SinceBest = Int("since_best"),
+                Progress = Json<EpochProgress>("epoch_progress") ?? EpochProgress.Empty,
+                History = Json<List<EpochMetrics>>("history"),
+                SplitSha256 = meta.GetValueOrDefault("split_sha256"),
+            };
         }
         finally { foreach (var t in all.Values) t.Dispose(); }
     }

@@ -12,8 +12,17 @@ public sealed record FoldResult(int Fold, int TrainSamples, int EvalSamples, dou
 
 public sealed record KFoldReport(int Folds, IReadOnlyList<FoldResult> Results, double MeanAccuracy, double StdAccuracy, TrainConfig Config);
 
+/// <summary>What a K-fold run folder holds, so a rerun with other options is refused instead of mixing folds.</summary>
+public sealed record KFoldConfig(int Folds, TrainConfig Config);
+
 public static class KFold
 {
+    private static KFoldConfig SafeRead(string path)
+    {
+        try { return JsonSerializer.Deserialize<KFoldConfig>(File.ReadAllText(path), TrainConfig.Json) ?? throw new InvalidDataException($"{path}: empty"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a K-fold configuration ({e.Message})", e); }
+    }
+
     /// <summary>Assigns each sample a fold so every class is spread evenly over the folds (shuffled within class from the seed).</summary>
     public static int[] StratifiedFolds(IReadOnlyList<long> labels, int folds, ulong seed)
     {
@@ -41,6 +50,18 @@ public static class KFold
         int n = pool.Length;
         var assignment = StratifiedFolds([.. pool.Select(i => data.Train.Label(i))], folds, config.Seed);
         Directory.CreateDirectory(root);
+        // A rerun resumes fold by fold, so it must be the same cross-validation: same folds, same configuration.
+        var kfoldConfig = Path.Combine(root, "kfold_config.json");
+        var recorded = config with { Out = root, Resume = null };
+        if (File.Exists(kfoldConfig))
+        {
+            var stored = SafeRead(kfoldConfig);
+            if (stored.Folds != folds) throw new ArgumentException($"--folds {folds}: {root} holds a {stored.Folds}-fold run; give --folds {stored.Folds} to resume it, or another --out");
+            var changes = recorded.ResumeChanges(stored.Config);
+            if (changes.Count > 0)
+                throw new ArgumentException($"{root} holds a K-fold run with another configuration: " + string.Join("; ", changes.Select(ch => $"{TrainConfig.OptionOf(ch.Key)} was {ch.Stored}, now {ch.Given}")) + "; give the same options to resume it, or another --out");
+        }
+        else AtomicFile.WriteAllText(kfoldConfig, JsonSerializer.Serialize(new KFoldConfig(folds, recorded), TrainConfig.Json));
         var results = new List<FoldResult>();
         for (int f = 0; f < folds; f++)
         {

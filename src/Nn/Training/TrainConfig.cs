@@ -46,7 +46,12 @@ public sealed record TrainConfig
     public List<Cuda.Nn.Data.TransformSpec>? TrainTransforms { get; init; }
     /// <summary>The preset the run started from (finetune), for the record; its values are in the other fields.</summary>
     public string? Recipe { get; init; }
+    /// <summary>Continue the run this checkpoint (or a run folder's checkpoint.safetensors) belongs to; see ResumeChanges.</summary>
     public string? Resume { get; init; }
+    /// <summary>Also write checkpoint.safetensors every N training steps inside an epoch (0 = at epoch ends only).</summary>
+    public int CheckpointEvery { get; init; }
+    /// <summary>Replace a previous run in Out (its checkpoints, metrics and report) instead of refusing the folder.</summary>
+    public bool Overwrite { get; init; }
     /// <summary>Use only the first N training samples (0 = all): for quick runs and tests.</summary>
     public int TrainLimit { get; init; }
     public int TestLimit { get; init; }
@@ -100,13 +105,48 @@ public sealed record TrainConfig
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        // A diverged loss is data ("NaN", "Infinity"), not a crash when a report or metrics line is written.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+
+    /// <summary>The fields a resumed run may change: they do not change what the run computes, or (Epochs, Threads)
+    /// change it in a documented way (docs/reproducibility.md).</summary>
+    public static readonly string[] ResumeMayChange = ["epochs", "threads", "workers", "out", "resume", "checkpoint_every", "overwrite"];
+
+    /// <summary>The command-line option of a config key (they differ for a few).</summary>
+    public static string OptionOf(string key) => key switch
+    {
+        "warmup_epochs" => "--warmup",
+        "mixup_alpha" => "--mixup",
+        "cutmix_alpha" => "--cutmix",
+        "distill_temperature" => "--temperature",
+        "image_size" => "--size",
+        "train_transforms" => "train_transforms (config file)",
+        _ => "--" + key.Replace('_', '-'),
+    };
+
+    /// <summary>The fields (config keys) other than ResumeMayChange where this config differs from a run's stored
+    /// one, with both values as JSON.</summary>
+    public IReadOnlyList<(string Key, string Stored, string Given)> ResumeChanges(TrainConfig stored)
+    {
+        var a = System.Text.Json.Nodes.JsonNode.Parse(stored.ToJson())!.AsObject();
+        var b = System.Text.Json.Nodes.JsonNode.Parse(ToJson())!.AsObject();
+        var changes = new List<(string, string, string)>();
+        foreach (var (key, given) in b)
+        {
+            if (ResumeMayChange.Contains(key)) continue;
+            string g = given?.ToJsonString() ?? "null", st = a[key]?.ToJsonString() ?? "null";
+            if (g != st) changes.Add((key, st, g));
+        }
+        return changes;
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>Reads a JSON config; unknown keys and wrong types are errors that name the file.</summary>
     public static TrainConfig FromJsonFile(string path)
     {
+        if (!File.Exists(path)) throw new FileNotFoundException($"--config {path}: no such file{(Directory.Exists(path) ? " (it is a folder)" : "")}", path);
         try
         {
             return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config");
@@ -142,6 +182,7 @@ public sealed record TrainConfig
         if (Std is not null && Std.Any(v => !(v > 0))) throw new ArgumentException($"std values must be positive, got [{string.Join(", ", Std)}]");
         if (TrainLimit < 0 || TestLimit < 0) throw new ArgumentException($"train_limit and test_limit must be non-negative (0 = all), got {TrainLimit} and {TestLimit}");
         if (Recipe is not null && !Recipes.Contains(Recipe)) throw new ArgumentException($"recipe must be one of {string.Join(", ", Recipes)}, got '{Recipe}'");
+        if (CheckpointEvery < 0) throw new ArgumentException($"checkpoint_every must be non-negative (0 = at epoch ends only), got {CheckpointEvery}");
         if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
     }
 }

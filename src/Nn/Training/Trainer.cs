@@ -19,6 +19,10 @@ public sealed record TrainReport(double TestAccuracy, int BestEpoch, double Best
 {
     /// <summary>The data the run used: splits, class counts, balancing, preprocessing, skipped files.</summary>
     public DataReport? Data { get; init; }
+    /// <summary>SHA-256 of the final weights (TensorFile.Sha256): equal hashes, equal bits.</summary>
+    public string? WeightsSha256 { get; init; }
+    /// <summary>Set when the run stopped because the loss diverged (the epochs before it are in History).</summary>
+    public string? Diverged { get; init; }
 }
 
 public sealed class Trainer
@@ -46,6 +50,30 @@ public sealed class Trainer
 
     public string OutDir { get; private set; } = "";
 
+    /// <summary>Runs after every checkpoint write with (path, epochs finished, step within the next epoch); tests
+    /// use it to keep every checkpoint a run wrote.</summary>
+    public Action<string, int, int>? AfterCheckpoint { get; init; }
+
+    /// <summary>The stored configuration of the run a checkpoint (or run folder) belongs to, set to resume it into
+    /// its own folder: what `cudann train --resume` starts from before applying the flags given.</summary>
+    public static TrainConfig ResumeConfig(string checkpointOrRunFolder)
+    {
+        string path = ResumePath(checkpointOrRunFolder);
+        var stored = Checkpoint.ReadConfig(path) ?? throw new InvalidDataException($"--resume {checkpointOrRunFolder}: the checkpoint does not record its run's configuration (written by an older cudann): give the run's options again, as in its config.json");
+        return stored with { Resume = path, Out = Path.GetDirectoryName(Path.GetFullPath(path)) };
+    }
+
+    /// <summary>A checkpoint file, or a run folder's checkpoint.safetensors.</summary>
+    public static string ResumePath(string checkpointOrRunFolder)
+    {
+        if (Directory.Exists(checkpointOrRunFolder))
+        {
+            var inside = Path.Combine(checkpointOrRunFolder, RunFolder.CheckpointFile);
+            return File.Exists(inside) ? inside : throw new FileNotFoundException($"--resume {checkpointOrRunFolder}: the folder has no {RunFolder.CheckpointFile}");
+        }
+        return File.Exists(checkpointOrRunFolder) ? checkpointOrRunFolder : throw new FileNotFoundException($"--resume {checkpointOrRunFolder}: no such checkpoint file or run folder");
+    }
+
     /// <summary>Trains on the data path's train split and evaluates on its test split.</summary>
     public TrainReport Run(CancellationToken cancel = default) => Run(null, cancel);
 
@@ -55,15 +83,28 @@ public sealed class Trainer
         CpuWorkers.ThreadCount = _config.Threads;
         if (!Models.ModelRegistry.List().Any(m => m.Name == _config.Model))
             throw new ArgumentException($"unknown model '{_config.Model}' (cudann models lists them: {string.Join(", ", Models.ModelRegistry.List().Select(m => m.Name))})");
-        if (_config.Resume is { } r && !File.Exists(r)) throw new FileNotFoundException($"--resume {r}: no such checkpoint file{(Directory.Exists(r) ? " (it is a folder: give RUN/checkpoint.safetensors)" : "")}");
+        string? resumePath = _config.Resume is { } r ? ResumePath(r) : null;
+        TrainConfig? stored = resumePath is null ? null : Checkpoint.ReadConfig(resumePath);
         if (_config.Init is { } i && !File.Exists(i)) throw new FileNotFoundException($"--init {i}: no such weights file");
         // Data and options are checked before anything is written.
         var data = TrainData.Prepare(_config, source);
         var c = data.Config;
-        OutDir = c.Out ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
-        Directory.CreateDirectory(OutDir);
-        AtomicFile.WriteAllText(Path.Combine(OutDir, "config.json"), c.ToJson());
-        AtomicFile.WriteAllText(Path.Combine(OutDir, "split.json"), data.Source.ToRecord().ToJson());
+        // Compared after the data fills in what the options left open (size, mean/std, transforms), as stored.
+        if (stored is not null) CheckResume(c, stored, resumePath!);
+        string splitJson = data.Source.ToRecord().ToJson(), splitHash = RunFolder.Sha256(splitJson);
+        var resumeInfo = resumePath is null ? null : Checkpoint.ReadInfo(resumePath);
+        if (resumeInfo is not null)
+        {
+            if (resumeInfo.SplitSha256 is { } h && h != splitHash)
+                throw new InvalidDataException($"--resume {resumePath}: the data at {c.Data} no longer gives the run's split (its files, limits or split changed since the run's split.json); restore the data or start a new run with another --out");
+            if (c.Epochs < resumeInfo.Epoch) throw new ArgumentException($"--epochs {c.Epochs}: the run being resumed has already finished {resumeInfo.Epoch} epochs");
+        }
+        string resumeDir = resumePath is null ? "" : Path.GetDirectoryName(Path.GetFullPath(resumePath))!;
+        OutDir = c.Out ?? (resumePath is not null ? resumeDir : Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)));
+        bool sameFolder = resumePath is not null && Path.GetFullPath(OutDir).TrimEnd('/') == resumeDir.TrimEnd('/');
+        using var run = RunFolder.Open(OutDir, resuming: sameFolder, overwrite: c.Overwrite);
+        AtomicFile.WriteAllText(run.PathOf(RunFolder.ConfigFile), c.ToJson());
+        AtomicFile.WriteAllText(run.PathOf(RunFolder.SplitFile), splitJson);
         var train = data.Source;
         var trainLoader = data.TrainLoader;
         var testLoader = data.TestLoader;
@@ -84,7 +125,7 @@ public sealed class Trainer
             teacher.Eval();
             _log.WriteLine($"distilling from {c.Teacher} at temperature {c.DistillTemperature}, alpha {c.DistillAlpha}");
         }
-        if (c.Init is { } init)
+        if (c.Init is { } init && resumePath is null)
         {
             var loaded = Checkpoint.LoadModel(init, model, strict: false);
             _log.WriteLine($"initialised from {init}: {model.StateDict().Count - loaded.MissingKeys.Count - loaded.ShapeMismatches.Count} tensors loaded" +
@@ -100,61 +141,135 @@ public sealed class Trainer
         var scaler = new GradScaler(enabled: c.Amp);
 
         var history = new List<EpochMetrics>();
-        int startEpoch = 0, bestEpoch = 0, sinceBest = 0;
-        double best = double.NegativeInfinity;
-        if (c.Resume is { } resume)
+        var state = new CheckpointState(0, double.NegativeInfinity, 0) { SplitSha256 = splitHash, History = history };
+        if (resumePath is not null)
         {
-            var state = Checkpoint.Load(resume, model, optimizer, scheduler, scaler);
-            startEpoch = state.Epoch;
-            best = state.BestAccuracy;
-            bestEpoch = state.BestEpoch;
-            history.AddRange(ReadHistory(Path.Combine(OutDir, "metrics.jsonl"), startEpoch));
-            _log.WriteLine($"resumed from {resume} after epoch {startEpoch}");
+            var loaded = Checkpoint.Load(resumePath, model, optimizer, scheduler, scaler);
+            history.AddRange(loaded.History ?? RunFolder.ReadMetrics(Path.Combine(resumeDir, RunFolder.MetricsFile), loaded.Epoch));
+            state = loaded with { SplitSha256 = splitHash, History = history };
+            RepairAfterCrash(run, resumeDir, state, model, weightsMeta);
+            _log.WriteLine($"resumed from {resumePath} after epoch {state.Epoch}{(state.Step > 0 ? $", step {state.Step}/{stepsPerEpoch}" : "")}");
         }
         _log.WriteLine($"training {c.Model} ({model.ParameterCount():N0} parameters) on {trainLoader.SampleCount} images for {c.Epochs} epochs, batch {c.BatchSize}, {c.Optimizer} lr {c.Lr}, {c.Threads} threads{(c.Amp ? ", AMP" : "")}");
         var total = Stopwatch.StartNew();
         double trainSeconds = history.Sum(h => h.TrainSeconds);
-        bool stopped = false;
-        for (int epoch = startEpoch; epoch < c.Epochs; epoch++)
+        var checkpointPath = run.PathOf(RunFolder.CheckpointFile);
+        void Commit(CheckpointState s)
+        {
+            Checkpoint.Save(checkpointPath, model, optimizer, scheduler, scaler, s, c, preprocessing);
+            AfterCheckpoint?.Invoke(checkpointPath, s.Epoch, s.Step);
+        }
+        bool stopped = c.Patience > 0 && state.Epoch > 0 && state.SinceBest >= c.Patience; // an early-stopped run resumed
+        TrainReport Report(double finalAcc, string? diverged) => new(finalAcc, state.BestEpoch, state.BestAccuracy, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c)
+        {
+            Data = data.Report,
+            WeightsSha256 = TensorFile.Sha256(model.StateDict()),
+            Diverged = diverged,
+        };
+        try
+        {
+        for (int epoch = state.Epoch; epoch < c.Epochs && !stopped; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
             if (transfer.ApplyEpoch(epoch) is { } change) _log.WriteLine(change);
-            var (loss, acc, secs, skipped) = TrainEpoch(model, teacher, optimizer, scheduler, scaler, trainLoader, epoch, cancel);
-            trainSeconds += secs;
+            var start = epoch == state.Epoch ? state : state with { Step = 0, Progress = EpochProgress.Empty };
+            var before = state;
+            var done = TrainEpoch(model, teacher, optimizer, scheduler, scaler, trainLoader, epoch, start.Step, start.Progress, run, history,
+                c.CheckpointEvery, (step, progress) => Commit(before with { Epoch = epoch, Step = step, Progress = progress }), cancel);
+            trainSeconds += done.Seconds - start.Progress.Seconds;
             var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
-            var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, secs, trainLoader.SampleCount / secs, skipped);
+            double loss = done.LossSum / Math.Max(1, done.Seen), acc = (double)done.Correct / Math.Max(1, done.Seen);
+            var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, done.Seconds, trainLoader.SampleCount / done.Seconds, done.SkippedSteps);
             history.Add(m);
-            AppendLine(Path.Combine(OutDir, "metrics.jsonl"), JsonSerializer.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" "));
-            _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {secs:F1} s, {m.ImagesPerSecond:F0} img/s");
-            if (testAcc > best + c.MinDelta) { best = testAcc; bestEpoch = epoch + 1; sinceBest = 0; Checkpoint.SaveModel(Path.Combine(OutDir, "best.safetensors"), model, weightsMeta); }
-            else sinceBest++;
-            Checkpoint.Save(Path.Combine(OutDir, "checkpoint.safetensors"), model, optimizer, scheduler, scaler, epoch + 1, best, bestEpoch, c, preprocessing);
-            if (c.Patience > 0 && sinceBest >= c.Patience)
+            bool improved = testAcc > state.BestAccuracy + c.MinDelta;
+            state = state with
             {
-                _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {bestEpoch})");
-                Checkpoint.LoadModel(Path.Combine(OutDir, "best.safetensors"), model);
-                stopped = true;
-                break;
-            }
+                Epoch = epoch + 1, Step = 0, Progress = EpochProgress.Empty,
+                BestAccuracy = improved ? testAcc : state.BestAccuracy, BestEpoch = improved ? epoch + 1 : state.BestEpoch, SinceBest = improved ? 0 : state.SinceBest + 1,
+            };
+            // The checkpoint commits the epoch; best weights and metrics follow and are rebuilt from it after a crash.
+            Commit(state);
+            if (improved) Checkpoint.SaveModel(run.PathOf(RunFolder.BestFile), model, BestMetadata(weightsMeta, epoch + 1));
+            run.WriteMetrics(history);
+            _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {done.Seconds:F1} s, {m.ImagesPerSecond:F0} img/s");
+            stopped = c.Patience > 0 && state.SinceBest >= c.Patience;
+        }
+        }
+        catch (TrainingDivergedException e)
+        {
+            // What the finished epochs measured stays on disk; the weights in the report are the diverged ones.
+            AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonSerializer.Serialize(Report(double.NaN, e.Message), TrainConfig.Json));
+            throw;
+        }
+        if (stopped)
+        {
+            _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {state.BestEpoch})");
+            Checkpoint.LoadModel(run.PathOf(RunFolder.BestFile), model);
         }
         var final = history.Count > 0 ? history[^1] : null;
-        double finalAcc = stopped ? best : final?.TestAccuracy ?? double.NaN;
-        var report = new TrainReport(finalAcc, bestEpoch, best, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c) { Data = data.Report };
-        AtomicFile.WriteAllText(Path.Combine(OutDir, "report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
-        Curves.Write(Path.Combine(OutDir, "curves.png"), history);
-        _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {best * 100:F2}% at epoch {bestEpoch}); outputs in {OutDir}");
+        double finalAcc = stopped ? state.BestAccuracy : final?.TestAccuracy ?? double.NaN;
+        var report = Report(finalAcc, null);
+        AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonSerializer.Serialize(report, TrainConfig.Json));
+        Curves.Write(run.PathOf(RunFolder.CurvesFile), history);
+        _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {state.BestAccuracy * 100:F2}% at epoch {state.BestEpoch}); outputs in {OutDir}");
         return report;
     }
 
-    private (double Loss, double Acc, double Seconds, int Skipped) TrainEpoch(Module model, Module? teacher, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch, CancellationToken cancel)
+    private static Dictionary<string, string> BestMetadata(Dictionary<string, string> weightsMeta, int epoch) =>
+        new(weightsMeta) { ["epoch"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+
+    /// <summary>Refuses a resume whose configuration differs from the run's, naming each option, except the fields
+    /// that may change (TrainConfig.ResumeMayChange); says what changing those does.</summary>
+    private void CheckResume(TrainConfig effective, TrainConfig stored, string resumePath)
+    {
+        var changes = effective.ResumeChanges(stored);
+        if (changes.Count > 0)
+            throw new ArgumentException($"--resume {resumePath}: a resumed run keeps its configuration, and this one differs: " +
+                string.Join("; ", changes.Select(ch => $"{TrainConfig.OptionOf(ch.Key)} was {ch.Stored}, now {ch.Given}")) +
+                $". Drop {(changes.Count == 1 ? "that option" : "those options")} (only {string.Join(", ", TrainConfig.ResumeMayChange.Take(4).Select(TrainConfig.OptionOf))} and --checkpoint-every may change), or start a new run with another --out");
+        if (effective.Epochs != stored.Epochs && effective.Schedule != "constant")
+            _log.WriteLine($"note: --epochs {stored.Epochs} -> {effective.Epochs} stretches the {effective.Schedule} schedule over the new length from here on; the result matches neither length run uninterrupted");
+        if (effective.Threads != stored.Threads)
+            _log.WriteLine($"note: --threads {stored.Threads} -> {effective.Threads}: results are bit-identical only for the same thread count, so this run will not reproduce the uninterrupted one exactly");
+    }
+
+    /// <summary>After a crash the checkpoint is the truth: metrics.jsonl gets exactly its epochs, and best.safetensors
+    /// is rewritten when the checkpoint's epoch is the best one and the file on disk is from another epoch (the crash
+    /// came between the two writes). Resuming into a new folder carries the best weights over.</summary>
+    private static void RepairAfterCrash(RunFolder run, string resumeDir, CheckpointState state, Module model, Dictionary<string, string> weightsMeta)
+    {
+        run.WriteMetrics(state.History ?? []);
+        var best = run.PathOf(RunFolder.BestFile);
+        var oldBest = Path.Combine(resumeDir, RunFolder.BestFile);
+        if (state.Step == 0 && state.Epoch > 0 && state.BestEpoch == state.Epoch)
+        {
+            if (!File.Exists(best) || BestEpochOf(best) != state.BestEpoch) Checkpoint.SaveModel(best, model, BestMetadata(weightsMeta, state.BestEpoch));
+        }
+        else if (!File.Exists(best) && File.Exists(oldBest))
+            AtomicFile.Write(best, s => s.Write(File.ReadAllBytes(oldBest)));
+    }
+
+    private static int BestEpochOf(string path)
+    {
+        try
+        {
+            using var f = SafeTensorsFile.Open(path);
+            return f.Metadata.TryGetValue("epoch", out var e) && int.TryParse(e, out int n) ? n : -1;
+        }
+        catch (InvalidDataException) { return -1; }
+    }
+
+    private EpochProgress TrainEpoch(Module model, Module? teacher, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch,
+        int firstStep, EpochProgress start, RunFolder run, List<EpochMetrics> history, int checkpointEvery, Action<int, EpochProgress> checkpoint, CancellationToken cancel)
     {
         model.Train();
         var sw = Stopwatch.StartNew();
-        double lossSum = 0;
-        long correct = 0, seen = 0;
-        int skippedBefore = scaler.SkippedSteps, step = 0, steps = loader.BatchCount;
+        double lossSum = start.LossSum;
+        long correct = start.Correct, seen = start.Seen;
+        int skippedBefore = scaler.SkippedSteps - start.SkippedSteps, step = firstStep, steps = loader.BatchCount;
         var progress = new ProgressLine(_log, steps);
-        foreach (var batch in loader.Epoch(epoch, cancel))
+        EpochProgress Now() => new(lossSum, correct, seen, start.Seconds + sw.Elapsed.TotalSeconds, scaler.SkippedSteps - skippedBefore);
+        foreach (var batch in loader.Epoch(epoch, cancel, firstStep))
         {
             using (batch)
             using (var scope = new DisposeScope())
@@ -170,6 +285,10 @@ public sealed class Trainer
                     using var kd = F.DistillationLoss(logits, teacherLogits, _config.DistillTemperature);
                     loss = kd.Mul(_config.DistillAlpha).Add(loss.Mul(1 - _config.DistillAlpha));
                 }
+                double lossValue = loss.Item();
+                // Without loss scaling a non-finite loss poisons every weight at this step: stop with what is saved.
+                if (!double.IsFinite(lossValue) && !_config.Amp)
+                    throw new TrainingDivergedException(epoch + 1, step + 1, lossValue, _config.Lr, history.Count);
                 scaler.ScaleLoss(loss).Backward();
                 if (_config.GradClip > 0)
                 {
@@ -181,15 +300,17 @@ public sealed class Trainer
                 scaler.Update();
                 optimizer.ZeroGrad();
                 scheduler.Step();
-                lossSum += loss.Item() * batch.Size;
+                lossSum += lossValue * batch.Size;
                 using (AutogradMode.NoGrad()) correct += (long)logits.ArgMax(1).Eq(batch.Labels).Sum().Item();
                 seen += batch.Size;
             }
             step++;
+            FaultInjection.Hit("step");
+            if (checkpointEvery > 0 && step % checkpointEvery == 0 && step < steps) checkpoint(step, Now());
             progress.Update(step, $"epoch {epoch + 1}", $"loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {optimizer.Groups[0].Lr:G4} {seen / sw.Elapsed.TotalSeconds:F0} img/s");
         }
         progress.Done();
-        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), sw.Elapsed.TotalSeconds, scaler.SkippedSteps - skippedBefore);
+        return Now();
     }
 
     /// <summary>Mean loss and accuracy of the model in eval mode, without gradients.</summary>
@@ -205,6 +326,7 @@ public sealed class Trainer
             using (var scope = new DisposeScope())
             {
                 var logits = model.Forward(batch.Images);
+                FaultInjection.Hit("eval");
                 lossSum += F.CrossEntropy(logits, batch.Labels).Item() * batch.Size;
                 correct += (long)logits.ArgMax(1).Eq(batch.Labels).Sum().Item();
                 seen += batch.Size;
@@ -244,58 +366,13 @@ public sealed class Trainer
             _ => new LinearLr(o, 1, 1, 1),
         };
     }
-
-    private static void AppendLine(string path, string line)
-    {
-        using var f = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        var bytes = System.Text.Encoding.UTF8.GetBytes(line + "\n");
-        f.Write(bytes);
-        f.Flush(flushToDisk: true);
-    }
-
-    private static IEnumerable<EpochMetrics> ReadHistory(string path, int upToEpoch)
-    {
-        if (!File.Exists(path)) return [];
-        return File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<EpochMetrics>(l, TrainConfig.Json)!).Where(m => m.Epoch <= upToEpoch).ToList();
-    }
 }
 
-/// <summary>
-/// Progress within an epoch: on a terminal, one line rewritten in place (a bar, step, images/s, ETA, running loss);
-/// when the output is redirected or captured, a plain line every 15 seconds, so logs stay line-oriented.
-/// </summary>
-internal sealed class ProgressLine(TextWriter log, int total, int plainIntervalMs = 15000)
+/// <summary>The loss became NaN or infinite: the run stops; its last checkpoint and report.json are kept.</summary>
+public sealed class TrainingDivergedException(int epoch, int step, double loss, double lr, int epochsSaved)
+    : InvalidOperationException($"the loss diverged ({loss}) at epoch {epoch}, step {step}: lower --lr (now {lr}) or add --grad-clip 1; " +
+        (epochsSaved > 0 ? $"the checkpoint and report of the {epochsSaved} finished epochs are kept" : "no epoch had finished"))
 {
-    private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected;
-    private readonly Stopwatch _since = Stopwatch.StartNew();
-    private readonly Stopwatch _start = Stopwatch.StartNew();
-    private bool _drawn;
-
-    public static string Eta(double seconds) => seconds < 3600
-        ? TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"m\:ss", System.Globalization.CultureInfo.InvariantCulture)
-        : TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"h\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture);
-
-    public void Update(int step, string prefix, string stats)
-    {
-        if (_since.ElapsedMilliseconds < (_interactive ? 200 : plainIntervalMs)) return;
-        _since.Restart();
-        double elapsed = _start.Elapsed.TotalSeconds, eta = step > 0 ? elapsed / step * (total - step) : 0;
-        string where = $"{prefix} [{step}/{total}] ETA {Eta(eta)}";
-        if (!_interactive)
-        {
-            log.WriteLine($"{where} {stats}");
-            return;
-        }
-        int width = Math.Max(40, Math.Min(160, Console.WindowWidth) - 1);
-        int barWidth = Math.Clamp(width - where.Length - stats.Length - 4, 10, 40);
-        int filled = total > 0 ? (int)((long)barWidth * step / total) : 0;
-        string line = $"{prefix} |{new string('#', filled)}{new string('.', barWidth - filled)}| {step}/{total} ETA {Eta(eta)} {stats}";
-        log.Write("\r" + (line.Length > width ? line[..width] : line.PadRight(width)));
-        _drawn = true;
-    }
-
-    public void Done()
-    {
-        if (_drawn) log.Write("\r" + new string(' ', Math.Max(0, Math.Min(160, Console.WindowWidth) - 1)) + "\r");
-    }
+    public int Epoch { get; } = epoch;
+    public int Step { get; } = step;
 }

@@ -96,6 +96,9 @@ public sealed class OracleFixture : IDisposable
         return doc.RootElement.Clone();
     }
 
+    /// <summary>The case's parameters, tracking which keys the test reads (see <see cref="CaseParams"/>).</summary>
+    public CaseParams Case(string caseId) => new(Params(caseId), Describe(caseId));
+
     /// <summary>"file case (op)" for messages.</summary>
     public string Describe(string caseId)
     {

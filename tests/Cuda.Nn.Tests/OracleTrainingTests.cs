@@ -80,7 +80,7 @@ public class OracleTrainingTests
         // (docs/decisions.md, Training: the schedules implemented).
         if (p.String("scheduler") == "OneCycleLR") Assert.Skip($"{what}: OneCycleLR is not implemented (its momentum cycling needs a per-group momentum)");
         using var lr = oracle.Load(caseId, "lr");
-        Assert.Equal(["lr"], oracle.Roles(caseId));
+        oracle.AssertRoles(caseId, ["lr"]);
         var expected = lr.ToArray<float>();
         Assert.True(p.Int("length") == expected.Length, $"{what}: 'length' {p.Int("length")} but lr has {expected.Length} values");
         // README: an E-epoch vector has E + 1 entries, so the end point is included.

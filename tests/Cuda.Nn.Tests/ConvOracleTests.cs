@@ -11,8 +11,6 @@ public class ConvOracleTests
 {
     private const double Atol = 1e-4, Rtol = 1e-4, SumAtol = 1e-3;
 
-    private static (int, int) Pair(JsonElement p, string name) => (p.GetProperty(name)[0].GetInt32(), p.GetProperty(name)[1].GetInt32());
-
     private static Tensor Leaf(SafeTensorsFile f, string name) => Oracle.Load(f, name).RequiresGrad_();
 
     [Fact]
@@ -22,13 +20,16 @@ public class ConvOracleTests
         int cases = 0;
         foreach (var c in Oracle.Cases(f))
         {
-            var p = Oracle.Params(f, c);
-            bool hasBias = p.GetProperty("bias").GetBoolean();
+            var p = Oracle.Case(f, c);
+            p.Expect("op", "conv2d", "this test runs F.Conv2d");
+            bool hasBias = p.Bool("bias");
+            Oracle.AssertRoles(f, c, hasBias ? ["x", "w", "b", "gy", "y", "gx", "gw", "gb"] : ["x", "w", "gy", "y", "gx", "gw"]);
             using var scope = new DisposeScope();
             var x = Leaf(f, $"{c}.x");
             var w = Leaf(f, $"{c}.w");
             var b = hasBias ? Leaf(f, $"{c}.b") : null;
-            var y = F.Conv2d(x, w, b, Pair(p, "stride"), Pair(p, "padding"), Pair(p, "dilation"), p.GetProperty("groups").GetInt32());
+            var y = F.Conv2d(x, w, b, p.Pair("stride"), p.Pair("padding"), p.Pair("dilation"), p.Int("groups"));
+            p.AssertAllRead("seed");
             Oracle.AssertClose(y, Oracle.Load(f, $"{c}.y"), Atol, Rtol, $"{c} y");
             y.Backward(Oracle.Load(f, $"{c}.gy"));
             Oracle.AssertClose(x.Grad!, Oracle.Load(f, $"{c}.gx"), Atol, Rtol, $"{c} gx");
@@ -47,15 +48,19 @@ public class ConvOracleTests
         int cases = 0;
         foreach (var c in Oracle.Cases(f))
         {
-            var p = Oracle.Params(f, c);
-            bool training = p.GetProperty("training").GetBoolean();
+            var p = Oracle.Case(f, c);
+            p.Expect("op", "batch_norm2d", "this test runs F.BatchNorm2d");
+            bool training = p.Bool("training");
+            string[] roles = ["x", "gamma", "beta", "running_mean_in", "running_var_in", "gy", "y", "gx", "ggamma", "gbeta"];
+            Oracle.AssertRoles(f, c, training ? [.. roles, "running_mean_out", "running_var_out"] : roles);
             using var scope = new DisposeScope();
             var x = Leaf(f, $"{c}.x");
             var gamma = Leaf(f, $"{c}.gamma");
             var beta = Leaf(f, $"{c}.beta");
             var rm = Oracle.Load(f, $"{c}.running_mean_in");
             var rv = Oracle.Load(f, $"{c}.running_var_in");
-            var y = F.BatchNorm2d(x, rm, rv, gamma, beta, training, p.GetProperty("momentum").GetDouble(), p.GetProperty("eps").GetDouble());
+            var y = F.BatchNorm2d(x, rm, rv, gamma, beta, training, p.Double("momentum"), p.Double("eps"));
+            p.AssertAllRead("seed");
             Oracle.AssertClose(y, Oracle.Load(f, $"{c}.y"), Atol, Rtol, $"{c} y");
             y.Backward(Oracle.Load(f, $"{c}.gy"));
             Oracle.AssertClose(x.Grad!, Oracle.Load(f, $"{c}.gx"), Atol, Rtol, $"{c} gx");
@@ -69,6 +74,7 @@ public class ConvOracleTests
             else
             {
                 Oracle.AssertClose(rm, Oracle.Load(f, $"{c}.running_mean_in"), 0, 0, $"{c} running_mean untouched in eval");
+                Oracle.AssertClose(rv, Oracle.Load(f, $"{c}.running_var_in"), 0, 0, $"{c} running_var untouched in eval");
             }
             cases++;
         }
@@ -83,18 +89,24 @@ public class ConvOracleTests
         int cases = 0;
         foreach (var c in Oracle.Cases(f))
         {
-            var p = Oracle.Params(f, c);
+            var p = Oracle.Case(f, c);
+            Oracle.AssertRoles(f, c, ["x", "gy", "y", "gx"]);
             using var scope = new DisposeScope();
             var x = Leaf(f, $"{c}.x");
-            Tensor y = p.GetProperty("op").GetString() switch
+            string op = p.String("op");
+            Tensor y = op switch
             {
-                "max_pool2d" => F.MaxPool2d(x, Pair(p, "kernel_size"), Pair(p, "stride"), Pair(p, "padding"), Pair(p, "dilation"), p.GetProperty("ceil_mode").GetBoolean()),
-                "avg_pool2d" => F.AvgPool2d(x, Pair(p, "kernel_size"), Pair(p, "stride"), Pair(p, "padding"), p.GetProperty("ceil_mode").GetBoolean(),
-                    p.GetProperty("count_include_pad").GetBoolean()),
-                "adaptive_avg_pool2d" => F.AdaptiveAvgPool2d(x, Pair(p, "output_size")),
-                var op => throw new InvalidOperationException($"unknown pooling op {op}"),
+                // torch's max_pool2d/avg_pool2d: stride defaults to the kernel size, padding to 0, dilation to 1
+                "max_pool2d" => F.MaxPool2d(x, p.Pair("kernel_size"), p.Has("stride") ? p.Pair("stride") : p.Pair("kernel_size"), p.Has("padding") ? p.Pair("padding") : (0, 0),
+                    p.Has("dilation") ? p.Pair("dilation") : (1, 1), p.Bool("ceil_mode", false)),
+                "avg_pool2d" => F.AvgPool2d(x, p.Pair("kernel_size"), p.Has("stride") ? p.Pair("stride") : p.Pair("kernel_size"), p.Has("padding") ? p.Pair("padding") : (0, 0),
+                    p.Bool("ceil_mode", false), p.Bool("count_include_pad", true)),
+                "adaptive_avg_pool2d" => F.AdaptiveAvgPool2d(x, p.Pair("output_size")),
+                _ => throw new InvalidOperationException($"{p.What}: unknown pooling op {op}"),
             };
-            bool exact = p.GetProperty("op").GetString() == "max_pool2d";
+            // divisor_override, return_indices and anything else a case adds fail here instead of being ignored
+            p.AssertAllRead("seed");
+            bool exact = op == "max_pool2d";
             Oracle.AssertClose(y, Oracle.Load(f, $"{c}.y"), exact ? 0 : Atol, exact ? 0 : Rtol, $"{c} y");
             y.Backward(Oracle.Load(f, $"{c}.gy"));
             Oracle.AssertClose(x.Grad!, Oracle.Load(f, $"{c}.gx"), Atol, Rtol, $"{c} gx");
@@ -111,16 +123,21 @@ public class ConvOracleTests
         int cases = 0;
         foreach (var c in Oracle.Cases(f))
         {
-            var p = Oracle.Params(f, c);
+            var p = Oracle.Case(f, c);
+            p.Expect("op", "interpolate", "this test runs F.Interpolate");
+            Oracle.AssertRoles(f, c, ["x", "gy", "y", "gx"]);
             using var scope = new DisposeScope();
             var x = Leaf(f, $"{c}.x");
-            string mode = p.GetProperty("mode").GetString()!;
-            Assert.False(p.GetProperty("antialias").GetBoolean(), $"{c}: antialias is not implemented");
-            if (p.TryGetProperty("recompute_scale_factor", out var recompute)) Assert.False(recompute.GetBoolean(), $"{c}: recompute_scale_factor is not implemented");
-            bool? align = p.GetProperty("align_corners").ValueKind == JsonValueKind.Null ? null : p.GetProperty("align_corners").GetBoolean();
-            Tensor y = p.TryGetProperty("size", out var size)
-                ? F.Interpolate(x, size: (size[0].GetInt32(), size[1].GetInt32()), mode: mode, alignCorners: align)
-                : F.Interpolate(x, scaleFactor: (p.GetProperty("scale_factor")[0].GetDouble(), p.GetProperty("scale_factor")[1].GetDouble()), mode: mode, alignCorners: align);
+            string mode = p.String("mode");
+            p.Requires("antialias", false, "antialiased interpolation");
+            p.Requires("recompute_scale_factor", false, "recompute_scale_factor");
+            bool? align = p.Has("align_corners") && p.Get("align_corners").ValueKind != JsonValueKind.Null ? p.Bool("align_corners") : null;
+            p.Informational("align_corners"); // null: the mode has no such argument
+            Assert.True(p.Has("size") != p.Has("scale_factor"), $"{p.What}: exactly one of 'size' and 'scale_factor' must be given");
+            Tensor y = p.Has("size")
+                ? F.Interpolate(x, size: p.Pair("size"), mode: mode, alignCorners: align)
+                : F.Interpolate(x, scaleFactor: p.DoublePair("scale_factor"), mode: mode, alignCorners: align);
+            p.AssertAllRead("seed");
             bool exact = mode == "nearest";
             Oracle.AssertClose(y, Oracle.Load(f, $"{c}.y"), exact ? 0 : Atol, exact ? 0 : Rtol, $"{c} y");
             y.Backward(Oracle.Load(f, $"{c}.gy"));

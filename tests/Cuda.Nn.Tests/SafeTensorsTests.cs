@@ -44,9 +44,17 @@ public class SafeTensorsTests
             Assert.NotEmpty(f.Entries);
             foreach (var e in f.Entries) Assert.Equal(e.Numel * e.DType.SizeOf(), f.GetBytes(e.Name).Length);
         }
+        // every file records one libtorch version (the string the metadata holds, not one restated here)
+        var versions = Directory.GetFiles(Oracle.Directory!, "*.safetensors").Select(path =>
+        {
+            using var f = SafeTensorsFile.Open(path);
+            Assert.True(f.Metadata.TryGetValue("torch", out var v) && System.Text.RegularExpressions.Regex.IsMatch(v, @"^\d+\.\d+\.\d+"), $"{path}: 'torch' metadata missing or not a version");
+            return f.Metadata["torch"];
+        }).Distinct().ToList();
+        Assert.Single(versions);
         using var fp16 = Oracle.Open("fp16.safetensors");
-        Assert.Equal("2.10.0", fp16.Metadata["torch"]);
-        Assert.Equal(DType.F16, fp16["c0.h"].DType);
+        Assert.NotEmpty(Oracle.Cases(fp16));
+        foreach (var c in Oracle.Cases(fp16)) Assert.Equal(DType.F16, fp16[$"{c}.h"].DType);
         using var r18 = Oracle.Open("resnet18.safetensors");
         Assert.Equal(int.Parse(r18.Metadata["state_dict_entries"], System.Globalization.CultureInfo.InvariantCulture), r18.Entries.Count);
         Assert.Equal([64, 3, 7, 7], r18["conv1.weight"].Shape);

@@ -55,3 +55,37 @@ public class SupportTests
         Assert.ThrowsAny<Exception>(() => TensorAssert.AssertClose(tanh, y, 1e-6, 1e-5, "tanh gelu against exact"));
     }
 }
+
+public class CaseParamsTests
+{
+    private static CaseParams Of(string json) => new(System.Text.Json.JsonDocument.Parse(json).RootElement, "test c0");
+
+    [Fact]
+    public void AKeyNeitherReadNorInformationalFailsNamingTheCaseAndKey()
+    {
+        var p = Of("""{"op":"avg_pool2d","kernel_size":[3,3],"divisor_override":2,"seed":1}""");
+        Assert.Equal((3, 3), p.Pair("kernel_size"));
+        Assert.Equal("avg_pool2d", p.String("op"));
+        var e = Assert.ThrowsAny<Exception>(() => p.AssertAllRead("seed"));
+        Assert.Contains("test c0 'divisor_override' = 2", e.Message);
+        Assert.DoesNotContain("kernel_size", e.Message);
+        p.Informational("divisor_override");
+        p.AssertAllRead("seed");
+    }
+
+    [Fact]
+    public void NestedObjectsAreCheckedAndWrongTypesOrMissingKeysFail()
+    {
+        var p = Of("""{"scheduler":"SequentialLR","warmup":{"scheduler":"LinearLR","total_iters":5,"last_epoch":-1},"padding":"same"}""");
+        var child = p.Child(p.ObjectKeysWith("scheduler").Single());
+        Assert.Equal(5, child.Int("total_iters"));
+        Assert.Equal("LinearLR", child.String("scheduler"));
+        p.String("scheduler");
+        var e = Assert.ThrowsAny<Exception>(() => p.AssertAllRead("padding"));
+        Assert.Contains("'warmup' 'last_epoch'", e.Message);
+        Assert.Contains("'padding'", Assert.ThrowsAny<Exception>(() => p.Pair("padding")).Message);
+        Assert.Contains("'eps'", Assert.ThrowsAny<Exception>(() => p.Double("eps")).Message);
+        Assert.Equal(1e-5, p.Double("eps", 1e-5));
+        Assert.Contains("not implemented", Assert.ThrowsAny<Exception>(() => Of("""{"amsgrad":true}""").Requires("amsgrad", false, "AMSGrad")).Message);
+    }
+}

@@ -1,5 +1,4 @@
 // activations.safetensors: forward y and backward gx (upstream gy) of every case, parameters from the metadata.
-using System.Text.Json;
 using Cuda.Nn.Tests.Support;
 
 namespace Cuda.Nn.Tests;
@@ -17,9 +16,12 @@ public class OracleActivationTests
     public void ForwardAndBackward(string caseId)
     {
         using var oracle = OracleFixture.OpenCase(File, caseId);
-        var p = oracle.Params(caseId);
-        var what = oracle.Describe(caseId);
+        var p = oracle.Case(caseId);
+        var what = p.What;
         Func<Tensor, Tensor> f = Activation(p, what);
+        // 'edge_values_first' describes how x was drawn (its first values are fixed edge points)
+        p.AssertAllRead("seed", "edge_values_first");
+        oracle.AssertRoles(caseId, ["x", "gy", "y", "gx"]);
         using var scope = new DisposeScope();
         var x = oracle.Load(caseId, "x").RequiresGrad_();
         var gy = oracle.Load(caseId, "gy");
@@ -32,19 +34,19 @@ public class OracleActivationTests
     [Fact]
     public void MetadataListsEveryCase() => OracleFileChecks.MetadataListsEveryCase(File);
 
-    private static Func<Tensor, Tensor> Activation(JsonElement p, string what)
+    private static Func<Tensor, Tensor> Activation(CaseParams p, string what)
     {
-        string op = p.GetProperty("op").GetString()!;
+        string op = p.String("op");
         switch (op)
         {
             case "relu": return t => t.Relu();
-            case "leaky_relu": { double s = p.GetProperty("negative_slope").GetDouble(); return t => t.LeakyRelu(s); }
+            case "leaky_relu": { double s = p.Double("negative_slope", 0.01); return t => t.LeakyRelu(s); }
             case "sigmoid": return t => t.Sigmoid();
             case "tanh": return t => t.Tanh();
             case "silu": return t => t.Silu();
             case "gelu":
                 {
-                    string approx = p.TryGetProperty("approximate", out var a) ? a.GetString()! : "none";
+                    string approx = p.String("approximate", "none");
                     return approx switch
                     {
                         "none" => t => t.Gelu(),
@@ -56,8 +58,7 @@ public class OracleActivationTests
             case "hardsigmoid": return t => t.Hardsigmoid();
             case "softplus":
                 {
-                    double beta = p.TryGetProperty("beta", out var b) ? b.GetDouble() : 1;
-                    double threshold = p.TryGetProperty("threshold", out var th) ? th.GetDouble() : 20;
+                    double beta = p.Double("beta", 1), threshold = p.Double("threshold", 20);
                     // the library's softplus is PyTorch's default (beta 1, threshold 20), which is what the oracle uses
                     Assert.True(beta == 1 && threshold == 20, $"{what}: softplus beta {beta} threshold {threshold} is not implemented (only 1 and 20)");
                     return t => t.Softplus();

@@ -15,15 +15,22 @@ public class OracleFp16Tests
     public void RoundTripIsBitExact(string caseId)
     {
         using var oracle = OracleFixture.OpenCase(File, caseId);
-        var p = oracle.Params(caseId);
-        var what = oracle.Describe(caseId);
-        Assert.Equal("float32_to_float16_round_trip", p.GetProperty("op").GetString());
-        var notes = p.TryGetProperty("edge_notes", out var n) ? n.EnumerateArray().Select(e => e.GetString()).ToArray() : [];
+        var p = oracle.Case(caseId);
+        var what = p.What;
+        p.Expect("op", "float32_to_float16_round_trip", "this test converts F32 -> F16 -> F32");
+        var notes = p.Has("edge_notes") ? p.Strings("edge_notes") : [];
+        if (p.Has("edge_count")) Assert.True(notes.Length == p.Int("edge_count"), $"{what}: 'edge_count' {p.Int("edge_count")} but {notes.Length} edge notes");
+        // 'rounding' states the IEEE rule the bit-exact comparison enforces; 'random' how the values after the
+        // edge cases were drawn ("32 x N(...) then 32 x N(...)"), whose counts must add up to x's length.
+        int drawn = p.Has("random") ? System.Text.RegularExpressions.Regex.Matches(p.String("random"), @"(\d+) x ").Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)) : -1;
+        p.AssertAllRead("rounding", "seed");
+        oracle.AssertRoles(caseId, ["h", "x", "y"]);
         using var scope = new DisposeScope();
         var x = oracle.Load(caseId, "x");
         var h = oracle.Load(caseId, "h");
         var y = oracle.Load(caseId, "y");
         Assert.Equal(DType.F16, h.DType);
+        if (drawn >= 0) Assert.True(notes.Length + drawn == x.Numel, $"{what}: {notes.Length} edge values + {drawn} drawn ('random') but x has {x.Numel}");
         var half = x.To(DType.F16);
         AssertBits(half, h, $"{what} x.To(F16) vs h", notes);
         AssertBits(half.To(DType.F32), y, $"{what} x.To(F16).To(F32) vs y", notes);
@@ -35,7 +42,7 @@ public class OracleFp16Tests
         AssertBits(hs.To(DType.F32), y, $"{what} strided h.To(F32) vs y", notes);
     }
 
-    private static void AssertBits(Tensor actual, Tensor expected, string what, string?[] notes)
+    private static void AssertBits(Tensor actual, Tensor expected, string what, string[] notes)
     {
         try { TensorAssert.AssertBitExact(actual, expected, what); }
         catch (Exception e) when (notes.Length > 0)

@@ -23,12 +23,14 @@ public class OracleLayerNormTests
     public void ForwardAndBackward(string caseId, bool float64)
     {
         using var oracle = OracleFixture.OpenCase(File, caseId);
-        var p = oracle.Params(caseId);
-        var what = oracle.Describe(caseId) + (float64 ? " [F64 path]" : " [F32 kernel]");
-        Assert.Equal("layer_norm", p.GetProperty("op").GetString());
-        var shape = p.GetProperty("normalized_shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        double eps = p.GetProperty("eps").GetDouble();
-        bool affine = p.GetProperty("elementwise_affine").GetBoolean();
+        var p = oracle.Case(caseId);
+        var what = p.What + (float64 ? " [F64 path]" : " [F32 kernel]");
+        p.Expect("op", "layer_norm", "this test runs F.LayerNorm");
+        var shape = p.Ints("normalized_shape");
+        double eps = p.Double("eps", 1e-5);
+        bool affine = p.Bool("elementwise_affine", true);
+        p.AssertAllRead("seed");
+        oracle.AssertRoles(caseId, affine ? ["b", "gb", "gw", "gx", "gy", "w", "x", "y"] : ["gx", "gy", "x", "y"]);
         var dt = float64 ? DType.F64 : DType.F32;
         using var scope = new DisposeScope();
         var x = oracle.Load(caseId, "x").To(dt).RequiresGrad_();

@@ -16,15 +16,18 @@ public class OracleLinearTests
     public void ForwardAndBackward(string caseId)
     {
         using var oracle = OracleFixture.OpenCase(File, caseId);
-        var p = oracle.Params(caseId);
-        var what = oracle.Describe(caseId);
-        Assert.Equal("linear", p.GetProperty("op").GetString());
-        bool hasBias = p.GetProperty("bias").GetBoolean();
-        int inF = p.GetProperty("in_features").GetInt32(), outF = p.GetProperty("out_features").GetInt32();
+        var p = oracle.Case(caseId);
+        var what = p.What;
+        p.Expect("op", "linear", "this test runs F.Linear");
+        bool hasBias = p.Bool("bias");
+        int inF = p.Int("in_features"), outF = p.Int("out_features");
+        p.AssertAllRead("seed");
+        oracle.AssertRoles(caseId, hasBias ? ["b", "gb", "gw", "gx", "gy", "w", "x", "y"] : ["gw", "gx", "gy", "w", "x", "y"]);
         using var scope = new DisposeScope();
         var x = oracle.Load(caseId, "x").RequiresGrad_();
         var w = oracle.Load(caseId, "w").RequiresGrad_();
         Assert.Equal([outF, inF], w.Shape);
+        Assert.Equal(inF, x.Shape[^1]);
         Assert.Equal(hasBias, oracle.Has(caseId, "b"));
         var b = hasBias ? oracle.Load(caseId, "b").RequiresGrad_() : null;
         var y = F.Linear(x, w, b);

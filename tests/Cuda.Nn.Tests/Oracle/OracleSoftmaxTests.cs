@@ -17,10 +17,12 @@ public class OracleSoftmaxTests
     public void ForwardAndBackward(string caseId)
     {
         using var oracle = OracleFixture.OpenCase(File, caseId);
-        var p = oracle.Params(caseId);
-        var what = oracle.Describe(caseId);
-        string op = p.GetProperty("op").GetString()!;
-        int dim = p.GetProperty("dim").GetInt32();
+        var p = oracle.Case(caseId);
+        var what = p.What;
+        string op = p.String("op");
+        int dim = p.Int("dim");
+        p.AssertAllRead("seed");
+        oracle.AssertRoles(caseId, ["x", "gy", "y", "gx"]);
         using var scope = new DisposeScope();
         var x = oracle.Load(caseId, "x").RequiresGrad_();
         var y = op switch

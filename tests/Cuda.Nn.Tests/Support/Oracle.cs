@@ -20,6 +20,9 @@ public static class Oracle
 
     public static JsonElement Params(SafeTensorsFile f, string c) => JsonDocument.Parse(f.Metadata[c]).RootElement;
 
+    /// <summary>The case's parameters, tracking which keys the test reads (see <see cref="CaseParams"/>).</summary>
+    public static CaseParams Case(SafeTensorsFile f, string c) => new(Params(f, c), $"{Path.GetFileName(f.Source)} {c}");
+
     /// <summary>The model and num_classes of a model file's "architecture" metadata, torchvision.models.NAME(num_classes=K).</summary>
     public static (string Name, int NumClasses) Architecture(SafeTensorsFile f)
     {
@@ -34,6 +37,21 @@ public static class Oracle
     {
         var e = f[name];
         return TensorFile.ToTensor(f, name, e.DType, e.Shape);
+    }
+
+    /// <summary>The roles stored for a case (the tensor names after "case.").</summary>
+    public static IEnumerable<string> Roles(SafeTensorsFile f, string c) =>
+        f.Entries.Select(e => e.Name).Where(n => n.StartsWith(c + ".", StringComparison.Ordinal)).Select(n => n[(c.Length + 1)..]);
+
+    /// <summary>The case stores exactly these roles: none the test would leave unchecked, none it expects missing.</summary>
+    public static void AssertRoles(SafeTensorsFile f, string c, IEnumerable<string> expected)
+    {
+        var want = expected.ToHashSet(StringComparer.Ordinal);
+        var have = Roles(f, c).ToHashSet(StringComparer.Ordinal);
+        var extra = have.Except(want).Order().ToList();
+        var missing = want.Except(have).Order().ToList();
+        Assert.True(extra.Count == 0 && missing.Count == 0,
+            $"{Path.GetFileName(f.Source)} {c}: roles the test does not check [{string.Join(", ", extra)}], roles it expects but the file lacks [{string.Join(", ", missing)}]");
     }
 
     public static void AssertClose(Tensor actual, Tensor expected, double atol, double rtol, string what) =>

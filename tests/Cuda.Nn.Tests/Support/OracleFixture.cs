@@ -96,6 +96,9 @@ public sealed class OracleFixture : IDisposable
         return doc.RootElement.Clone();
     }
 
+    /// <summary>The case's parameters, tracking which keys the test reads (see <see cref="CaseParams"/>).</summary>
+    public CaseParams Case(string caseId) => new(Params(caseId), Describe(caseId));
+
     /// <summary>"file case (op)" for messages.</summary>
     public string Describe(string caseId)
     {
@@ -108,6 +111,17 @@ public sealed class OracleFixture : IDisposable
 
     /// <summary>Roles stored for a case (the names after "case.").</summary>
     public IEnumerable<string> Roles(string caseId) => _file.Entries.Select(e => e.Name).Where(n => n.StartsWith(caseId + ".", StringComparison.Ordinal)).Select(n => n[(caseId.Length + 1)..]);
+
+    /// <summary>The case stores exactly these roles: none the test would leave unchecked, none it expects missing.</summary>
+    public void AssertRoles(string caseId, params IEnumerable<string> expected)
+    {
+        var want = expected.ToHashSet(StringComparer.Ordinal);
+        var have = Roles(caseId).ToHashSet(StringComparer.Ordinal);
+        var extra = have.Except(want).Order(StringComparer.Ordinal).ToList();
+        var missing = want.Except(have).Order(StringComparer.Ordinal).ToList();
+        Assert.True(extra.Count == 0 && missing.Count == 0,
+            $"{FileName} {caseId}: roles the test does not check [{string.Join(", ", extra)}], roles it expects but the file lacks [{string.Join(", ", missing)}]");
+    }
 
     /// <summary>Every case prefix that tensor names use (to check that metadata lists them all).</summary>
     public IEnumerable<string> TensorCases() => _file.Entries.Select(e => e.Name).Select(n => n.Split('.')[0]).Distinct();

@@ -4,6 +4,7 @@
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
 // Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case|all] [reps]
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
+// Memory soak, a pass/fail check, not a timing (SoakRun.cs): ... -- soak [--train-steps N] [--inferences N] [--batch N] [--threads N] [--out FILE.csv]
 if (Environment.GetEnvironmentVariable("CUDANN_SPIN_US") is { } spin)
     Cuda.Nn.Kernels.Cpu.CpuWorkers.SpinMicroseconds = int.Parse(spin, System.Globalization.CultureInfo.InvariantCulture);
 // CUDANN_TILE_BLOCKS=1: the frozen conv's tiles hold one block of 16 channels only, to compare.
@@ -19,6 +20,11 @@ if (Environment.GetEnvironmentVariable("CUDANN_BLOCKED_TILING") is { } tiling)
     Cuda.Nn.Kernels.Cpu.BlockedConv2d.GridTiling = tiling == "grid";
 // CUDANN_PREFETCH=0: the blocked conv's parts do not prefetch their input and residual rows, to compare.
 if (Environment.GetEnvironmentVariable("CUDANN_PREFETCH") == "0") Cuda.Nn.Kernels.Cpu.BlockedConv2d.PrefetchRows = false;
+if (args is ["soak", ..])
+{
+    Environment.ExitCode = Cuda.Nn.Bench.SoakRun.Run(args[1..]);
+    return;
+}
 if (args is ["conv-profile", ..])
 {
     Cuda.Nn.Bench.ConvProfile.Run(args[1..]);

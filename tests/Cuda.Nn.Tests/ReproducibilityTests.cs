@@ -10,7 +10,9 @@ using Cuda.Nn.Training;
 namespace Cuda.Nn.Tests;
 
 /// <summary>The determinism contract (docs/reproducibility.md): same seed, thread count and build give the same bits,
-/// and a resumed run ends where the uninterrupted one does.</summary>
+/// and a resumed run ends where the uninterrupted one does. The thread count is process-wide (CpuWorkers), so these
+/// run alone: a test beside them that sets another count would change how the kernels split their sums.</summary>
+[Collection(nameof(GlobalSettingsCollection))]
 public class ReproducibilityTests
 {
     private static Module Registry(TrainConfig c, int channels, int classes) =>

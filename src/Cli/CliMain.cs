@@ -75,73 +75,88 @@ public static class CliMain
           --help               prints this help
         """;
 
+    /// <summary>Runs one command. Every failure ends in one line on stderr, "cudann COMMAND: what, naming the file
+    /// or option", with exit code 2 for a usage error and 1 for anything else; no exception reaches the runtime
+    /// (CUDANN_TRACE=1 adds the exception's stack trace, for developers).</summary>
     public static int Run(string[] args)
     {
-        try
+        string prefix = args.Length > 0 && !args[0].StartsWith('-') ? $"cudann {args[0]}" : "cudann";
+        try { return Dispatch(args); }
+        catch (UsageException e) { return Fail(prefix, e.Message + " (cudann --help lists commands and options)", e, 2); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+                                   or NotSupportedException or System.Text.Json.JsonException or FormatException)
         {
-            if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
-            {
-                Console.WriteLine(Usage);
-                return args.Length == 0 ? 1 : 0;
-            }
-            var rest = args[1..];
-            switch (args[0])
-            {
-                case "--version":
-                    Console.WriteLine($"cudann {Version}");
-                    return 0;
-                case "train":
-                    return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
-                case "eval":
-                    return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
-                case "gpu-check":
-                    return GpuCheckCommand.Run(Options.Parse(rest, GpuCheckCommand.OptionNames));
-                case "quantize":
-                    return QuantizeCommand.Run(Options.Parse(rest, QuantizeCommand.OptionNames));
-                case "prune":
-                    return PruneCommand.Run(Options.Parse(rest, PruneCommand.OptionNames));
-                case "distill":
-                    return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames), distill: true);
-                case "kfold":
-                    return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
-                case "export":
-                    return OnnxCommands.Export(Options.Parse(rest, OnnxCommands.ExportOptions));
-                case "predict":
-                    return OnnxCommands.Predict(rest);
-                case "dataset":
-                    return DataCommands.Dataset(rest);
-                case "kappa":
-                    return DataCommands.Kappa(rest);
-                case "images":
-                    return DataCommands.Images(rest);
-                case "audit":
-                    return DataCommands.Audit(rest);
-                case "models":
-                    foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
-                    return 0;
-                case "summary":
-                    {
-                        var so = Options.Parse(rest, ["model", "classes", "channels", "size", "batch"]);
-                        var name = so.String("model") ?? throw new UsageException("summary needs --model NAME (see cudann models)");
-                        int size = so.Int("size", 224, 1), channels = so.Int("channels", 3, 1);
-                        using var model = Models.ModelRegistry.Create(name, new Models.ModelOptions(so.Int("classes", 1000, 1), channels, size));
-                        Console.Write(Models.ModelSummary.Of(model, [so.Int("batch", 1, 1), channels, size, size]));
-                        return 0;
-                    }
-                case "info":
-                    return InfoCommand.Run(Options.Parse(rest, []));
-                case "demo":
-                    return DemoCommand.Run(Options.Parse(rest, ["steps", "threads", "seed"]));
-                default:
-                    Console.Error.WriteLine($"cudann: unknown command '{args[0]}'\n");
-                    Console.Error.WriteLine(Usage);
-                    return 2;
-            }
+            return Fail(prefix, e.Message, e, 1);
         }
-        catch (UsageException e)
+        catch (OutOfMemoryException e) { return Fail(prefix, "out of memory: try a smaller --batch-size or --size", e, 1); }
+        catch (Exception e) { return Fail(prefix, $"internal error ({e.GetType().Name}: {e.Message}); please report it with the command line", e, 1); }
+    }
+
+    private static int Fail(string prefix, string message, Exception e, int code)
+    {
+        // One line: a message that spans lines (a list of keys, a nested cause) is joined.
+        Console.Error.WriteLine($"{prefix}: {string.Join("; ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
+        if (Environment.GetEnvironmentVariable("CUDANN_TRACE") == "1") Console.Error.WriteLine(e);
+        return code;
+    }
+
+    private static int Dispatch(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
-            Console.Error.WriteLine($"cudann: {e.Message}");
-            return 2;
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var rest = args[1..];
+        switch (args[0])
+        {
+            case "--version":
+                Console.WriteLine($"cudann {Version}");
+                return 0;
+            case "train":
+                return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames));
+            case "eval":
+                return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
+            case "gpu-check":
+                return GpuCheckCommand.Run(Options.Parse(rest, GpuCheckCommand.OptionNames));
+            case "quantize":
+                return QuantizeCommand.Run(Options.Parse(rest, QuantizeCommand.OptionNames));
+            case "prune":
+                return PruneCommand.Run(Options.Parse(rest, PruneCommand.OptionNames));
+            case "distill":
+                return TrainCommand.Run(Options.Parse(rest, TrainCommand.OptionNames), distill: true);
+            case "kfold":
+                return TrainCommand.Run(Options.Parse(rest, [.. TrainCommand.OptionNames, "folds"]), kfold: true);
+            case "export":
+                return OnnxCommands.Export(Options.Parse(rest, OnnxCommands.ExportOptions));
+            case "predict":
+                return OnnxCommands.Predict(rest);
+            case "dataset":
+                return DataCommands.Dataset(rest);
+            case "kappa":
+                return DataCommands.Kappa(rest);
+            case "images":
+                return DataCommands.Images(rest);
+            case "audit":
+                return DataCommands.Audit(rest);
+            case "models":
+                foreach (var (name, description) in Models.ModelRegistry.List()) Console.WriteLine($"{name,-12} {description}");
+                return 0;
+            case "summary":
+                {
+                    var so = Options.Parse(rest, ["model", "classes", "channels", "size", "batch"]);
+                    var name = so.String("model") ?? throw new UsageException("summary needs --model NAME (see cudann models)");
+                    int size = so.Int("size", 224, 1), channels = so.Int("channels", 3, 1);
+                    using var model = Models.ModelRegistry.Create(name, new Models.ModelOptions(so.Int("classes", 1000, 1), channels, size));
+                    Console.Write(Models.ModelSummary.Of(model, [so.Int("batch", 1, 1), channels, size, size]));
+                    return 0;
+                }
+            case "info":
+                return InfoCommand.Run(Options.Parse(rest, []));
+            case "demo":
+                return DemoCommand.Run(Options.Parse(rest, ["steps", "threads", "seed"]));
+            default:
+                throw new UsageException($"unknown command '{args[0]}'");
         }
     }
 }

@@ -30,13 +30,7 @@ public static class DataCommands
     public static int Kappa(string[] args)
     {
         var (path, _, _) = Split("kappa", args, "CSV file (header: item,annotator1,annotator2,...)", [], []);
-        AnnotationTable table;
-        try { table = AnnotationTable.Read(path); }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann kappa: {e.Message}");
-            return 1;
-        }
+        var table = AnnotationTable.Read(path);
         Console.Write(table.Analyze().ToText());
         return 0;
     }
@@ -53,13 +47,7 @@ public static class DataCommands
             Coarse = flags.Contains("coarse"), Workers = o.Int("workers", Environment.ProcessorCount, 1, 1024),
         };
         if (request.ValFraction is < 0 or >= 1) throw new UsageException($"--val expects a fraction in [0, 1), got {request.ValFraction}");
-        DataSource d;
-        try { d = DatasetResolver.Resolve(path, request); }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-        {
-            Console.Error.WriteLine($"cudann dataset: {e.Message}");
-            return 1;
-        }
+        var d = DatasetResolver.Resolve(path, request);
         var ci = System.Globalization.CultureInfo.InvariantCulture;
         var balance = d.TrainBalance();
         var trainCounts = balance.Counts;
@@ -93,20 +81,13 @@ public static class DataCommands
             Size = o.Int("size", 64, 1, 4096), Rgb = !o.Bool("gray", false), JpegEvery = o.Int("jpeg-every", 2, 0),
             TrainLimit = o.Int("train-limit", 0, 0), TestLimit = o.Int("test-limit", 0, 0),
         };
-        try
-        {
-            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-                throw new IOException($"--out {outDir} exists and is not empty: give a new folder");
-            var d = DatasetResolver.Resolve(data, new DataRequest { ValFraction = o.Double("val", 0.1), Seed = (ulong)o.Int("seed", 0, 0), Verify = false });
-            var (train, test) = ImageTreeWriter.Write(d, outDir, options);
-            Console.WriteLine($"wrote {train} train and {test} test images of {d.ClassNames.Length} classes under {outDir} ({options.Size} px, {(options.Rgb ? "RGB" : "grey")}, {(options.JpegEvery > 0 ? $"one in {options.JpegEvery} JPEG, the rest PNG" : "PNG")})");
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-        {
-            Console.Error.WriteLine($"cudann images: {e.Message}");
-            return 1;
-        }
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new IOException($"--out {outDir} exists and is not empty: give a new folder");
+        IO.AtomicFile.PreflightFolder(outDir, "--out");
+        var d = DatasetResolver.Resolve(data, new DataRequest { ValFraction = o.Double("val", 0.1), Seed = (ulong)o.Int("seed", 0, 0), Verify = false });
+        var (train, test) = ImageTreeWriter.Write(d, outDir, options);
+        Console.WriteLine($"wrote {train} train and {test} test images of {d.ClassNames.Length} classes under {outDir} ({options.Size} px, {(options.Rgb ? "RGB" : "grey")}, {(options.JpegEvery > 0 ? $"one in {options.JpegEvery} JPEG, the rest PNG" : "PNG")})");
+        return 0;
     }
 
     public static int Audit(string[] args)
@@ -118,13 +99,9 @@ public static class DataCommands
             MaxPairsListed = o.Int("max-pairs", 200, 0),
             Workers = o.Int("workers", Environment.ProcessorCount, 1, 1024),
         };
-        AuditReport report;
-        try { report = DatasetAudit.Run(dir, options); }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann audit: {e.Message}");
-            return 1;
-        }
+        // The output is checked before the audit's work, so an unwritable --out fails at once.
+        if (o.String("out") is { } target) IO.AtomicFile.Preflight(target, "--out");
+        var report = DatasetAudit.Run(dir, options);
         var text = flags.Contains("json") ? report.ToJson() : report.ToText();
         if (o.String("out") is { } outPath)
         {

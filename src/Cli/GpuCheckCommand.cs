@@ -10,9 +10,10 @@ public static class GpuCheckCommand
     public static int Run(Options o)
     {
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
+        var path = o.String("out") ?? "gpu-check.json";
+        IO.AtomicFile.Preflight(path, "--out");
         var report = GpuCheck.Run(o.Bool("dry-run", false), o.Int("steps", 200, 0, 100000), o.Int("batch", 128, 1, 4096),
             o.String("data") ?? Data.ImageClassificationSet.DefaultFashionMnistDir, Console.Out);
-        var path = o.String("out") ?? "gpu-check.json";
         GpuCheck.Write(report, path);
         Console.WriteLine($"wrote {path}: {(report.Skipped is not null ? "skipped (no GPU)" : report.Passed ? "passed" : "FAILED")}");
         return report.Skipped is not null || report.Passed ? 0 : 1;

@@ -18,19 +18,12 @@ public static class OnnxCommands
     {
         var path = o.String("checkpoint") ?? throw new UsageException("export needs --checkpoint FILE (a checkpoint.safetensors or best.safetensors from cudann train)");
         var outPath = o.String("out") ?? throw new UsageException("export needs --out FILE.onnx");
-        try
-        {
-            if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException("--checkpoint takes a .safetensors checkpoint, not an ONNX file");
-            using var loaded = InferenceModel.Load(path, Overrides(o, o.String("model")));
-            OnnxExporter.Export(loaded.Model, loaded.InputShape, outPath, loaded.Metadata());
-            Console.WriteLine($"wrote {outPath}: {loaded.Name}, input [batch, {string.Join(", ", loaded.InputShape)}], {loaded.ClassNames.Length} classes, opset {OnnxExporter.Opset}");
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann export: {e.Message}");
-            return 1;
-        }
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException("--checkpoint takes a .safetensors checkpoint, not an ONNX file");
+        IO.AtomicFile.Preflight(outPath, "--out");
+        using var loaded = InferenceModel.Load(path, Overrides(o, o.String("model")));
+        OnnxExporter.Export(loaded.Model, loaded.InputShape, outPath, loaded.Metadata());
+        Console.WriteLine($"wrote {outPath}: {loaded.Name}, input [batch, {string.Join(", ", loaded.InputShape)}], {loaded.ClassNames.Length} classes, opset {OnnxExporter.Opset}");
+        return 0;
     }
 
     public static int Predict(string[] args)
@@ -42,34 +35,26 @@ public static class OnnxCommands
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
         int top = o.Int("top", 5, 1);
         bool json = o.Bool("json", false);
-        try
+        using var model = InferenceModel.Load(modelPath, Overrides(o, o.String("arch")));
+        var inputs = model.ReadInputs(positional[0], o.Int("limit", 100, 1));
+        var predictions = model.Predict(inputs, top, o.Int("batch-size", 64, 1));
+        if (json)
         {
-            using var model = InferenceModel.Load(modelPath, Overrides(o, o.String("arch")));
-            var inputs = model.ReadInputs(positional[0], o.Int("limit", 100, 1));
-            var predictions = model.Predict(inputs, top, o.Int("batch-size", 64, 1));
-            if (json)
+            var rows = inputs.Select((input, i) => new
             {
-                var rows = inputs.Select((input, i) => new
-                {
-                    input = input.Name,
-                    label = input.Label,
-                    predictions = predictions[i].Select(p => new { index = p.Index, @class = p.Class, probability = Math.Round(p.Probability, 6) }),
-                });
-                Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+                input = input.Name,
+                label = input.Label,
+                predictions = predictions[i].Select(p => new { index = p.Index, @class = p.Class, probability = Math.Round(p.Probability, 6) }),
+            });
+            Console.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true, Converters = { new IO.NonFiniteAsNullDouble() } }));
+        }
+        else
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var label = inputs[i].Label is { } l ? $" (label {l})" : "";
+                Console.WriteLine($"{inputs[i].Name}{label}: " + string.Join("  ", predictions[i].Select(p => $"{p.Class} {p.Probability.ToString("F4", CultureInfo.InvariantCulture)}")));
             }
-            else
-                for (int i = 0; i < inputs.Count; i++)
-                {
-                    var label = inputs[i].Label is { } l ? $" (label {l})" : "";
-                    Console.WriteLine($"{inputs[i].Name}{label}: " + string.Join("  ", predictions[i].Select(p => $"{p.Class} {p.Probability.ToString("F4", CultureInfo.InvariantCulture)}")));
-                }
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann predict: {e.Message}");
-            return 1;
-        }
+        return 0;
     }
 
     /// <summary>Separates positional arguments from "--name value" pairs (flags listed in <paramref name="flags"/> may stand alone).</summary>

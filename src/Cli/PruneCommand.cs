@@ -10,12 +10,14 @@ public static class PruneCommand
     public static int Run(Options o)
     {
         var path = o.String("checkpoint") ?? throw new UsageException("prune needs --checkpoint FILE (a checkpoint or best.safetensors from cudann train)");
+        double amount = o.Double("amount", 0.5);
+        if (amount is < 0 or >= 1) throw new UsageException($"--amount expects the fraction to prune, in [0, 1), got {amount.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         var options = new PruneOptions
         {
             Checkpoint = path,
             Out = o.String("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "pruned"),
             Data = o.String("data") ?? Data.ImageClassificationSet.DefaultFashionMnistDir,
-            Amount = o.Double("amount", 0.5),
+            Amount = amount,
             Structured = o.Bool("structured", false),
             Global = o.Bool("global", true),
             FinetuneEpochs = o.Int("finetune-epochs", 1, 0, 1000),
@@ -26,19 +28,12 @@ public static class PruneCommand
             Threads = o.Int("threads", Environment.ProcessorCount, 1, 1024),
             Seed = (ulong)o.Int("seed", 0, 0),
         };
-        try
-        {
-            var r = PruneJob.Run(options, Console.Out);
-            Console.WriteLine($"{"",-12} {"accuracy",9} {"parameters",12} {"non-zero w",12} {"file MB",8} {"ms/image",9}");
-            foreach (var (label, s) in new[] { ("original", r.Original), ("pruned", r.Pruned), ("fine-tuned", r.FineTuned) })
-                Console.WriteLine($"{label,-12} {s.Accuracy,9:P2} {s.Parameters,12:N0} {s.NonZeroWeights,12:N0} {s.FileBytes / 1048576.0,8:F2} {s.InferenceMsPerImage,9:F3}");
-            Console.WriteLine($"wrote {Path.Combine(r.Output, "prune_report.json")} and the pruned weights");
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann prune: {e.Message}");
-            return 1;
-        }
+        IO.AtomicFile.PreflightFolder(options.Out, "--out");
+        var r = PruneJob.Run(options, Console.Out);
+        Console.WriteLine($"{"",-12} {"accuracy",9} {"parameters",12} {"non-zero w",12} {"file MB",8} {"ms/image",9}");
+        foreach (var (label, s) in new[] { ("original", r.Original), ("pruned", r.Pruned), ("fine-tuned", r.FineTuned) })
+            Console.WriteLine($"{label,-12} {s.Accuracy,9:P2} {s.Parameters,12:N0} {s.NonZeroWeights,12:N0} {s.FileBytes / 1048576.0,8:F2} {s.InferenceMsPerImage,9:F3}");
+        Console.WriteLine($"wrote {Path.Combine(r.Output, "prune_report.json")} and the pruned weights");
+        return 0;
     }
 }

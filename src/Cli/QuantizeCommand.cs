@@ -19,16 +19,9 @@ public static class QuantizeCommand
             TestLimit = o.Int("test-limit", 0, 0),
             Threads = o.Int("threads", Environment.ProcessorCount, 1, 1024),
         };
-        try
-        {
-            var r = QuantizeJob.Run(options, Console.Out);
-            Console.WriteLine($"accuracy float {r.FloatAccuracy:P2} -> int8 {r.Int8Accuracy:P2} ({(r.Int8Accuracy - r.FloatAccuracy) * 100:+0.00;-0.00} points); wrote {r.OnnxPath}");
-            return 0;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException or NotSupportedException)
-        {
-            Console.Error.WriteLine($"cudann quantize: {e.Message}");
-            return 1;
-        }
+        IO.AtomicFile.PreflightFolder(options.Out, "--out");
+        var r = QuantizeJob.Run(options, Console.Out);
+        Console.WriteLine($"accuracy float {r.FloatAccuracy:P2} -> int8 {r.Int8Accuracy:P2} ({(r.Int8Accuracy - r.FloatAccuracy) * 100:+0.00;-0.00} points); wrote {r.OnnxPath}");
+        return 0;
     }
 }

@@ -17,16 +17,6 @@ public static class TrainCommand
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
     {
-        try { return RunCore(o, kfold, distill); }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"cudann {(kfold ? "kfold" : distill ? "distill" : "train")}: {e.Message}");
-            return 1;
-        }
-    }
-
-    private static int RunCore(Options o, bool kfold, bool distill)
-    {
         // --resume continues the run as its checkpoint stored it; flags are applied over that and the trainer
         // refuses any that would change the run (except --epochs, --threads, --workers, --checkpoint-every).
         if (o.Has("resume") && o.Has("config")) throw new UsageException("--config with --resume: a resumed run keeps the configuration stored in its checkpoint; give only the options to change");

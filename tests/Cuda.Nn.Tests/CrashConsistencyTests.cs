@@ -109,6 +109,35 @@ public class CrashConsistencyTests
         Assert.Equal(reference.Hash, WeightsHash(dir));
     }
 
+    public static TheoryData<string> DiskFullPoints => new(
+        "enospc@write:config.json#1", "enospc@write:split.json#1", "enospc@write:best.safetensors#2",
+        "enospc@write:metrics.jsonl#2", "enospc@write-partial:metrics.jsonl#3", "enospc@write:curves.png#1", "enospc@write:report.json#1");
+
+    /// <summary>A full disk at every other file of a run: one line naming the file, every file whole and agreeing
+    /// with the checkpoint, and the run, resumed (or restarted where no checkpoint was written), ends with the
+    /// uninterrupted weights and each epoch's metrics line once.</summary>
+    [Theory]
+    [MemberData(nameof(DiskFullPoints))]
+    public void ADiskFullAtAnyRunFileKeepsTheRunConsistent(string fault)
+    {
+        RequireFashionMnist();
+        var reference = Uninterrupted.Value;
+        var dir = Directory.CreateTempSubdirectory("enospc-any").FullName;
+        var (code, _, err) = CudannProcess.RunWith(new Dictionary<string, string> { ["CUDANN_FAULT"] = fault }, Into(dir));
+        var file = fault[(fault.IndexOf(':') + 1)..fault.IndexOf('#')];
+        Assert.True(code == 1, $"{fault}: expected exit 1, got {code}: {err}");
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"{file}: cannot write (No space left on device", line);
+        Assert.DoesNotContain(".tmp", line);
+        AssertWhole(dir, fault);
+        Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
+        if (File.Exists(Path.Combine(dir, RunFolder.CheckpointFile))) CudannProcess.Ok("train", "--resume", dir);
+        else CudannProcess.Ok(Into(dir));
+        AssertWhole(dir, fault + ", resumed");
+        Assert.Equal(reference.Hash, WeightsHash(dir));
+        Assert.Equal([1, 2, 3], RunFolder.ReadMetrics(Path.Combine(dir, RunFolder.MetricsFile), int.MaxValue).Select(m => m.Epoch));
+    }
+
     /// <summary>A real full disk: a tmpfs just large enough for the first checkpoint (needs mount(2), as root).</summary>
     [Fact]
     public void ARealFullDiskKeepsThePreviousCheckpoint()

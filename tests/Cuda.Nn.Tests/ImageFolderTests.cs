@@ -210,8 +210,6 @@ public class ImageFolderTests
         finally { Directory.Delete(root, true); }
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo(string path, uint mode);
 
     [Fact]
     public async Task PipesDevicesAndBrokenLinksAreRefusedWithoutHanging()
@@ -222,7 +220,7 @@ public class ImageFolderTests
         try
         {
             WriteFolder(f, root, 2);
-            Assert.Equal(0, mkfifo(Path.Combine(root, "0_tshirt", "pipe.png"), 0x1B6));
+            Assert.Equal(0, SpecialFiles.MakeFifo(Path.Combine(root, "0_tshirt", "pipe.png")));
             File.CreateSymbolicLink(Path.Combine(root, "1_trouser", "zero.jpg"), "/dev/zero");
             File.CreateSymbolicLink(Path.Combine(root, "8_bag", "gone.png"), Path.Combine(root, "missing.png"));
             var load = Task.Run(() => ImageFolder.Load(root, new ImageLoadOptions { Width = 28, Height = 28, Grayscale = true, SkipBad = true }), TestContext.Current.CancellationToken);

@@ -47,7 +47,6 @@ public static class PruneJob
     {
         log ??= TextWriter.Null;
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
-        Directory.CreateDirectory(o.Out);
         string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         int[]? testSubset = o.TestLimit > 0 ? Enumerable.Range(0, Math.Min(o.TestLimit, test.Count)).ToArray() : null;

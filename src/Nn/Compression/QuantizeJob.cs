@@ -26,7 +26,6 @@ public static class QuantizeJob
     {
         log ??= TextWriter.Null;
         Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
-        Directory.CreateDirectory(o.Out);
         string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         var train = ImageClassificationSet.FromIdxDirectory(o.Data, train: true, ImageClassificationSet.FashionMnistClasses);

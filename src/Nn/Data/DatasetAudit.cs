@@ -40,7 +40,7 @@ public sealed record AuditReport(
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new IO.NonFiniteAsNullDouble(), new IO.NonFiniteAsNullSingle() },
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

@@ -72,8 +72,11 @@ public sealed class InferenceModel : IDisposable
     };
 
     /// <summary>Loads an .onnx file or a checkpoint / weights file (.safetensors).</summary>
-    public static InferenceModel Load(string path, InferenceOptions? options = null) =>
-        path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? LoadOnnx(path, options ?? new()) : LoadCheckpoint(path, options ?? new());
+    public static InferenceModel Load(string path, InferenceOptions? options = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such model file{(Directory.Exists(path) ? " (it is a folder: give the .onnx or .safetensors file in it)" : "")}", path);
+        return path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? LoadOnnx(path, options ?? new()) : LoadCheckpoint(path, options ?? new());
+    }
 
     private static InferenceModel LoadOnnx(string path, InferenceOptions o)
     {
@@ -119,7 +122,7 @@ public sealed class InferenceModel : IDisposable
             // A file that records its preprocessing says everything; overriding a size or count drops the record.
             if (stored is not null && o.Channels is null && o.Size is null && o.Classes is null)
             {
-                var built = BuildAndLoad(o.Arch ?? stored.Model, new ModelOptions(stored.ClassNames.Length, stored.Channels, stored.ImageSize), weights);
+                var built = BuildAndLoad(o.Arch ?? stored.Model, new ModelOptions(stored.ClassNames.Length, stored.Channels, stored.ImageSize), weights, path, stored.Model);
                 return new InferenceModel(o.Arch ?? stored.Model, built, [stored.Channels, stored.ImageSize, stored.ImageSize], stored.ClassNames, stored.Mean, stored.Std, stored);
             }
             string name = o.Arch ?? (meta.TryGetValue("model", out var m) ? m : throw new ArgumentException($"{path} does not name its model: give the model name"));
@@ -132,7 +135,7 @@ public sealed class InferenceModel : IDisposable
             if (Dim("encoder.pos_embedding", 1) is { } seq && Dim("conv_proj.weight", 2) is { } patch) size = (int)Math.Round(Math.Sqrt(seq - 1)) * patch;
             else if (name == "mlp" && Dim("1.weight", 1) is { } features) size = (int)Math.Round(Math.Sqrt(features / (double)channels));
             size = o.Size ?? size;
-            var model = BuildAndLoad(name, new ModelOptions(classes, channels, size), weights);
+            var model = BuildAndLoad(name, new ModelOptions(classes, channels, size), weights, path, meta.GetValueOrDefault("model"));
             string[] names = classes == ImageClassificationSet.FashionMnistClasses.Length && TrainedOnFashionMnist(meta)
                 ? ImageClassificationSet.FashionMnistClasses
                 : Enumerable.Range(0, classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
@@ -141,10 +144,10 @@ public sealed class InferenceModel : IDisposable
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
 
-    private static Module BuildAndLoad(string name, ModelOptions options, IReadOnlyDictionary<string, Tensor> weights)
+    private static Module BuildAndLoad(string name, ModelOptions options, IReadOnlyDictionary<string, Tensor> weights, string path, string? stored)
     {
         var model = ModelRegistry.Create(name, options);
-        try { model.LoadStateDict(weights); }
+        try { Checkpoint.LoadWeightsInto(model, weights, path, name, stored); }
         catch { model.Dispose(); throw; }
         return model;
     }

@@ -34,10 +34,48 @@ public static partial class AtomicFile
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             if (e is IOException or UnauthorizedAccessException)
-                throw new IOException($"{path}: cannot write ({e.Message.Replace(tmp, "its temp file", StringComparison.Ordinal)}); {(File.Exists(target) ? "the previous file is kept" : "nothing was written")}", e);
+                throw new IOException($"{path}: cannot write ({Reason(e, tmp, dir)}); {(File.Exists(target) ? "the previous file is kept" : "nothing was written")}", e);
             throw;
         }
     }
+
+    /// <summary>Checks, before a command does its work, that the file <paramref name="path"/> can be written: it is
+    /// not a folder, device or pipe, and its folder can take it (see <see cref="PreflightFolder"/>). Creates nothing
+    /// that stays. Errors start with <paramref name="option"/>.</summary>
+    public static void Preflight(string path, string option)
+    {
+        string target;
+        try { target = CheckTarget(path); }
+        catch (IOException e) { throw new IOException($"{option} {e.Message}", e); }
+        PreflightFolder(Path.GetDirectoryName(target)!, option, path);
+    }
+
+    /// <summary>Checks that files can be written into the folder <paramref name="dir"/>: it is a folder (or does not
+    /// exist yet), and it, or the nearest folder above it that exists, accepts a new file.</summary>
+    public static void PreflightFolder(string dir, string option, string? shown = null)
+    {
+        shown ??= dir;
+        var existing = Path.GetFullPath(dir);
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing)) throw new IOException($"{option} {shown}: {existing} is a file, not a folder");
+            existing = Path.GetDirectoryName(existing) ?? throw new IOException($"{option} {shown}: no folder of it exists");
+        }
+        var probe = Path.Combine(existing, $".cudann-probe.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try { using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { } }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{option} {shown}: cannot write there ({Reason(e, probe, existing)})", e);
+        }
+    }
+
+    /// <summary>Why a file could not be created or written, in the user's terms (never the temp file's name).</summary>
+    private static string Reason(Exception e, string tmp, string dir) => e switch
+    {
+        UnauthorizedAccessException => $"permission denied in {dir}",
+        FileNotFoundException or DirectoryNotFoundException when Directory.Exists(dir) => $"{dir} does not accept new files",
+        _ => e.Message.Replace(tmp, "its temp file", StringComparison.Ordinal),
+    };
 
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { var b = System.Text.Encoding.UTF8.GetBytes(text); s.Write(b); });
@@ -47,12 +85,12 @@ public static partial class AtomicFile
     public static string CheckTarget(string path)
     {
         var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) throw new IOException($"{path}: is a folder, not a file: give a file name");
         var info = new FileInfo(full);
+        if (Directory.Exists(full) && info.LinkTarget is null) throw new IOException($"{path}: is a folder, not a file: give a file name");
         if (info.LinkTarget is not null)
         {
             var final = info.ResolveLinkTarget(returnFinalTarget: true);
-            if (final is DirectoryInfo) throw new IOException($"{path}: is a link to a folder ({info.LinkTarget}), not a file");
+            if (final is DirectoryInfo || (final is not null && Directory.Exists(final.FullName))) throw new IOException($"{path}: is a link to a folder ({info.LinkTarget}), not a file");
             if (final is null || !final.Exists) return full; // a dangling link: the link is replaced by the new file
             full = final.FullName;
             info = new FileInfo(full);

@@ -131,7 +131,7 @@ public abstract class Module : IDisposable
             if (state.TryGetValue(k, out var src) && !src.ShapeRef.AsSpan().SequenceEqual(t.ShapeRef))
                 mismatched.Add($"{k}: checkpoint {Layout.ShapeString(src.ShapeRef)} vs model {Layout.ShapeString(t.ShapeRef)}");
         var result = new StateDictLoadResult(missing, unexpected, mismatched);
-        if (strict && !result.IsClean) throw new InvalidDataException("state dict does not match the model:\n" + result);
+        if (strict && !result.IsClean) throw new InvalidDataException("state dict does not match the model: " + result.Summary());
         using (AutogradMode.NoGrad())
         {
             foreach (var (k, t) in own)
@@ -217,6 +217,14 @@ public abstract class Module : IDisposable
 public sealed record StateDictLoadResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys, IReadOnlyList<string> ShapeMismatches)
 {
     public bool IsClean => MissingKeys.Count == 0 && UnexpectedKeys.Count == 0 && ShapeMismatches.Count == 0;
+
+    /// <summary>One line: the counts and the first few keys of each kind (ToString lists them all).</summary>
+    public string Summary(int first = 3)
+    {
+        static string Part(string what, IReadOnlyList<string> keys, int first) => keys.Count == 0 ? "" :
+            $"{keys.Count} {what} ({string.Join(", ", keys.Take(first))}{(keys.Count > first ? $", and {keys.Count - first} more" : "")})";
+        return string.Join("; ", new[] { Part("missing keys", MissingKeys, first), Part("unexpected keys", UnexpectedKeys, first), Part("shape mismatches", ShapeMismatches, first) }.Where(p => p.Length > 0));
+    }
 
     public override string ToString() =>
         $"missing keys ({MissingKeys.Count}): {string.Join(", ", MissingKeys)}\n" +

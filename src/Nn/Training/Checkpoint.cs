@@ -165,12 +165,26 @@ public static class Checkpoint
                 // A channel-pruned model is rebuilt at its recorded widths before its weights load.
                 if (meta.TryGetValue(Compression.Pruning.WidthsMetadataKey, out var widths))
                     Compression.Pruning.ApplyWidths(net, Compression.Pruning.WidthsFromJson(widths, path));
-                net.LoadStateDict(weights);
+                LoadWeightsInto(net, weights, path, name, meta.GetValueOrDefault("model"));
             }
             catch { net.Dispose(); throw; }
             return net;
         }
         finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    /// <summary>Loads a file's weights into a model built as <paramref name="built"/>; a mismatch is one line naming
+    /// the file, the model it was loaded into and, when the file names another, the model it stores.</summary>
+    public static void LoadWeightsInto(Module net, IReadOnlyDictionary<string, Tensor> weights, string path, string built, string? stored)
+    {
+        try { net.LoadStateDict(weights); }
+        catch (InvalidDataException e)
+        {
+            string which = stored is not null && stored != built
+                ? $"{path} stores a {stored} model, not {built}: drop the model option or give {stored}"
+                : $"{path}: its weights do not fit a {built} model built with these options";
+            throw new InvalidDataException($"{which} ({e.Message})", e);
+        }
     }
 
     /// <summary>The model's tensors of a file: a training checkpoint's "model." entries without the prefix, or a

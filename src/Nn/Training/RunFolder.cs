@@ -53,17 +53,16 @@ public sealed class RunFolder : IDisposable
         var run = new RunFolder(dir, fs);
         try
         {
-            // Who holds it, for the refusal message (the locked file itself cannot be read by another process).
+            var previous = RunFiles.Where(f => f != ConfigFile && f != SplitFile && File.Exists(Path.Combine(dir, f))).ToList();
+            if (!resuming && previous.Count > 0 && !overwrite)
+                throw new IOException($"--out {dir}: holds a previous run ({string.Join(", ", previous)}); give --resume {Path.Combine(dir, CheckpointFile)} to continue it, --overwrite true to replace it, or another --out");
+            // Accepted: from here on the folder is this process's. Who holds it goes beside the lock, for another
+            // process's refusal message (the locked file itself cannot be read by another process).
             AtomicFile.WriteAllText(lockPath + ".owner", $"pid {Environment.ProcessId}\n");
             // Temp files of a writer that was killed mid-write (nobody else writes here while we hold the lock).
             foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp);
-            var previous = RunFiles.Where(f => f != ConfigFile && f != SplitFile && File.Exists(Path.Combine(dir, f))).ToList();
             if (!resuming && previous.Count > 0)
-            {
-                if (!overwrite)
-                    throw new IOException($"--out {dir}: holds a previous run ({string.Join(", ", previous)}); give --resume {Path.Combine(dir, CheckpointFile)} to continue it, --overwrite true to replace it, or another --out");
                 foreach (var f in RunFiles) File.Delete(Path.Combine(dir, f));
-            }
             return run;
         }
         catch { run.Dispose(); throw; }

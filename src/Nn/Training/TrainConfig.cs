@@ -105,8 +105,8 @@ public sealed record TrainConfig
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        // A diverged loss is data ("NaN", "Infinity"), not a crash when a report or metrics line is written.
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // A diverged loss or an undefined metric is data (null), not a crash when a report or metrics line is written.
+        Converters = { new IO.NonFiniteAsNullDouble(), new IO.NonFiniteAsNullSingle() },
     };
 
     /// <summary>The fields a resumed run may change: they do not change what the run computes, or (Epochs, Threads)
@@ -157,32 +157,45 @@ public sealed record TrainConfig
         }
     }
 
-    /// <summary>Checks values and names the one at fault.</summary>
+    /// <summary>Checks values and names the one at fault, as the option and as the config key.</summary>
     public void Validate()
     {
-        if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {Epochs}");
-        if (BatchSize < 1) throw new ArgumentException($"batch_size must be at least 1, got {BatchSize}");
-        if (Lr <= 0) throw new ArgumentException($"lr must be positive, got {Lr}");
-        if (Optimizer is not ("sgd" or "adamw" or "adam")) throw new ArgumentException($"optimizer must be sgd, adam or adamw, got '{Optimizer}'");
-        if (Schedule is not ("cosine" or "step" or "constant")) throw new ArgumentException($"schedule must be cosine, step or constant, got '{Schedule}'");
-        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"label_smoothing must be in [0, 1), got {LabelSmoothing}");
-        if (Threads < 1) throw new ArgumentException($"threads must be at least 1, got {Threads}");
-        if (BackboneLrFactor is < 0 or > 1e3) throw new ArgumentException($"backbone_lr_factor must be in [0, 1000], got {BackboneLrFactor}");
-        if (MixupAlpha < 0 || CutmixAlpha < 0) throw new ArgumentException($"mixup_alpha and cutmix_alpha must be non-negative, got {MixupAlpha} and {CutmixAlpha}");
-        if (RandomErasing is < 0 or > 1) throw new ArgumentException($"random_erasing must be a probability in [0, 1], got {RandomErasing}");
-        if (DistillTemperature <= 0) throw new ArgumentException($"distill_temperature must be positive, got {DistillTemperature}");
-        if (DistillAlpha is < 0 or > 1) throw new ArgumentException($"distill_alpha must be in [0, 1], got {DistillAlpha}");
-        if (WeightDecay < 0) throw new ArgumentException($"weight_decay must be non-negative, got {WeightDecay}");
-        if (ImageSize is < 0 or > 4096) throw new ArgumentException($"image_size must be in [1, 4096] (0 = from the data), got {ImageSize}");
-        if (Channels is not (0 or 1 or 3)) throw new ArgumentException($"channels must be 1 or 3 (0 = from the data), got {Channels}");
-        if (!(Val >= 0 && Val < 1)) throw new ArgumentException($"val must be a fraction in [0, 1), got {Val}");
-        if (Balance is not ("none" or "oversample" or "undersample" or "weights")) throw new ArgumentException($"balance must be none, oversample, undersample or weights, got '{Balance}'");
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        void Check(bool ok, string flag, string key, string rule, object? value)
+        {
+            if (!ok) throw new ArgumentException(string.Create(ci, $"--{flag} (config: {key}) {rule}, got {value}"));
+        }
+        Check(Epochs >= 1, "epochs", "epochs", "must be at least 1", Epochs);
+        Check(BatchSize >= 1, "batch-size", "batch_size", "must be at least 1", BatchSize);
+        Check(Lr > 0, "lr", "lr", "must be positive", Lr);
+        Check(Momentum is >= 0 and < 1, "momentum", "momentum", "must be in [0, 1)", Momentum);
+        Check(Optimizer is "sgd" or "adamw" or "adam", "optimizer", "optimizer", "must be sgd, adam or adamw", $"'{Optimizer}'");
+        Check(Schedule is "cosine" or "step" or "constant", "schedule", "schedule", "must be cosine, step or constant", $"'{Schedule}'");
+        Check(WarmupEpochs >= 0, "warmup", "warmup_epochs", "must be non-negative (epochs)", WarmupEpochs);
+        Check(LabelSmoothing is >= 0 and < 1, "label-smoothing", "label_smoothing", "must be in [0, 1)", LabelSmoothing);
+        Check(Threads >= 1, "threads", "threads", "must be at least 1", Threads);
+        Check(Workers >= 0, "workers", "workers", "must be non-negative", Workers);
+        Check(BackboneLrFactor is >= 0 and <= 1e3, "backbone-lr-factor", "backbone_lr_factor", "must be in [0, 1000]", BackboneLrFactor);
+        Check(MixupAlpha >= 0, "mixup", "mixup_alpha", "must be non-negative", MixupAlpha);
+        Check(CutmixAlpha >= 0, "cutmix", "cutmix_alpha", "must be non-negative", CutmixAlpha);
+        Check(RandomErasing is >= 0 and <= 1, "random-erasing", "random_erasing", "must be a probability in [0, 1]", RandomErasing);
+        Check(DistillTemperature > 0, "temperature", "distill_temperature", "must be positive", DistillTemperature);
+        Check(DistillAlpha is >= 0 and <= 1, "distill-alpha", "distill_alpha", "must be in [0, 1]", DistillAlpha);
+        Check(WeightDecay >= 0, "weight-decay", "weight_decay", "must be non-negative", WeightDecay);
+        Check(GradClip >= 0, "grad-clip", "grad_clip", "must be non-negative (0 = no clipping)", GradClip);
+        Check(Patience >= 0, "patience", "patience", "must be non-negative (0 = no early stopping)", Patience);
+        Check(MinDelta >= 0, "min-delta", "min_delta", "must be non-negative", MinDelta);
+        Check(ImageSize is >= 0 and <= 4096, "size", "image_size", "must be in [1, 4096] (0 = from the data)", ImageSize);
+        Check(Channels is 0 or 1 or 3, "channels", "channels", "must be 1 or 3 (0 = from the data)", Channels);
+        Check(Val is >= 0 and < 1, "val", "val", "must be a fraction in [0, 1)", Val);
+        Check(Balance is "none" or "oversample" or "undersample" or "weights", "balance", "balance", "must be none, oversample, undersample or weights", $"'{Balance}'");
         if ((Mean is null) != (Std is null) || (Mean is not null && (Mean.Length != Std!.Length || Mean.Length == 0)))
-            throw new ArgumentException("mean and std must be given together, with the same number of values");
-        if (Std is not null && Std.Any(v => !(v > 0))) throw new ArgumentException($"std values must be positive, got [{string.Join(", ", Std)}]");
-        if (TrainLimit < 0 || TestLimit < 0) throw new ArgumentException($"train_limit and test_limit must be non-negative (0 = all), got {TrainLimit} and {TestLimit}");
-        if (Recipe is not null && !Recipes.Contains(Recipe)) throw new ArgumentException($"recipe must be one of {string.Join(", ", Recipes)}, got '{Recipe}'");
-        if (CheckpointEvery < 0) throw new ArgumentException($"checkpoint_every must be non-negative (0 = at epoch ends only), got {CheckpointEvery}");
-        if (UnfreezeEvery < 0) throw new ArgumentException($"unfreeze_every must be non-negative, got {UnfreezeEvery}");
+            throw new ArgumentException("--mean and --std (config: mean, std) must be given together, with the same number of values");
+        Check(Std is null || Std.All(v => v > 0), "std", "std", "values must be positive", Std is null ? "" : $"[{string.Join(", ", Std)}]");
+        Check(TrainLimit >= 0, "train-limit", "train_limit", "must be non-negative (0 = all images)", TrainLimit);
+        Check(TestLimit >= 0, "test-limit", "test_limit", "must be non-negative (0 = all images)", TestLimit);
+        Check(Recipe is null || Recipes.Contains(Recipe), "recipe", "recipe", $"must be one of {string.Join(", ", Recipes)}", $"'{Recipe}'");
+        Check(CheckpointEvery >= 0, "checkpoint-every", "checkpoint_every", "must be non-negative (0 = at epoch ends only)", CheckpointEvery);
+        Check(UnfreezeEvery >= 0, "unfreeze-every", "unfreeze_every", "must be non-negative", UnfreezeEvery);
     }
 }

@@ -43,7 +43,7 @@ public sealed class OracleFixture : IDisposable
 
     private static string SkipMessage(string fileName) => $"oracle fixtures not found at {ExpectedDirectory} (looking for {fileName})";
 
-    private static string? RepoRoot()
+    internal static string? RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Cuda.Nn.sln"))) return d.FullName;

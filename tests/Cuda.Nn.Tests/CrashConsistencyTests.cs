@@ -109,6 +109,25 @@ public class CrashConsistencyTests
         Assert.Equal(reference.Hash, WeightsHash(dir));
     }
 
+    [Fact]
+    public void AKilledRunResumedIntoAnotherFolderEndsThereAndLeavesTheFirstAsItWas()
+    {
+        RequireFashionMnist();
+        var reference = Uninterrupted.Value;
+        var first = Directory.CreateTempSubdirectory("resume-from").FullName;
+        var second = Path.Combine(Directory.CreateTempSubdirectory("resume-into").FullName, "run");
+        var (code, _, err) = CudannProcess.RunWith(new Dictionary<string, string> { ["CUDANN_FAULT"] = "kill@step#10" }, Into(first));
+        Assert.True(code == 137, $"expected the run to be killed (exit 137), got {code}: {err}");
+        var firstCheckpoint = File.ReadAllBytes(Path.Combine(first, RunFolder.CheckpointFile));
+        CudannProcess.Ok("train", "--resume", first, "--out", second);
+        Assert.Equal(reference.Hash, WeightsHash(second));
+        Assert.Equal([1, 2, 3], RunFolder.ReadMetrics(Path.Combine(second, RunFolder.MetricsFile), int.MaxValue).Select(m => m.Epoch));
+        Assert.Equal(firstCheckpoint, File.ReadAllBytes(Path.Combine(first, RunFolder.CheckpointFile)));
+        // The new folder is a whole run: resuming it finds nothing left to do and keeps its weights.
+        CudannProcess.Ok("train", "--resume", second);
+        Assert.Equal(reference.Hash, WeightsHash(second));
+    }
+
     public static TheoryData<string> DiskFullPoints => new(
         "enospc@write:config.json#1", "enospc@write:split.json#1", "enospc@write:best.safetensors#2",
         "enospc@write:metrics.jsonl#2", "enospc@write-partial:metrics.jsonl#3", "enospc@write:curves.png#1", "enospc@write:report.json#1");

@@ -159,6 +159,9 @@ public sealed class Trainer
             Checkpoint.Save(checkpointPath, model, optimizer, scheduler, scaler, s, c, preprocessing);
             AfterCheckpoint?.Invoke(checkpointPath, s.Epoch, s.Step);
         }
+        // A run resumed into another --out gets its checkpoint there at once, so the new folder is a whole run that
+        // can itself be resumed (even when nothing is left to train).
+        if (resumePath is not null && !sameFolder) Commit(state);
         bool stopped = c.Patience > 0 && state.Epoch > 0 && state.SinceBest >= c.Patience; // an early-stopped run resumed
         TrainReport Report(double finalAcc, string? diverged) => new(finalAcc, state.BestEpoch, state.BestAccuracy, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c)
         {

@@ -53,6 +53,7 @@ public class ConvBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        BenchEnvironment.Apply();
         _g = Cases[Case];
         CpuWorkers.ThreadCount = Threads;
         var g = _g;
@@ -162,10 +163,6 @@ public static class ConvProfile
             Console.Error.WriteLine($"conv-profile: unknown case {string.Join(", ", unknown)}; the cases are: all, {string.Join(", ", ConvBenchmarks.CaseNames)}");
             Environment.Exit(2);
         }
-        // CUDANN_DIRECT_STRIDE2=0: stride-2 forwards take im2col + GEMM, to compare with the direct kernel.
-        if (Environment.GetEnvironmentVariable("CUDANN_DIRECT_STRIDE2") == "0") CpuConvDirect.Stride2Enabled = false;
-        // CUDANN_ROW_TILES=0: stride-2 rows a multiple of 16 wide go through the scratch like any other.
-        if (Environment.GetEnvironmentVariable("CUDANN_ROW_TILES") == "0") CpuConvDirect.RowTiles = false;
         int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1;
         int reps = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
         foreach (var name in names)
@@ -186,7 +183,7 @@ public static class ConvProfile
                 return best;
             }
             // CUDANN_PASS=forward (the eager forward) or frozen (the PackedConv2d forward): time that pass alone, for A/B loops.
-            if (Environment.GetEnvironmentVariable("CUDANN_PASS") is { } pass)
+            if (BenchEnvironment.Pass is { } pass)
             {
                 var only = pass == "frozen" ? b.FrozenForward() : pass == "forward" ? b.Forward : null;
                 Console.WriteLine(only is null ? $"{name}: no '{pass}' pass (forward, or frozen where PackedConv2d applies)" : $"{name} {pass} {Min(only):F3} ms");
@@ -200,7 +197,7 @@ public static class ConvProfile
                 double fr = Min(frozen);
                 Console.WriteLine($"{name} threads {threads} frozen forward {fr:F3} ms ({gf / fr:F0} GFLOP/s) against eager {f:F3} ms");
             }
-            Console.WriteLine($"{name} threads {threads} algo {CpuConv.Describe(g)}: forward {f:F3} ms ({gf / f:F0} GFLOP/s), " +
+            Console.WriteLine($"{name} threads {threads} variants {ConvVariants.Describe(g)}: forward {f:F3} ms ({gf / f:F0} GFLOP/s), " +
                 $"backward-data {d:F3} ms ({gf / d:F0}), backward-filter {w:F3} ms ({gf / w:F0}), sum {f + d + w:F3} ms");
             b.Cleanup();
         }

@@ -35,6 +35,7 @@ public class InferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        BenchEnvironment.Apply();
         CpuWorkers.ThreadCount = Threads;
         var parts = Case.Split('-');
         int batch = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
@@ -140,7 +141,7 @@ public static class InferenceProfile
         int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
         foreach (var name in which == "all" ? ["resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64"] : which.Split(','))
         {
-            var b = new InferenceBenchmarks { Case = name, Threads = int.Parse(Environment.GetEnvironmentVariable("CUDANN_THREADS") ?? "2", System.Globalization.CultureInfo.InvariantCulture) };
+            var b = new InferenceBenchmarks { Case = name, Threads = BenchEnvironment.Threads };
             b.Setup();
             double Time(Func<float> f)
             {

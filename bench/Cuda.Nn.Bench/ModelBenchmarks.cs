@@ -28,6 +28,7 @@ public class ModelBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        BenchEnvironment.Apply();
         CpuWorkers.ThreadCount = 2;
         var parts = Case.Split('-');
         int batch = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
@@ -91,26 +92,25 @@ public static class ModelProfile
     public static void Run(string[] args)
     {
         string which = args.Length > 0 ? args[0] : "all";
-        if (Environment.GetEnvironmentVariable("CUDANN_HIGH_PRIORITY") == "1") // what BenchmarkDotNet does to its process
+        if (BenchEnvironment.HighPriority) // what BenchmarkDotNet does to its process
         {
             System.Diagnostics.Process.GetCurrentProcess().PriorityClass = System.Diagnostics.ProcessPriorityClass.High;
             Thread.CurrentThread.Priority = ThreadPriority.Highest;
         }
         int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
-        if (Environment.GetEnvironmentVariable("CUDANN_DIRECT_MIN_WIDTH") is { } minWidth) CpuConvDirect.MinOutputWidth = int.Parse(minWidth, System.Globalization.CultureInfo.InvariantCulture);
         foreach (var name in which == "all" ? CaseNames : which.Split(','))
         {
             var b = new ModelBenchmarks { Case = name };
             b.Setup();
-            int warm = Environment.GetEnvironmentVariable("CUDANN_WARMUP") is { } wu ? int.Parse(wu, System.Globalization.CultureInfo.InvariantCulture)
+            int warm = BenchEnvironment.Warmup is { } wu ? wu
                 : name.EndsWith("-1", StringComparison.Ordinal) ? 100 : 5;
             for (int i = 0; i < warm; i++) b.Step();
             var times = new double[reps];
-            bool collect = Environment.GetEnvironmentVariable("CUDANN_GC_EACH_STEP") == "1"; // what BenchmarkDotNet does between iterations
+            bool collect = BenchEnvironment.GcEachStep; // what BenchmarkDotNet does between iterations
             for (int i = 0; i < reps; i++)
             {
                 if (collect) { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); }
-                if (Environment.GetEnvironmentVariable("CUDANN_SLEEP_MS") is { } ms) Thread.Sleep(int.Parse(ms, System.Globalization.CultureInfo.InvariantCulture));
+                if (BenchEnvironment.SleepMs is { } ms) Thread.Sleep(ms);
                 long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 b.Step();
                 times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;

@@ -77,7 +77,7 @@ public static class CliMain
 
     /// <summary>Runs one command. Every failure ends in one line on stderr, "cudann COMMAND: what, naming the file
     /// or option", with exit code 2 for a usage error and 1 for anything else; no exception reaches the runtime
-    /// (CUDANN_TRACE=1 adds the exception's stack trace, for developers).</summary>
+    /// (EnvironmentVariables.Trace = 1 adds the exception's stack trace, for developers).</summary>
     public static int Run(string[] args)
     {
         string prefix = args.Length > 0 && !args[0].StartsWith('-') ? $"cudann {args[0]}" : "cudann";
@@ -96,7 +96,7 @@ public static class CliMain
     {
         // One line: a message that spans lines (a list of keys, a nested cause) is joined.
         Console.Error.WriteLine($"{prefix}: {string.Join("; ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
-        if (Environment.GetEnvironmentVariable("CUDANN_TRACE") == "1") Console.Error.WriteLine(e);
+        if (Kernels.EnvironmentVariables.Read(Kernels.EnvironmentVariables.Trace) == "1") Console.Error.WriteLine(e);
         return code;
     }
 

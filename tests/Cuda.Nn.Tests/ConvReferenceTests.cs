@@ -7,7 +7,7 @@ using Cuda.Nn.Kernels.Cpu;
 
 namespace Cuda.Nn.Tests;
 
-/// <summary>Runs alone: two tests change process-wide settings (CpuWorkers.ThreadCount, the im2col block budget),
+/// <summary>Runs alone: tests change process-wide settings (CpuWorkers.ThreadCount, the kernel options),
 /// which would perturb other classes' thread-count-sensitive results (bit-exact resume tests) if run beside them.</summary>
 [CollectionDefinition(nameof(GlobalSettingsCollection), DisableParallelization = true)]
 public sealed class GlobalSettingsCollection;
@@ -116,43 +116,41 @@ public class ConvReferenceTests
     [MemberData(nameof(Shapes))]
     public void MatchesScalarReference(string shape) => Check(shape);
 
+    private static IDisposable With(Func<CpuKernelOptions, CpuKernelOptions> change) => CpuKernelOptions.Use(change(CpuKernelOptions.Current));
+
     [Fact]
     public void MatchesScalarReferenceWithOneOutputRowPerIm2colBlock()
     {
-        CpuConv.BlockBudgetOverride = 1;
-        CpuConvBatched.ImagesPerGemmOverride = 1; // small planes too take the per-image, per-row-block path
-        try
-        {
-            foreach (var shape in Geometries.Keys) Check(shape);
-        }
-        finally { CpuConv.BlockBudgetOverride = 0; CpuConvBatched.ImagesPerGemmOverride = 0; }
+        // Small planes too take the per-image, per-row-block path.
+        using var _ = With(o => o with { ConvColumnBlockBudget = 1, ConvImagesPerGemm = 1 });
+        foreach (var shape in Geometries.Keys) Check(shape);
+    }
+
+    private static bool Chosen(string variant, string shape) =>
+        ConvVariants.Choose(ConvPass.Forward, Geometries[shape], f32: true).FullName == variant;
+
+    [Fact]
+    public void DirectKernelsTakeTheShapesTheyShould()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) Assert.Skip("the direct kernels need AVX-512");
+        Assert.True(Chosen("conv2d.forward:direct", "direct 3x3 p1 batch 3, 11 outputs"));
+        Assert.False(Chosen("conv2d.forward:direct", "stride 3 no pad"));
+        Assert.False(Chosen("conv2d.forward:direct", "dilation 2 groups 2 batch 3"));
+        Assert.False(Chosen("conv2d.forward:direct", "depthwise pad beyond kernel"));
+        Assert.False(Chosen("conv2d.forward:direct", "pointwise"));
+        Assert.True(Chosen("conv2d.forward:direct-stride2", "stem 7x7 s2 p3"));
+        Assert.True(Chosen("conv2d.forward:direct-stride2", "direct stride 2 5x3 p(0,2) d(2,1)"));
+        Assert.False(Chosen("conv2d.forward:direct-stride2", "1x1 stride 2 pad 1"));
+        Assert.False(Chosen("conv2d.forward:direct-stride2", "batch 8 grouped 3 stride 2"));
+        Assert.False(Chosen("conv2d.forward:direct-stride2", "late stage 2x2 outputs batch 5"));
     }
 
     [Fact]
-    public void DirectKernelTakesTheShapesItShould()
+    public void MatchesScalarReferenceWithTheDirectKernelsOff()
     {
-        Assert.True(CpuConvDirect.Applies(Geometries["direct 3x3 p1 batch 3, 11 outputs"]) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
-        Assert.False(CpuConvDirect.Applies(Geometries["stride 3 no pad"]));
-        Assert.False(CpuConvDirect.Applies(Geometries["dilation 2 groups 2 batch 3"]));
-        Assert.False(CpuConvDirect.Applies(Geometries["depthwise pad beyond kernel"]));
-        Assert.False(CpuConvDirect.Applies(Geometries["pointwise"]));
-        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-        Assert.Equal(avx512, CpuConvDirect.AppliesStride2(Geometries["stem 7x7 s2 p3"]));
-        Assert.Equal(avx512, CpuConvDirect.AppliesStride2(Geometries["direct stride 2 5x3 p(0,2) d(2,1)"]));
-        Assert.False(CpuConvDirect.AppliesStride2(Geometries["1x1 stride 2 pad 1"]));
-        Assert.False(CpuConvDirect.AppliesStride2(Geometries["batch 8 grouped 3 stride 2"]));
-        Assert.False(CpuConvDirect.AppliesStride2(Geometries["late stage 2x2 outputs batch 5"]));
-    }
-
-    [Fact]
-    public void MatchesScalarReferenceWithTheDirectKernelOff()
-    {
-        CpuConvDirect.Disabled = true;
-        try
-        {
-            foreach (var shape in Geometries.Keys) Check(shape);
-        }
-        finally { CpuConvDirect.Disabled = false; }
+        using var _ = With(o => o with { Disabled = new HashSet<string> { "conv2d.forward:direct", "conv2d.forward:direct-stride2", "conv2d.backward-data:direct", "conv2d.backward-filter:direct" } });
+        Assert.False(Chosen("conv2d.forward:direct", "direct 3x3 p1 batch 3, 11 outputs"));
+        foreach (var shape in Geometries.Keys) Check(shape);
     }
 
     [Theory]
@@ -163,12 +161,49 @@ public class ConvReferenceTests
         // Batches of 5, 7 and 8 split into uneven groups of images (3 + 2, 3 + 3 + 1, ...), on one and two threads.
         int saved = CpuWorkers.ThreadCount;
         CpuWorkers.ThreadCount = threads;
-        CpuConvBatched.ImagesPerGemmOverride = 3;
         try
         {
+            using var _ = With(o => o with { ConvImagesPerGemm = 3 });
             foreach (var shape in Geometries.Keys) Check(shape);
         }
-        finally { CpuWorkers.ThreadCount = saved; CpuConvBatched.ImagesPerGemmOverride = 0; }
+        finally { CpuWorkers.ThreadCount = saved; }
+    }
+
+    /// <summary>The variants this file tests, by registry name. Listed here on purpose: a variant registered without
+    /// being added here, or one removed from the registry, fails <see cref="TheRegistryHoldsExactlyTheVariantsTestedHere"/>.</summary>
+    private static readonly string[] TestedVariants =
+    [
+        "conv2d.forward:depthwise", "conv2d.forward:direct", "conv2d.forward:direct-stride2", "conv2d.forward:gemm-batched",
+        "conv2d.forward:pointwise", "conv2d.forward:im2col",
+        "conv2d.backward-data:depthwise", "conv2d.backward-data:direct", "conv2d.backward-data:gemm-batched",
+        "conv2d.backward-data:pointwise", "conv2d.backward-data:im2col",
+        "conv2d.backward-filter:depthwise", "conv2d.backward-filter:direct", "conv2d.backward-filter:gemm-batched",
+        "conv2d.backward-filter:pointwise", "conv2d.backward-filter:im2col",
+    ];
+
+    public static TheoryData<string> Variants() => new(TestedVariants);
+
+    [Fact]
+    public void TheRegistryHoldsExactlyTheVariantsTestedHere() =>
+        Assert.Equal(TestedVariants.Order(StringComparer.Ordinal), ConvVariants.All.Select(v => v.FullName).Order(StringComparer.Ordinal));
+
+    /// <summary>Each variant, chosen first wherever it applies, against the float64 reference on every shape of
+    /// this file it applies to (at least one: a variant no shape reaches fails).</summary>
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void EachVariantMatchesTheReferenceOnEveryShapeItApplies(string variant)
+    {
+        var v = ConvVariants.All.Single(x => x.FullName == variant);
+        var shapes = Geometries.Where(kv => v.Applies(kv.Value, f32: true, CpuKernelOptions.Current)).Select(kv => kv.Key).ToList();
+        if (shapes.Count == 0 && variant.Contains(":direct", StringComparison.Ordinal) && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            Assert.Skip($"{variant} needs AVX-512");
+        Assert.True(shapes.Count > 0, $"no shape in this file reaches {variant}");
+        using var _ = With(o => o with { Preferred = new HashSet<string> { variant } });
+        foreach (var shape in shapes)
+        {
+            Assert.Same(v, ConvVariants.Choose(v.Pass, Geometries[shape], f32: true));
+            Check(shape);
+        }
     }
 
     private static void Check(string shape)

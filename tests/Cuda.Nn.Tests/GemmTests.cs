@@ -2,7 +2,7 @@ using Cuda.Nn.Kernels.Cpu;
 
 namespace Cuda.Nn.Tests;
 
-// ForcedIsa and CpuWorkers.ThreadCount are process-wide, so these tests run alone.
+// The kernel options (GEMM family) and CpuWorkers.ThreadCount are process-wide, so these tests run alone.
 [CollectionDefinition(nameof(GemmCollection), DisableParallelization = true)]
 public sealed class GemmCollection;
 
@@ -26,17 +26,15 @@ public unsafe class GemmTests
 
     private static void With(GemmIsa isa, int threads, Action body)
     {
-        GemmIsa oldIsa = Gemm.ForcedIsa;
         int oldThreads = CpuWorkers.ThreadCount;
         try
         {
-            Gemm.ForcedIsa = isa;
+            using var options = CpuKernelOptions.Use(CpuKernelOptions.Current with { GemmIsa = isa });
             CpuWorkers.ThreadCount = threads;
             body();
         }
         finally
         {
-            Gemm.ForcedIsa = oldIsa;
             CpuWorkers.ThreadCount = oldThreads;
         }
     }
@@ -73,14 +71,12 @@ public unsafe class GemmTests
     {
         CheckSgemm(false, false, 2, 4100, 300, 1f, 0.5f, pad: 0, seed: 21); // n > NC
         CheckSgemm(true, false, 700, 40, 50, 1f, 0f, pad: 0, seed: 23);    // m > 2 * MC
-        int old = Gemm.MaxPackedB;
-        try
+        // A small packed-B bound forces several k super-blocks of the shared packed B.
+        using (CpuKernelOptions.Use(CpuKernelOptions.Current with { GemmMaxPackedB = 1 << 16 }))
         {
-            Gemm.MaxPackedB = 1 << 16; // forces several k super-blocks of the shared packed B
             CheckSgemm(false, true, 200, 300, 1000, 1f, 0.5f, pad: 1, seed: 22);
             CheckSgemm(true, false, 200, 300, 1000, 1f, 0f, pad: 0, seed: 24);
         }
-        finally { Gemm.MaxPackedB = old; }
     });
 
     [Theory]

@@ -32,14 +32,12 @@ public class QuantizationTests
         var packed = new PackedInt8Weights(w, n, k);
         foreach (bool scalar in new[] { false, true })
         {
-            Int8Gemm.ForceScalar = scalar;
-            try
+            using (CpuKernelOptions.Use(CpuKernelOptions.Current with { Int8ForceScalar = scalar }))
             {
                 var c = new int[m * n];
                 Int8Gemm.Multiply(a, m, lda, packed, c);
                 Assert.Equal(expected, c);
             }
-            finally { Int8Gemm.ForceScalar = false; }
         }
     }
 

@@ -95,30 +95,8 @@ internal unsafe delegate void ImageBody<T>(int chunk, int image, bool first, T* 
 
 internal static unsafe class CpuConv
 {
-    internal enum Algo { Pointwise, Depthwise, Im2col }
-
     /// <summary>Below this many multiply-adds per image, parallel regions inside an image are not worth their dispatch.</summary>
     private const long InnerParallelMin = 1 << 18;
-
-    /// <summary>The algorithm a geometry runs with (see the file header and docs/conv.md).</summary>
-    public static Algo Choose(in Conv2dGeometry g)
-    {
-        if (g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0) return Algo.Pointwise;
-        if (g.Groups > 1 && g.Groups == g.C) return Algo.Depthwise;
-        return Algo.Im2col;
-    }
-
-    /// <summary>What runs a geometry in F32, for benchmarks and logs: the algorithm, or the direct kernel, or image-batched GEMM.</summary>
-    public static string Describe(in Conv2dGeometry g)
-    {
-        var algo = Choose(g);
-        if (algo == Algo.Depthwise) return "depthwise";
-        if (CpuConvDirect.Applies(g)) return "direct";
-        if (CpuConvDirect.AppliesStride2(g)) return "direct stride 2 (backward: im2col)";
-        int k = g.C / g.Groups * g.KH * g.KW;
-        int nb = CpuConvBatched.ImagesPerGemm(g, k, g.O / g.Groups);
-        return nb > 1 ? $"{algo.ToString().ToLowerInvariant()}, {nb} images per GEMM" : algo.ToString().ToLowerInvariant();
-    }
 
     /// <summary>Images go to threads when they split evenly (or there are many); else GEMM parallelises inside each image.</summary>
     internal static int ImageChunks(int n)
@@ -175,16 +153,25 @@ internal static unsafe class CpuConv
         else Gemm.Dgemm(ta, tb, m, n, k, 1.0, (double*)a, lda, (double*)b, ldb, accumulate ? 1.0 : 0.0, (double*)c, ldc);
     }
 
+    private static bool IsF32<T>() => typeof(T) == typeof(float);
+
+    /// <summary>conv2d forward through the variant ConvVariants chooses.</summary>
     public static void Forward<T>(T* x, T* w, T* b, T* y, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        var algo = Choose(g);
-        if (algo == Algo.Depthwise) { CpuConvDepthwise.Forward(x, w, b, y, g); return; }
-        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.Forward((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
-        if (typeof(T) == typeof(float) && CpuConvDirect.AppliesStride2(g)) { CpuConvDirect.ForwardStride2((float*)x, (float*)w, (float*)b, (float*)y, g); return; }
+        var v = ConvVariants.Choose(ConvPass.Forward, g, IsF32<T>());
+        if (IsF32<T>()) v.F32((float*)x, (float*)w, (float*)b, (float*)y, g);
+        else v.F64!((double*)x, (double*)w, (double*)b, (double*)y, g);
+    }
+
+    /// <summary>The image-batched GEMM forward (several images side by side in one GEMM).</summary>
+    internal static void ForwardBatched<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        CpuConvBatched.Forward(x, w, b, y, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+
+    /// <summary>One GEMM per image and group: straight on the NCHW plane (pointwise) or on im2col blocks of rows.</summary>
+    internal static void ForwardPerImage<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var g = geometry;
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
-        if (nb > 1) { CpuConvBatched.Forward(x, w, b, y, g, nb); return; }
-        bool pointwise = algo == Algo.Pointwise;
         int rows = BlockRows(g, k);
         RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
         {
@@ -210,15 +197,21 @@ internal static unsafe class CpuConv
         });
     }
 
+    /// <summary>conv2d backward-data through the variant ConvVariants chooses.</summary>
     public static void BackwardData<T>(T* gy, T* w, T* gx, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        var algo = Choose(g);
-        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardData(gy, w, gx, g); return; }
-        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.BackwardData((float*)gy, (float*)w, (float*)gx, g); return; }
+        var v = ConvVariants.Choose(ConvPass.BackwardData, g, IsF32<T>());
+        if (IsF32<T>()) v.F32((float*)gy, (float*)w, (float*)gx, null, g);
+        else v.F64!((double*)gy, (double*)w, (double*)gx, null, g);
+    }
+
+    internal static void BackwardDataBatched<T>(T* gy, T* w, T* gx, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        CpuConvBatched.BackwardData(gy, w, gx, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+
+    internal static void BackwardDataPerImage<T>(T* gy, T* w, T* gx, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var g = geometry;
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
-        if (nb > 1) { CpuConvBatched.BackwardData(gy, w, gx, g, nb); return; }
-        bool pointwise = algo == Algo.Pointwise;
         int rows = BlockRows(g, k);
         RunImages<T>(g.N, pointwise ? 0 : (long)k * rows * g.OW, (_, n, _, col) =>
         {
@@ -253,15 +246,21 @@ internal static unsafe class CpuConv
         });
     }
 
+    /// <summary>conv2d backward-filter (weight gradient) through the variant ConvVariants chooses.</summary>
     public static void BackwardFilter<T>(T* x, T* gy, T* gw, Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        var algo = Choose(g);
-        if (algo == Algo.Depthwise) { CpuConvDepthwise.BackwardFilter(x, gy, gw, g); return; }
-        if (CpuConvDirect.AppliesTo<T>(g)) { CpuConvDirect.BackwardFilter((float*)x, (float*)gy, (float*)gw, g); return; }
+        var v = ConvVariants.Choose(ConvPass.BackwardFilter, g, IsF32<T>());
+        if (IsF32<T>()) v.F32((float*)x, (float*)gy, (float*)gw, null, g);
+        else v.F64!((double*)x, (double*)gy, (double*)gw, null, g);
+    }
+
+    internal static void BackwardFilterBatched<T>(T* x, T* gy, T* gw, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        CpuConvBatched.BackwardFilter(x, gy, gw, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+
+    internal static void BackwardFilterPerImage<T>(T* x, T* gy, T* gw, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var g = geometry;
         int groups = g.Groups, cg = g.C / groups, og = g.O / groups, k = cg * g.KH * g.KW, p = g.OH * g.OW, hw = g.H * g.W;
-        int nb = CpuConvBatched.ImagesPerGemm(g, k, og);
-        if (nb > 1) { CpuConvBatched.BackwardFilter(x, gy, gw, g, nb); return; }
-        bool pointwise = algo == Algo.Pointwise;
         int chunks = ImageChunks(g.N);
         long gwLen = (long)g.O * k;
         // Chunk 0 accumulates straight into gw; the others into partial sums reduced at the end.
@@ -297,9 +296,6 @@ internal static unsafe class CpuConv
             if (counts[c] > 0) TensorPrimitives.Add(dst, new ReadOnlySpan<T>(part + (c - 1) * gwLen, (int)gwLen), dst);
     }
 
-    /// <summary>For tests: column-block budget in elements (0 = the defaults below); 1 gives one output row per block.</summary>
-    internal static long BlockBudgetOverride { get; set; }
-
     /// <summary>
     /// Output rows per im2col block: the column block (K x rows*OW) stays within about 1 MiB of F32 when each GEMM is
     /// single-threaded (it is then read by GEMM's packing from L2, and C's block stays in cache), and within 16 MiB
@@ -308,7 +304,8 @@ internal static unsafe class CpuConv
     internal static int BlockRows(in Conv2dGeometry g, int k)
     {
         bool gemmParallel = CpuWorkers.ThreadCount > 1 && ImageChunks(g.N) == 1;
-        long budget = BlockBudgetOverride > 0 ? BlockBudgetOverride : gemmParallel ? 1L << 22 : 1L << 18;
+        long over = CpuKernelOptions.Current.ConvColumnBlockBudget;
+        long budget = over > 0 ? over : gemmParallel ? 1L << 22 : 1L << 18;
         long rows = budget / Math.Max(1L, (long)k * g.OW);
         return (int)Math.Clamp(rows, 1, g.OH);
     }

@@ -14,17 +14,15 @@ internal static unsafe class CpuConvBatched
     /// <summary>Output planes with at least this many positions already make a wide enough GEMM per image.</summary>
     internal const int WideEnoughColumns = 256;
 
-    /// <summary>For tests: images per GEMM (0 = the rule in <see cref="ImagesPerGemm"/>; 1 = one GEMM per image).</summary>
-    internal static int ImagesPerGemmOverride { get; set; }
-
     /// <summary>
     /// Images side by side in one GEMM (1 = the per-image paths in CpuConv). Aim for at least as many columns
     /// as the weight matrix has rows, so packing the weights costs no more than packing the columns, and for
     /// a column block of about 1 MiB; never past the batch.
     /// </summary>
-    internal static int ImagesPerGemm(in Conv2dGeometry g, int k, int og)
+    internal static int ImagesPerGemm(in Conv2dGeometry g, int k, int og, CpuKernelOptions? options = null)
     {
-        if (ImagesPerGemmOverride > 0) return Math.Min(ImagesPerGemmOverride, g.N);
+        int forced = (options ?? CpuKernelOptions.Current).ConvImagesPerGemm; // for tests: 1 = one GEMM per image
+        if (forced > 0) return Math.Min(forced, g.N);
         int p = g.OH * g.OW;
         if (g.N == 1 || p >= WideEnoughColumns) return 1;
         long target = Math.Clamp(Math.Max((1L << 18) / k, og), WideEnoughColumns, 2048);

@@ -177,14 +177,9 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     private const int Lanes = BlockedLayout.Lanes, Border = BlockedLayout.Border;
     private static readonly int[][] Widths = PackedConv2d.Widths;
 
-    /// <summary>For benchmarks: the most 16-channel blocks one tile may hold (1, 2 or 4).</summary>
-    internal static int MaxTileBlocks { get; set; } = 4;
-
-    /// <summary>For benchmarks: force grid or row tiling for stride-1 convs (null: the cost model chooses).</summary>
-    internal static bool? GridTiling { get; set; }
-
-    /// <summary>For benchmarks: false makes the inference plan run PackedConv2d on NCHW activations instead.</summary>
-    internal static bool Enabled { get; set; } = true;
+    /// <summary>The registry name of this variant of the frozen (inference) conv; disabled, the plan keeps NCHW
+    /// activations and runs PackedConv2d ("conv2d.frozen:packed").</summary>
+    public const string FrozenVariant = "conv2d.frozen:blocked";
 
     /// <summary>One run of output positions: where it starts in x (without the tap offset) and in y, its register tile,
     /// and which of its positions are grid columns past the row (written as zeros: y's border).</summary>
@@ -209,7 +204,7 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
 
     /// <summary>Whether a geometry runs blocked on an input with this border (Takes, on a CPU with AVX-512).</summary>
     public static bool Applies(in Conv2dGeometry g, int inputBorder = Border) =>
-        Enabled && Avx512F.IsSupported && Takes(g.Groups, g.SH, g.SW, g.PH, g.PW, inputBorder) && g.OH > 0 && g.OW > 0;
+        CpuKernelOptions.Current.Allows(FrozenVariant) && Avx512F.IsSupported && Takes(g.Groups, g.SH, g.SW, g.PH, g.PW, inputBorder) && g.OH > 0 && g.OW > 0;
 
     /// <summary>The border a conv's own blocked copy of an NCHW input needs: its padding, and at least the layout's.</summary>
     public static int InputBorderFor(in Conv2dGeometry g) => Math.Max(Border, Math.Max(g.PH, g.PW));
@@ -273,14 +268,15 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         // As many blocks per tile as divide the output's (4, 2 or 1): B weight loads and R broadcasts per B x R FMAs. Unlike
         // PackedConv2d, whose wide tiles won on 8x8 planes, here 64x6 tiles measured faster than 16x24 on ResNet-20's
         // 7x7 plane with 64 channels (0.021 against 0.026-0.035 ms, one thread) and on ResNet-18's 8x8 to 1x1 stages.
-        _tileBlocks = _blocks % 4 == 0 && MaxTileBlocks >= 4 ? 4 : _blocks % 2 == 0 && MaxTileBlocks >= 2 ? 2 : 1;
+        int maxTileBlocks = CpuKernelOptions.Current.FrozenConvMaxTileBlocks;
+        _tileBlocks = _blocks % 4 == 0 && maxTileBlocks >= 4 ? 4 : _blocks % 2 == 0 && maxTileBlocks >= 2 ? 2 : 1;
         // Stride-1 convs that keep the row width may tile the grid across rows (fewer, wider tiles, some columns junk);
         // tiling each output row instead lets the top and bottom rows skip the kernel rows that read only border.
         var rows = Tiles(g, live, wpi, wpo, grid: false);
         if (g.SH == 1 && wpo == wpi)
         {
             var across = Tiles(g, live, wpi, wpo, grid: true);
-            _grid = (grid ?? GridTiling) ?? Cost(across) <= Cost(rows);
+            _grid = (grid ?? CpuKernelOptions.Current.BlockedConvGridTiling) ?? Cost(across) <= Cost(rows);
             _tiles = _grid ? across : rows;
         }
         else _tiles = rows;
@@ -509,15 +505,12 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
         }
     }
 
-    /// <summary>For benchmarks: false turns off the prefetch of each part's input and residual rows.</summary>
-    internal static bool PrefetchRows { get; set; } = true;
-
     /// <summary>Asks for rows [r0, r1) of blocks [b0, b1) of a blocked image (planes of plane floats, rows of rowFloats) at
     /// once: lines another core wrote then arrive together instead of one miss at a time inside the tiles (a line from
     /// the other core costs about 0.3 us on this project's VMs).</summary>
     internal static void Prefetch(float* image, long plane, long rowFloats, int b0, int b1, int r0, int r1)
     {
-        if (!PrefetchRows || image == null) return;
+        if (!CpuKernelOptions.Current.BlockedConvPrefetchRows || image == null) return;
         for (int cb = b0; cb < b1; cb++)
         {
             float* from = image + cb * plane + r0 * rowFloats, to = image + cb * plane + r1 * rowFloats;

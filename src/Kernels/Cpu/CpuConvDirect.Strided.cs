@@ -18,16 +18,8 @@ namespace Cuda.Nn.Kernels.Cpu;
 
 internal static unsafe partial class CpuConvDirect
 {
-    /// <summary>Stride 2 in both axes, one group, a real kernel (not 1x1), F32 forward, output rows at least 6 wide.</summary>
-    public static bool AppliesStride2(in Conv2dGeometry g) =>
-        !Disabled && Stride2Enabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 2 && g.SW == 2 && g.KH * g.KW > 1
-        && g.OW >= MinOutputWidth;
-
-    /// <summary>For benchmarks: whether rows a multiple of 16 wide take the Stream kernels (per-row tiles, streaming stores).</summary>
-    internal static bool RowTiles { get; set; } = true;
-
-    /// <summary>For benchmarks: route stride-2 convs to im2col + GEMM, to compare.</summary>
-    internal static bool Stride2Enabled { get; set; } = true;
+    // Stride 2 in both axes, one group, a real kernel, F32 forward, output rows at least 6 wide: ConvVariants'
+    // "direct-stride2" rule.
 
     public static void ForwardStride2(float* x, float* w, float* bias, float* y, in Conv2dGeometry g)
     {
@@ -40,7 +32,7 @@ internal static unsafe partial class CpuConvDirect
         // Stream kernels store straight into y with the bias, by streaming stores (no scratch, no second pass, no
         // read-for-ownership of y). A row's last 64 positions are two tiles of 32 rather than 48 + 16 (8 accumulators
         // are not enough to hide the FMA latency).
-        bool rowTiles = RowTiles && ow % 16 == 0 && g.O % MR == 0 && ((nint)y & 63) == 0;
+        bool rowTiles = CpuKernelOptions.Current.DirectConvRowTiles && ow % 16 == 0 && g.O % MR == 0 && ((nint)y & 63) == 0;
         var tiles = new List<(int Start, int Width)>();
         if (rowTiles)
             for (int r = 0; r < oh; r++)

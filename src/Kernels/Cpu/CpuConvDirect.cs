@@ -22,23 +22,8 @@ internal static unsafe partial class CpuConvDirect
 {
     private const int MR = 8, NR = 48;
 
-    /// <summary>For tests and benchmarks: route every shape to the im2col paths instead.</summary>
-    internal static bool Disabled { get; set; }
-
-    /// <summary>
-    /// Stride 1, one group, a real kernel (not 1x1), padding no larger than the dilated kernel's reach (so the
-    /// backward-data pass is the same kernel), and output rows at least 6 wide (narrower rows waste most of a
-    /// vector on the unused padded columns; the image-batched GEMM handles those).
-    /// </summary>
-    public static bool Applies(in Conv2dGeometry g) =>
-        !Disabled && Avx512F.IsSupported && g.Groups == 1 && g.SH == 1 && g.SW == 1 && g.KH * g.KW > 1
-        && g.PH <= g.DH * (g.KH - 1) && g.PW <= g.DW * (g.KW - 1) && g.OW >= MinOutputWidth;
-
-    /// <summary>The dtype-aware rule CpuConv dispatches on: only F32 runs the direct kernel.</summary>
-    public static bool AppliesTo<T>(in Conv2dGeometry g) => typeof(T) == typeof(float) && Applies(g);
-
-    /// <summary>Benchmark hook: the narrowest output row the direct kernel takes.</summary>
-    internal static int MinOutputWidth { get; set; } = 6;
+    // Which geometries this kernel takes is ConvVariants' "direct" rule (stride 1, one group, a real kernel, padding
+    // within the dilated reach so backward-data is the same kernel, output rows wide enough for the vectors).
 
     /// <summary>A stride-1 correlation of C-channel images with an O x C x KH x KW kernel and the derived buffer sizes.</summary>
     private readonly struct Shape

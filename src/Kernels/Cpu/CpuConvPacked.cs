@@ -36,14 +36,14 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     /// (48 KB per core on Zen 5): ResNet-20's 14x14 conv with 32 channels, 0.029 → 0.026-0.027 ms.</summary>
     private const long PairWeightsInL1 = 40 * 1024;
 
-    /// <summary>For benchmarks: the most 16-channel blocks one tile may hold (1, 2 or 4).</summary>
-    internal static int MaxTileBlocks { get; set; } = 4;
+    /// <summary>The registry name of this variant of the frozen (inference) conv.</summary>
+    public const string FrozenVariant = "conv2d.frozen:packed";
 
     /// <summary>The kernels need AVX-512; elsewhere the inference plan runs the eager ops instead.</summary>
     public static bool Supported => Avx512F.IsSupported;
 
     /// <summary>Whether a geometry can be frozen (one group: depthwise and grouped convs stay eager).</summary>
-    public static bool Applies(in Conv2dGeometry g) => Supported && g.Groups == 1;
+    public static bool Applies(in Conv2dGeometry g) => Supported && g.Groups == 1 && CpuKernelOptions.Current.Allows(FrozenVariant);
 
     /// <summary>
     /// Whether this kernel beats the eager ones when a batch fills the threads (at batch 1 it always did): only on
@@ -52,7 +52,7 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
     /// shallow convs (1x1 downsampling, the stem) spend more in the patch layout than in the tiles.
     /// </summary>
     public static bool FasterThanEagerAtBatch(in Conv2dGeometry g) =>
-        !CpuConvDirect.Applies(g) && g.OH * g.OW < CpuConvBatched.WideEnoughColumns && g.C * g.KH * g.KW >= 256;
+        !ConvVariants.Takes("conv2d.forward:direct", g) && g.OH * g.OW < CpuConvBatched.WideEnoughColumns && g.C * g.KH * g.KW >= 256;
 
     /// <summary>The geometry for one image (N = 1).</summary>
     public Conv2dGeometry Geometry { get; }
@@ -96,8 +96,9 @@ internal sealed unsafe partial class PackedConv2d : IDisposable
         // blocks of channels per tile share each broadcast input value: B weight loads and R broadcasts feed B x R FMAs,
         // against 1 + R for R. Otherwise the group's weights (B x 64 bytes per step) leave L1 between tiles, and 64x6
         // tiles measured slower than 16x16 (0.054 against 0.041 ms on an 8x8 plane, 64 channels).
-        _tileBlocks = _blocks % 4 == 0 && MaxTileBlocks >= 4 && positions <= Widths[3][0] ? 4
-            : _blocks % 2 == 0 && MaxTileBlocks >= 2 && (positions <= Widths[1][0] || (long)_k * 2 * Lanes * sizeof(float) <= PairWeightsInL1) ? 2 : 1;
+        int maxTileBlocks = CpuKernelOptions.Current.FrozenConvMaxTileBlocks;
+        _tileBlocks = _blocks % 4 == 0 && maxTileBlocks >= 4 && positions <= Widths[3][0] ? 4
+            : _blocks % 2 == 0 && maxTileBlocks >= 2 && (positions <= Widths[1][0] || (long)_k * 2 * Lanes * sizeof(float) <= PairWeightsInL1) ? 2 : 1;
         _r = ChooseWidth(positions, _tileBlocks);
         _tiles = (positions + _r - 1) / _r;
         _plane = (nint)_hq * _wq + _r; // slack: the last tile reads up to R - 1 floats past the plane

@@ -73,9 +73,6 @@ public static unsafe class CpuMemoryPool
     private static readonly Lock Gate = new();
     private static long _liveBytes, _pooledBytes, _peakLiveBytes;
 
-    /// <summary>Upper bound on bytes kept in the pool after release; beyond it blocks go back to the OS.</summary>
-    public static long MaxPooledBytes { get; set; } = 4L << 30;
-
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
     public static long PooledBytes => Interlocked.Read(ref _pooledBytes);
     public static long PeakLiveBytes => Interlocked.Read(ref _peakLiveBytes);
@@ -124,7 +121,7 @@ public static unsafe class CpuMemoryPool
         int bucket = BucketOf(capacity);
         lock (Gate)
         {
-            if (_pooledBytes + capacity <= MaxPooledBytes)
+            if (_pooledBytes + capacity <= CpuKernelOptions.Current.PoolMaxBytes)
             {
                 Buckets[bucket].Push((nint)p);
                 _pooledBytes += capacity;

@@ -19,27 +19,14 @@ public static unsafe class Gemm
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread only (dispatch would cost more).</summary>
     internal const long ParallelMinWork = 1L << 20;
 
-    /// <summary>
-    /// Upper bound for the shared packed-B buffer (floats, 4 MiB), which sets the k super-block KB. Every
-    /// row chunk streams the whole super-block, so it must stay resident in L3. Settable for tests.
-    /// </summary>
-    internal static int MaxPackedB = 1 << 20;
-
-    private static GemmIsa _forced = GemmIsa.Auto;
+    // The shared packed-B buffer's upper bound (CpuKernelOptions.GemmMaxPackedB, 4 MiB of floats by default) sets
+    // the k super-block KB: every row chunk streams the whole super-block, so it must stay resident in L3.
 
     /// <summary>Which micro-kernel Auto resolves to on this CPU ("avx512", "avx2" or "scalar").</summary>
     public static string ActiveKernel => Name(Resolve(GemmIsa.Auto));
 
-    /// <summary>For tests and benchmarks: force a path (Auto = runtime dispatch). Throws if the CPU lacks the ISA.</summary>
-    public static GemmIsa ForcedIsa
-    {
-        get => _forced;
-        set
-        {
-            if (!IsSupported(value)) throw new PlatformNotSupportedException($"this CPU cannot run the {value} GEMM kernel");
-            _forced = value;
-        }
-    }
+    /// <summary>The family the options ask for (Auto = runtime dispatch); set it through CpuKernelOptions.GemmIsa.</summary>
+    public static GemmIsa ForcedIsa => CpuKernelOptions.Current.GemmIsa;
 
     /// <summary>Whether this CPU can run the given kernel family.</summary>
     public static bool IsSupported(GemmIsa isa) => isa switch
@@ -76,9 +63,6 @@ public static unsafe class Gemm
         public readonly int EdgeWidth = edgeWidth;
     }
 
-    /// <summary>Tuning hook for benchmarks: when set, replaces the ISA's kernel and blocking.</summary>
-    internal static Config? ConfigOverride;
-
     private static readonly delegate*<int, float*, float*, float*, nint, float, float, void>[] Avx512Edge =
         [&GemmMicroKernels.Avx512_6x64_n16, &GemmMicroKernels.Avx512_6x64_n32, &GemmMicroKernels.Avx512_6x64_n48, &GemmMicroKernels.Avx512_6x64];
 
@@ -111,17 +95,18 @@ public static unsafe class Gemm
             return;
         }
         int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
-        if ((m == 1 || n == 1) && ConfigOverride is null && _forced == GemmIsa.Auto)
+        var forced = CpuKernelOptions.Current.GemmIsa;
+        if ((m == 1 || n == 1) && forced == GemmIsa.Auto)
         {
             GemmVector.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
             return;
         }
-        if (n <= 32 && m >= 2 * n && ConfigOverride is null)
+        if (n <= 32 && m >= 2 * n)
         {
             SgemmNarrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-        Config cfg = ConfigOverride ?? ConfigFor(Resolve(_forced));
+        Config cfg = ConfigFor(Resolve(forced));
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
@@ -240,7 +225,7 @@ public static unsafe class Gemm
                 _jc = jc;
                 _nc = Math.Min(cfg.NC, n - jc);
                 _ncPanels = (_nc + cfg.NR - 1) / cfg.NR;
-                int kbMax = _inlineB ? k : Math.Max(cfg.KC, MaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
+                int kbMax = _inlineB ? k : Math.Max(cfg.KC, CpuKernelOptions.Current.GemmMaxPackedB / (_ncPanels * cfg.NR) / cfg.KC * cfg.KC);
                 ChooseSplit(threads, mPanels, _ncPanels);
                 for (int kb = 0; kb < k; kb += kbMax)
                 {

@@ -41,10 +41,7 @@ public sealed class PackedInt8Weights
 public static unsafe class Int8Gemm
 {
     /// <summary>Whether the VPDPBUSD kernel runs on this CPU (else the scalar loop).</summary>
-    public static bool UsesVnni => AvxVnni.IsSupported && !ForceScalar;
-
-    /// <summary>Tests set this to check the scalar path against the vector one.</summary>
-    public static bool ForceScalar { get; set; }
+    public static bool UsesVnni => AvxVnni.IsSupported && !CpuKernelOptions.Current.Int8ForceScalar;
 
     /// <summary>C[M, N] = A[M, lda] (first K columns; lda is at least K rounded up to 4, padding any value) x B.</summary>
     public static void Multiply(ReadOnlySpan<byte> a, int m, int lda, PackedInt8Weights b, Span<int> c)

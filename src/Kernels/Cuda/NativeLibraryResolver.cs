@@ -59,7 +59,7 @@ public static class NativeLibraryResolver
     };
 
     /// <summary>Environment variable that names the file directly, overriding the search.</summary>
-    public static string OverrideVariable(CudaLibrary library) => "CUDANN_" + library.ToString().ToUpperInvariant() + "_PATH";
+    public static string OverrideVariable(CudaLibrary library) => EnvironmentVariables.LibraryPath(library.ToString());
 
     private static string Describe(CudaLibrary library) => library switch
     {

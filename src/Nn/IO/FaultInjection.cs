@@ -1,8 +1,8 @@
-// Failure points for crash-consistency tests: the environment variable CUDANN_FAULT (or Configure, in-process)
+// Failure points for crash-consistency tests: the environment variable EnvironmentVariables.Fault (or Configure, in-process)
 // names what happens at the Nth time a named point is reached, e.g.
-//   CUDANN_FAULT=kill@step#7                         SIGKILL at the 7th training step
-//   CUDANN_FAULT=kill@write-partial:checkpoint.safetensors#2   SIGKILL half-way through the 2nd checkpoint write
-//   CUDANN_FAULT=enospc@write:metrics.jsonl#1        the 1st metrics write fails as on a full disk
+//   kill@step#7                                    SIGKILL at the 7th training step
+//   kill@write-partial:checkpoint.safetensors#2    SIGKILL half-way through the 2nd checkpoint write
+//   enospc@write:metrics.jsonl#1                   the 1st metrics write fails as on a full disk
 // Points: step, eval (each evaluation batch), write:FILE (the temp file is complete, not yet renamed) and
 // write-partial:FILE (half of the first buffer written). Unset, every hook is one static bool test.
 namespace Cuda.Nn.IO;
@@ -11,7 +11,7 @@ public static class FaultInjection
 {
     private sealed record Rule(string Action, string Site, int At);
 
-    private static Rule[] _rules = Parse(Environment.GetEnvironmentVariable("CUDANN_FAULT"));
+    private static Rule[] _rules = Parse(Kernels.EnvironmentVariables.Read(Kernels.EnvironmentVariables.Fault));
     private static readonly Dictionary<string, int> Counts = new();
 
     public static bool Active => _rules.Length > 0;
@@ -33,7 +33,7 @@ public static class FaultInjection
         {
             int at = r.IndexOf('@'), hash = r.LastIndexOf('#');
             if (at <= 0 || hash < at || !int.TryParse(r[(hash + 1)..], out int n) || n < 1 || r[..at] is not ("kill" or "enospc" or "eacces"))
-                throw new ArgumentException($"CUDANN_FAULT: '{r}' is not ACTION@SITE#N (ACTION kill, enospc or eacces; N >= 1)");
+                throw new ArgumentException($"{Kernels.EnvironmentVariables.Fault}: '{r}' is not ACTION@SITE#N (ACTION kill, enospc or eacces; N >= 1)");
             return new Rule(r[..at], r[(at + 1)..hash], n);
         })];
     }

@@ -14,26 +14,9 @@ namespace Cuda.Nn.Tests;
 
 public sealed class PthFileTests
 {
-    private static readonly Lazy<(string? Python, string Reason)> PythonExe = new(FindPython);
     private static readonly Lazy<(string Dir, string Marker)> Fixtures = new(MakeFixtures);
 
-    private static (string?, string) FindPython()
-    {
-        // CUDANN_PYTHON picks another interpreter (or, pointing nowhere, shows the skip).
-        if (Environment.GetEnvironmentVariable("CUDANN_PYTHON") is { Length: > 0 } chosen)
-            return File.Exists(chosen) ? (chosen, "") : (null, $"CUDANN_PYTHON={chosen} does not exist: the .pth fixtures cannot be generated");
-        if (File.Exists("/usr/bin/python3")) return ("/usr/bin/python3", "");
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-            if (File.Exists(Path.Combine(dir, "python3"))) return (Path.Combine(dir, "python3"), "");
-        return (null, "python3 not found (/usr/bin/python3 or PATH): the .pth fixtures cannot be generated");
-    }
-
-    private static string Python()
-    {
-        var (exe, why) = PythonExe.Value;
-        if (exe is null) Assert.Skip(why);
-        return exe!;
-    }
+    private static string Python() => PythonInterpreter.RequireOrSkip("the .pth fixtures cannot be generated");
 
     private static string Script
     {

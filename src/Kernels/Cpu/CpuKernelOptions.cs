@@ -34,6 +34,10 @@ public sealed record CpuKernelOptions
     /// <summary>GEMM micro-kernel family (Auto: the widest this CPU runs).</summary>
     public GemmIsa GemmIsa { get; init; } = GemmIsa.Auto;
 
+    /// <summary>For trying a micro-kernel without rewiring (docs/gemm.md): replaces the ISA's kernel and blocking,
+    /// and turns off the vector and narrow special paths. Internal: the bench and tests see it.</summary>
+    internal Gemm.Config? GemmConfig { get; init; }
+
     /// <summary>Frozen (inference) convs: channel blocks of 16 per tile, at most.</summary>
     public int FrozenConvMaxTileBlocks { get; init; } = 4;
 

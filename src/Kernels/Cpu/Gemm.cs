@@ -95,18 +95,20 @@ public static unsafe class Gemm
             return;
         }
         int threads = (long)m * n * k < ParallelMinWork ? 1 : CpuWorkers.ThreadCount;
-        var forced = CpuKernelOptions.Current.GemmIsa;
-        if ((m == 1 || n == 1) && forced == GemmIsa.Auto)
+        var options = CpuKernelOptions.Current;
+        var forced = options.GemmIsa;
+        var tryConfig = options.GemmConfig;
+        if ((m == 1 || n == 1) && tryConfig is null && forced == GemmIsa.Auto)
         {
             GemmVector.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
             return;
         }
-        if (n <= 32 && m >= 2 * n)
+        if (n <= 32 && m >= 2 * n && tryConfig is null)
         {
             SgemmNarrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
-        Config cfg = ConfigFor(Resolve(forced));
+        Config cfg = tryConfig ?? ConfigFor(Resolve(forced));
         SgemmContext ctx = SgemmContext.Current ??= new SgemmContext();
         ctx.Run(cfg, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }

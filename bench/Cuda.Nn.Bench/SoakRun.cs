@@ -10,7 +10,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export;
+using Cuda.Nn.Inference;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels.Cpu;
 using Cuda.Nn.Models;

@@ -2,7 +2,8 @@
 // The work is library code (OnnxExporter, InferenceModel); this file parses options and prints.
 using System.Globalization;
 using System.Text.Json;
-using Cuda.Nn.Export;
+using Cuda.Nn.Inference;
+using Cuda.Nn.Onnx;
 
 namespace Cuda.Nn.Cli;
 

@@ -1,5 +1,6 @@
 using Cuda.Nn.Data;
-using Cuda.Nn.Export;
+using Cuda.Nn.Inference;
+using Cuda.Nn.Onnx;
 using Cuda.Nn.Plot;
 using Cuda.Nn.Training;
 

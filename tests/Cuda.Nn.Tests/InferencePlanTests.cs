@@ -2,7 +2,7 @@
 // family the exporter covers; its fusions; its weight snapshot; and values-only max pooling (F.MaxPool2d without
 // autograd) against the indices kernel.
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export;
+using Cuda.Nn.Inference;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;

@@ -1,6 +1,6 @@
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export;
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Modules;
 using Cuda.Nn.Optim;

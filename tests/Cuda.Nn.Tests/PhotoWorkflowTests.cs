@@ -45,7 +45,7 @@ public class PhotoWorkflowTests
         using var session = new InferenceSession(onnx);
         var meta = session.ModelMetadata.CustomMetadataMap;
         Assert.Equal(classes, JsonSerializer.Deserialize<string[]>(meta["class_names"]));
-        using var model = Export.InferenceModel.Load(onnx);
+        using var model = Inference.InferenceModel.Load(onnx);
         var inputs = model.ReadInputs(tree, limit: 30);
         Assert.Equal(30, inputs.Count);
         var ours = model.Predict(inputs, top: 1);

@@ -93,8 +93,8 @@ public class QuantizationTests
         var path = Path.Combine(Path.GetTempPath(), $"cudann-qdq-{Guid.NewGuid():N}.onnx");
         try
         {
-            Export.OnnxExporter.Export(net, [1, 28, 28], path);
-            var model = Export.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            Onnx.OnnxExporter.Export(net, [1, 28, 28], path);
+            var model = Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
             var ops = model.Graph.Node.Select(n => n.OpType).ToList();
             Assert.Contains("QuantizeLinear", ops);
             Assert.Contains("DynamicQuantizeLinear", ops);

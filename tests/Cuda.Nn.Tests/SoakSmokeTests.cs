@@ -2,7 +2,7 @@
 // its inference plan hold exactly the same pool blocks after a warm-up as at its end. The pool's counters are exact
 // and process-wide, so this runs in the native memory collection (alone) and compares values sampled between steps.
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export;
+using Cuda.Nn.Inference;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels.Cpu;
 using Cuda.Nn.Models;

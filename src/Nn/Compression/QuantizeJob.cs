@@ -51,7 +51,7 @@ public static class QuantizeJob
         var (int8Acc, int8Ms) = Measure();
         log.WriteLine($"int8: accuracy {int8Acc:P2}, {int8Ms:F3} ms/image ({summary.Int8Convs} int8 convs, {summary.FloatConvs} float convs, {summary.Int8Linears} int8 linears, {summary.FoldedBatchNorms} batch norms folded; VPDPBUSD {(Kernels.Cpu.Int8Gemm.UsesVnni ? "on" : "off")})");
         var onnx = Path.Combine(o.Out, "model.int8.onnx");
-        Export.OnnxExporter.Export(model, [test.Channels, test.Height, test.Width], onnx, new Dictionary<string, string> { ["model"] = name, ["quantization"] = "static int8 QDQ" });
+        Onnx.OnnxExporter.Export(model, [test.Channels, test.Height, test.Width], onnx, new Dictionary<string, string> { ["model"] = name, ["quantization"] = "static int8 QDQ" });
         var report = new QuantizeReport(name, floatAcc, int8Acc, floatMs, int8Ms, summary, Kernels.Cpu.Int8Gemm.UsesVnni, onnx);
         AtomicFile.WriteAllText(Path.Combine(o.Out, "quantize_report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
         return report;

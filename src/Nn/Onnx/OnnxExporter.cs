@@ -1,14 +1,14 @@
 // Writes a model as an ONNX file (opset 17): eval-mode graph, one float32 input "input" [batch, ...inputShape]
 // with a symbolic batch axis, one output "output", every parameter and buffer as an initializer under its
-// state-dict name. Modules describe themselves through IOnnxExportable (LayerExport.cs, ModelExport.cs).
+// state-dict name. Modules describe themselves through IOnnxExportable (Modules/OnnxForms.cs, Models/OnnxForms.cs).
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.IO;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Modules;
 using Google.Protobuf;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 public static class OnnxExporter
 {

@@ -10,7 +10,8 @@
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Kernels;
 
-namespace Cuda.Nn.Export;
+
+namespace Cuda.Nn.Inference;
 
 public sealed partial class InferencePlan
 {

@@ -11,13 +11,15 @@
 // the same folded convolution, add and relu as eager ops. Values that only fused convs and max pools read stay
 // channel-blocked between them (InferencePlan.Pool.cs, docs/inference.md).
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;
 using Cuda.Nn.Modules;
 
-namespace Cuda.Nn.Export;
+using Cuda.Nn.Onnx;
+
+namespace Cuda.Nn.Inference;
 
 public sealed partial class InferencePlan : IDisposable
 {

@@ -1,10 +1,10 @@
 // Running an ONNX graph as a list of steps, shared by OnnxGraphModule (every node interpreted, trainable) and
 // InferencePlan (fused steps among interpreted ones): the input check, and the loop that runs each step, names the
 // one that failed, and frees intermediates after their last reader (a dispose scope would only free them at the end).
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Kernels;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 internal abstract class GraphStep
 {

@@ -9,7 +9,7 @@ using pb = global::Google.Protobuf;
 using pbc = global::Google.Protobuf.Collections;
 using pbr = global::Google.Protobuf.Reflection;
 using scg = global::System.Collections.Generic;
-namespace Cuda.Nn.Export.Onnx {
+namespace Cuda.Nn.Onnx.Proto {
 
   /// <summary>Holder for reflection information generated from onnx.proto</summary>
   public static partial class OnnxReflection {
@@ -74,20 +74,20 @@ namespace Cuda.Nn.Export.Onnx {
             "Y3VkYW5uLm9ubnguVHlwZVByb3RvLlRlbnNvckgAEhIKCmRlbm90YXRpb24Y",
             "BiABKAkaSQoGVGVuc29yEhEKCWVsZW1fdHlwZRgBIAEoBRIsCgVzaGFwZRgC",
             "IAEoCzIdLmN1ZGFubi5vbm54LlRlbnNvclNoYXBlUHJvdG9CBwoFdmFsdWVC",
-            "FqoCE0N1ZGEuTm4uRXhwb3J0Lk9ubnhiBnByb3RvMw=="));
+            "FaoCEkN1ZGEuTm4uT25ueC5Qcm90b2IGcHJvdG8z"));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(null, null, new pbr::GeneratedClrTypeInfo[] {
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.ModelProto), global::Cuda.Nn.Export.Onnx.ModelProto.Parser, new[]{ "IrVersion", "ProducerName", "ProducerVersion", "Domain", "ModelVersion", "DocString", "Graph", "OpsetImport", "MetadataProps" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.OperatorSetIdProto), global::Cuda.Nn.Export.Onnx.OperatorSetIdProto.Parser, new[]{ "Domain", "Version" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.StringStringEntryProto), global::Cuda.Nn.Export.Onnx.StringStringEntryProto.Parser, new[]{ "Key", "Value" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.GraphProto), global::Cuda.Nn.Export.Onnx.GraphProto.Parser, new[]{ "Node", "Name", "Initializer", "DocString", "Input", "Output", "ValueInfo" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.NodeProto), global::Cuda.Nn.Export.Onnx.NodeProto.Parser, new[]{ "Input", "Output", "Name", "OpType", "Attribute", "DocString", "Domain" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.AttributeProto), global::Cuda.Nn.Export.Onnx.AttributeProto.Parser, new[]{ "Name", "F", "I", "S", "T", "G", "Floats", "Ints", "Strings", "Tensors", "Graphs", "DocString", "Type", "RefAttrName" }, null, new[]{ typeof(global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType) }, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.ValueInfoProto), global::Cuda.Nn.Export.Onnx.ValueInfoProto.Parser, new[]{ "Name", "Type", "DocString" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.TensorProto), global::Cuda.Nn.Export.Onnx.TensorProto.Parser, new[]{ "Dims", "DataType", "FloatData", "Int32Data", "StringData", "Int64Data", "Name", "RawData", "DoubleData", "Uint64Data", "DocString" }, null, new[]{ typeof(global::Cuda.Nn.Export.Onnx.TensorProto.Types.DataType) }, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.TensorShapeProto), global::Cuda.Nn.Export.Onnx.TensorShapeProto.Parser, new[]{ "Dim" }, null, null, null, new pbr::GeneratedClrTypeInfo[] { new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension), global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension.Parser, new[]{ "DimValue", "DimParam", "Denotation" }, new[]{ "Value" }, null, null, null)}),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.TypeProto), global::Cuda.Nn.Export.Onnx.TypeProto.Parser, new[]{ "TensorType", "Denotation" }, new[]{ "Value" }, null, null, new pbr::GeneratedClrTypeInfo[] { new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor), global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor.Parser, new[]{ "ElemType", "Shape" }, null, null, null, null)})
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.ModelProto), global::Cuda.Nn.Onnx.Proto.ModelProto.Parser, new[]{ "IrVersion", "ProducerName", "ProducerVersion", "Domain", "ModelVersion", "DocString", "Graph", "OpsetImport", "MetadataProps" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto), global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto.Parser, new[]{ "Domain", "Version" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.StringStringEntryProto), global::Cuda.Nn.Onnx.Proto.StringStringEntryProto.Parser, new[]{ "Key", "Value" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.GraphProto), global::Cuda.Nn.Onnx.Proto.GraphProto.Parser, new[]{ "Node", "Name", "Initializer", "DocString", "Input", "Output", "ValueInfo" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.NodeProto), global::Cuda.Nn.Onnx.Proto.NodeProto.Parser, new[]{ "Input", "Output", "Name", "OpType", "Attribute", "DocString", "Domain" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.AttributeProto), global::Cuda.Nn.Onnx.Proto.AttributeProto.Parser, new[]{ "Name", "F", "I", "S", "T", "G", "Floats", "Ints", "Strings", "Tensors", "Graphs", "DocString", "Type", "RefAttrName" }, null, new[]{ typeof(global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType) }, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.ValueInfoProto), global::Cuda.Nn.Onnx.Proto.ValueInfoProto.Parser, new[]{ "Name", "Type", "DocString" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.TensorProto), global::Cuda.Nn.Onnx.Proto.TensorProto.Parser, new[]{ "Dims", "DataType", "FloatData", "Int32Data", "StringData", "Int64Data", "Name", "RawData", "DoubleData", "Uint64Data", "DocString" }, null, new[]{ typeof(global::Cuda.Nn.Onnx.Proto.TensorProto.Types.DataType) }, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.TensorShapeProto), global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Parser, new[]{ "Dim" }, null, null, null, new pbr::GeneratedClrTypeInfo[] { new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension), global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension.Parser, new[]{ "DimValue", "DimParam", "Denotation" }, new[]{ "Value" }, null, null, null)}),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.TypeProto), global::Cuda.Nn.Onnx.Proto.TypeProto.Parser, new[]{ "TensorType", "Denotation" }, new[]{ "Value" }, null, null, new pbr::GeneratedClrTypeInfo[] { new pbr::GeneratedClrTypeInfo(typeof(global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor), global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor.Parser, new[]{ "ElemType", "Shape" }, null, null, null, null)})
           }));
     }
     #endregion
@@ -109,7 +109,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[0]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[0]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -221,10 +221,10 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "graph" field.</summary>
     public const int GraphFieldNumber = 7;
-    private global::Cuda.Nn.Export.Onnx.GraphProto graph_;
+    private global::Cuda.Nn.Onnx.Proto.GraphProto graph_;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.GraphProto Graph {
+    public global::Cuda.Nn.Onnx.Proto.GraphProto Graph {
       get { return graph_; }
       set {
         graph_ = value;
@@ -233,23 +233,23 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "opset_import" field.</summary>
     public const int OpsetImportFieldNumber = 8;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.OperatorSetIdProto> _repeated_opsetImport_codec
-        = pb::FieldCodec.ForMessage(66, global::Cuda.Nn.Export.Onnx.OperatorSetIdProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.OperatorSetIdProto> opsetImport_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.OperatorSetIdProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto> _repeated_opsetImport_codec
+        = pb::FieldCodec.ForMessage(66, global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto> opsetImport_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.OperatorSetIdProto> OpsetImport {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.OperatorSetIdProto> OpsetImport {
       get { return opsetImport_; }
     }
 
     /// <summary>Field number for the "metadata_props" field.</summary>
     public const int MetadataPropsFieldNumber = 14;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.StringStringEntryProto> _repeated_metadataProps_codec
-        = pb::FieldCodec.ForMessage(114, global::Cuda.Nn.Export.Onnx.StringStringEntryProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.StringStringEntryProto> metadataProps_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.StringStringEntryProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.StringStringEntryProto> _repeated_metadataProps_codec
+        = pb::FieldCodec.ForMessage(114, global::Cuda.Nn.Onnx.Proto.StringStringEntryProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.StringStringEntryProto> metadataProps_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.StringStringEntryProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.StringStringEntryProto> MetadataProps {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.StringStringEntryProto> MetadataProps {
       get { return metadataProps_; }
     }
 
@@ -446,7 +446,7 @@ namespace Cuda.Nn.Export.Onnx {
       }
       if (other.graph_ != null) {
         if (graph_ == null) {
-          Graph = new global::Cuda.Nn.Export.Onnx.GraphProto();
+          Graph = new global::Cuda.Nn.Onnx.Proto.GraphProto();
         }
         Graph.MergeFrom(other.Graph);
       }
@@ -497,7 +497,7 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 58: {
             if (graph_ == null) {
-              Graph = new global::Cuda.Nn.Export.Onnx.GraphProto();
+              Graph = new global::Cuda.Nn.Onnx.Proto.GraphProto();
             }
             input.ReadMessage(Graph);
             break;
@@ -555,7 +555,7 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 58: {
             if (graph_ == null) {
-              Graph = new global::Cuda.Nn.Export.Onnx.GraphProto();
+              Graph = new global::Cuda.Nn.Onnx.Proto.GraphProto();
             }
             input.ReadMessage(Graph);
             break;
@@ -590,7 +590,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[1]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[1]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -825,7 +825,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[2]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[2]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1060,7 +1060,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[3]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[3]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1098,12 +1098,12 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "node" field.</summary>
     public const int NodeFieldNumber = 1;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.NodeProto> _repeated_node_codec
-        = pb::FieldCodec.ForMessage(10, global::Cuda.Nn.Export.Onnx.NodeProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.NodeProto> node_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.NodeProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.NodeProto> _repeated_node_codec
+        = pb::FieldCodec.ForMessage(10, global::Cuda.Nn.Onnx.Proto.NodeProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.NodeProto> node_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.NodeProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.NodeProto> Node {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.NodeProto> Node {
       get { return node_; }
     }
 
@@ -1121,12 +1121,12 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "initializer" field.</summary>
     public const int InitializerFieldNumber = 5;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.TensorProto> _repeated_initializer_codec
-        = pb::FieldCodec.ForMessage(42, global::Cuda.Nn.Export.Onnx.TensorProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto> initializer_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.TensorProto> _repeated_initializer_codec
+        = pb::FieldCodec.ForMessage(42, global::Cuda.Nn.Onnx.Proto.TensorProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto> initializer_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto> Initializer {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto> Initializer {
       get { return initializer_; }
     }
 
@@ -1144,34 +1144,34 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "input" field.</summary>
     public const int InputFieldNumber = 11;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.ValueInfoProto> _repeated_input_codec
-        = pb::FieldCodec.ForMessage(90, global::Cuda.Nn.Export.Onnx.ValueInfoProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> input_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> _repeated_input_codec
+        = pb::FieldCodec.ForMessage(90, global::Cuda.Nn.Onnx.Proto.ValueInfoProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> input_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> Input {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> Input {
       get { return input_; }
     }
 
     /// <summary>Field number for the "output" field.</summary>
     public const int OutputFieldNumber = 12;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.ValueInfoProto> _repeated_output_codec
-        = pb::FieldCodec.ForMessage(98, global::Cuda.Nn.Export.Onnx.ValueInfoProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> output_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> _repeated_output_codec
+        = pb::FieldCodec.ForMessage(98, global::Cuda.Nn.Onnx.Proto.ValueInfoProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> output_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> Output {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> Output {
       get { return output_; }
     }
 
     /// <summary>Field number for the "value_info" field.</summary>
     public const int ValueInfoFieldNumber = 13;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.ValueInfoProto> _repeated_valueInfo_codec
-        = pb::FieldCodec.ForMessage(106, global::Cuda.Nn.Export.Onnx.ValueInfoProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> valueInfo_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> _repeated_valueInfo_codec
+        = pb::FieldCodec.ForMessage(106, global::Cuda.Nn.Onnx.Proto.ValueInfoProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> valueInfo_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.ValueInfoProto> ValueInfo {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.ValueInfoProto> ValueInfo {
       get { return valueInfo_; }
     }
 
@@ -1425,7 +1425,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[4]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[4]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1509,12 +1509,12 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "attribute" field.</summary>
     public const int AttributeFieldNumber = 5;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.AttributeProto> _repeated_attribute_codec
-        = pb::FieldCodec.ForMessage(42, global::Cuda.Nn.Export.Onnx.AttributeProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.AttributeProto> attribute_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.AttributeProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.AttributeProto> _repeated_attribute_codec
+        = pb::FieldCodec.ForMessage(42, global::Cuda.Nn.Onnx.Proto.AttributeProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.AttributeProto> attribute_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.AttributeProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.AttributeProto> Attribute {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.AttributeProto> Attribute {
       get { return attribute_; }
     }
 
@@ -1812,7 +1812,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[5]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[5]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -1905,10 +1905,10 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "t" field.</summary>
     public const int TFieldNumber = 5;
-    private global::Cuda.Nn.Export.Onnx.TensorProto t_;
+    private global::Cuda.Nn.Onnx.Proto.TensorProto t_;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.TensorProto T {
+    public global::Cuda.Nn.Onnx.Proto.TensorProto T {
       get { return t_; }
       set {
         t_ = value;
@@ -1917,10 +1917,10 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "g" field.</summary>
     public const int GFieldNumber = 6;
-    private global::Cuda.Nn.Export.Onnx.GraphProto g_;
+    private global::Cuda.Nn.Onnx.Proto.GraphProto g_;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.GraphProto G {
+    public global::Cuda.Nn.Onnx.Proto.GraphProto G {
       get { return g_; }
       set {
         g_ = value;
@@ -1962,23 +1962,23 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "tensors" field.</summary>
     public const int TensorsFieldNumber = 10;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.TensorProto> _repeated_tensors_codec
-        = pb::FieldCodec.ForMessage(82, global::Cuda.Nn.Export.Onnx.TensorProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto> tensors_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.TensorProto> _repeated_tensors_codec
+        = pb::FieldCodec.ForMessage(82, global::Cuda.Nn.Onnx.Proto.TensorProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto> tensors_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorProto> Tensors {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorProto> Tensors {
       get { return tensors_; }
     }
 
     /// <summary>Field number for the "graphs" field.</summary>
     public const int GraphsFieldNumber = 11;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.GraphProto> _repeated_graphs_codec
-        = pb::FieldCodec.ForMessage(90, global::Cuda.Nn.Export.Onnx.GraphProto.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.GraphProto> graphs_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.GraphProto>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.GraphProto> _repeated_graphs_codec
+        = pb::FieldCodec.ForMessage(90, global::Cuda.Nn.Onnx.Proto.GraphProto.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.GraphProto> graphs_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.GraphProto>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.GraphProto> Graphs {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.GraphProto> Graphs {
       get { return graphs_; }
     }
 
@@ -1996,10 +1996,10 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "type" field.</summary>
     public const int TypeFieldNumber = 20;
-    private global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType type_ = global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined;
+    private global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType type_ = global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType Type {
+    public global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType Type {
       get { return type_; }
       set {
         type_ = value;
@@ -2066,7 +2066,7 @@ namespace Cuda.Nn.Export.Onnx {
       hash ^= tensors_.GetHashCode();
       hash ^= graphs_.GetHashCode();
       if (DocString.Length != 0) hash ^= DocString.GetHashCode();
-      if (Type != global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined) hash ^= Type.GetHashCode();
+      if (Type != global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined) hash ^= Type.GetHashCode();
       if (RefAttrName.Length != 0) hash ^= RefAttrName.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
@@ -2119,7 +2119,7 @@ namespace Cuda.Nn.Export.Onnx {
         output.WriteRawTag(106);
         output.WriteString(DocString);
       }
-      if (Type != global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined) {
+      if (Type != global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined) {
         output.WriteRawTag(160, 1);
         output.WriteEnum((int) Type);
       }
@@ -2170,7 +2170,7 @@ namespace Cuda.Nn.Export.Onnx {
         output.WriteRawTag(106);
         output.WriteString(DocString);
       }
-      if (Type != global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined) {
+      if (Type != global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined) {
         output.WriteRawTag(160, 1);
         output.WriteEnum((int) Type);
       }
@@ -2214,7 +2214,7 @@ namespace Cuda.Nn.Export.Onnx {
       if (DocString.Length != 0) {
         size += 1 + pb::CodedOutputStream.ComputeStringSize(DocString);
       }
-      if (Type != global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined) {
+      if (Type != global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined) {
         size += 2 + pb::CodedOutputStream.ComputeEnumSize((int) Type);
       }
       if (RefAttrName.Length != 0) {
@@ -2246,13 +2246,13 @@ namespace Cuda.Nn.Export.Onnx {
       }
       if (other.t_ != null) {
         if (t_ == null) {
-          T = new global::Cuda.Nn.Export.Onnx.TensorProto();
+          T = new global::Cuda.Nn.Onnx.Proto.TensorProto();
         }
         T.MergeFrom(other.T);
       }
       if (other.g_ != null) {
         if (g_ == null) {
-          G = new global::Cuda.Nn.Export.Onnx.GraphProto();
+          G = new global::Cuda.Nn.Onnx.Proto.GraphProto();
         }
         G.MergeFrom(other.G);
       }
@@ -2264,7 +2264,7 @@ namespace Cuda.Nn.Export.Onnx {
       if (other.DocString.Length != 0) {
         DocString = other.DocString;
       }
-      if (other.Type != global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType.Undefined) {
+      if (other.Type != global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType.Undefined) {
         Type = other.Type;
       }
       if (other.RefAttrName.Length != 0) {
@@ -2307,14 +2307,14 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 42: {
             if (t_ == null) {
-              T = new global::Cuda.Nn.Export.Onnx.TensorProto();
+              T = new global::Cuda.Nn.Onnx.Proto.TensorProto();
             }
             input.ReadMessage(T);
             break;
           }
           case 50: {
             if (g_ == null) {
-              G = new global::Cuda.Nn.Export.Onnx.GraphProto();
+              G = new global::Cuda.Nn.Onnx.Proto.GraphProto();
             }
             input.ReadMessage(G);
             break;
@@ -2346,7 +2346,7 @@ namespace Cuda.Nn.Export.Onnx {
             break;
           }
           case 160: {
-            Type = (global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType) input.ReadEnum();
+            Type = (global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType) input.ReadEnum();
             break;
           }
           case 170: {
@@ -2390,14 +2390,14 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 42: {
             if (t_ == null) {
-              T = new global::Cuda.Nn.Export.Onnx.TensorProto();
+              T = new global::Cuda.Nn.Onnx.Proto.TensorProto();
             }
             input.ReadMessage(T);
             break;
           }
           case 50: {
             if (g_ == null) {
-              G = new global::Cuda.Nn.Export.Onnx.GraphProto();
+              G = new global::Cuda.Nn.Onnx.Proto.GraphProto();
             }
             input.ReadMessage(G);
             break;
@@ -2429,7 +2429,7 @@ namespace Cuda.Nn.Export.Onnx {
             break;
           }
           case 160: {
-            Type = (global::Cuda.Nn.Export.Onnx.AttributeProto.Types.AttributeType) input.ReadEnum();
+            Type = (global::Cuda.Nn.Onnx.Proto.AttributeProto.Types.AttributeType) input.ReadEnum();
             break;
           }
           case 170: {
@@ -2480,7 +2480,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[6]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[6]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -2526,10 +2526,10 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "type" field.</summary>
     public const int TypeFieldNumber = 2;
-    private global::Cuda.Nn.Export.Onnx.TypeProto type_;
+    private global::Cuda.Nn.Onnx.Proto.TypeProto type_;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.TypeProto Type {
+    public global::Cuda.Nn.Onnx.Proto.TypeProto Type {
       get { return type_; }
       set {
         type_ = value;
@@ -2664,7 +2664,7 @@ namespace Cuda.Nn.Export.Onnx {
       }
       if (other.type_ != null) {
         if (type_ == null) {
-          Type = new global::Cuda.Nn.Export.Onnx.TypeProto();
+          Type = new global::Cuda.Nn.Onnx.Proto.TypeProto();
         }
         Type.MergeFrom(other.Type);
       }
@@ -2696,7 +2696,7 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 18: {
             if (type_ == null) {
-              Type = new global::Cuda.Nn.Export.Onnx.TypeProto();
+              Type = new global::Cuda.Nn.Onnx.Proto.TypeProto();
             }
             input.ReadMessage(Type);
             break;
@@ -2730,7 +2730,7 @@ namespace Cuda.Nn.Export.Onnx {
           }
           case 18: {
             if (type_ == null) {
-              Type = new global::Cuda.Nn.Export.Onnx.TypeProto();
+              Type = new global::Cuda.Nn.Onnx.Proto.TypeProto();
             }
             input.ReadMessage(Type);
             break;
@@ -2761,7 +2761,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[7]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[7]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3295,7 +3295,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[8]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[8]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3327,12 +3327,12 @@ namespace Cuda.Nn.Export.Onnx {
 
     /// <summary>Field number for the "dim" field.</summary>
     public const int DimFieldNumber = 1;
-    private static readonly pb::FieldCodec<global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension> _repeated_dim_codec
-        = pb::FieldCodec.ForMessage(10, global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension.Parser);
-    private readonly pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension> dim_ = new pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension>();
+    private static readonly pb::FieldCodec<global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension> _repeated_dim_codec
+        = pb::FieldCodec.ForMessage(10, global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension.Parser);
+    private readonly pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension> dim_ = new pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension>();
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public pbc::RepeatedField<global::Cuda.Nn.Export.Onnx.TensorShapeProto.Types.Dimension> Dim {
+    public pbc::RepeatedField<global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Types.Dimension> Dim {
       get { return dim_; }
     }
 
@@ -3485,7 +3485,7 @@ namespace Cuda.Nn.Export.Onnx {
         [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
         [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
         public static pbr::MessageDescriptor Descriptor {
-          get { return global::Cuda.Nn.Export.Onnx.TensorShapeProto.Descriptor.NestedTypes[0]; }
+          get { return global::Cuda.Nn.Onnx.Proto.TensorShapeProto.Descriptor.NestedTypes[0]; }
         }
 
         [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3823,7 +3823,7 @@ namespace Cuda.Nn.Export.Onnx {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Cuda.Nn.Export.Onnx.OnnxReflection.Descriptor.MessageTypes[9]; }
+      get { return global::Cuda.Nn.Onnx.Proto.OnnxReflection.Descriptor.MessageTypes[9]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3863,8 +3863,8 @@ namespace Cuda.Nn.Export.Onnx {
     public const int TensorTypeFieldNumber = 1;
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-    public global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor TensorType {
-      get { return valueCase_ == ValueOneofCase.TensorType ? (global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor) value_ : null; }
+    public global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor TensorType {
+      get { return valueCase_ == ValueOneofCase.TensorType ? (global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor) value_ : null; }
       set {
         value_ = value;
         valueCase_ = value == null ? ValueOneofCase.None : ValueOneofCase.TensorType;
@@ -4009,7 +4009,7 @@ namespace Cuda.Nn.Export.Onnx {
       switch (other.ValueCase) {
         case ValueOneofCase.TensorType:
           if (TensorType == null) {
-            TensorType = new global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor();
+            TensorType = new global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor();
           }
           TensorType.MergeFrom(other.TensorType);
           break;
@@ -4035,7 +4035,7 @@ namespace Cuda.Nn.Export.Onnx {
             _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
             break;
           case 10: {
-            global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor subBuilder = new global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor();
+            global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor subBuilder = new global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor();
             if (valueCase_ == ValueOneofCase.TensorType) {
               subBuilder.MergeFrom(TensorType);
             }
@@ -4067,7 +4067,7 @@ namespace Cuda.Nn.Export.Onnx {
             _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
             break;
           case 10: {
-            global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor subBuilder = new global::Cuda.Nn.Export.Onnx.TypeProto.Types.Tensor();
+            global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor subBuilder = new global::Cuda.Nn.Onnx.Proto.TypeProto.Types.Tensor();
             if (valueCase_ == ValueOneofCase.TensorType) {
               subBuilder.MergeFrom(TensorType);
             }
@@ -4104,7 +4104,7 @@ namespace Cuda.Nn.Export.Onnx {
         [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
         [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
         public static pbr::MessageDescriptor Descriptor {
-          get { return global::Cuda.Nn.Export.Onnx.TypeProto.Descriptor.NestedTypes[0]; }
+          get { return global::Cuda.Nn.Onnx.Proto.TypeProto.Descriptor.NestedTypes[0]; }
         }
 
         [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4149,10 +4149,10 @@ namespace Cuda.Nn.Export.Onnx {
 
         /// <summary>Field number for the "shape" field.</summary>
         public const int ShapeFieldNumber = 2;
-        private global::Cuda.Nn.Export.Onnx.TensorShapeProto shape_;
+        private global::Cuda.Nn.Onnx.Proto.TensorShapeProto shape_;
         [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
         [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
-        public global::Cuda.Nn.Export.Onnx.TensorShapeProto Shape {
+        public global::Cuda.Nn.Onnx.Proto.TensorShapeProto Shape {
           get { return shape_; }
           set {
             shape_ = value;
@@ -4262,7 +4262,7 @@ namespace Cuda.Nn.Export.Onnx {
           }
           if (other.shape_ != null) {
             if (shape_ == null) {
-              Shape = new global::Cuda.Nn.Export.Onnx.TensorShapeProto();
+              Shape = new global::Cuda.Nn.Onnx.Proto.TensorShapeProto();
             }
             Shape.MergeFrom(other.Shape);
           }
@@ -4291,7 +4291,7 @@ namespace Cuda.Nn.Export.Onnx {
               }
               case 18: {
                 if (shape_ == null) {
-                  Shape = new global::Cuda.Nn.Export.Onnx.TensorShapeProto();
+                  Shape = new global::Cuda.Nn.Onnx.Proto.TensorShapeProto();
                 }
                 input.ReadMessage(Shape);
                 break;
@@ -4321,7 +4321,7 @@ namespace Cuda.Nn.Export.Onnx {
               }
               case 18: {
                 if (shape_ == null) {
-                  Shape = new global::Cuda.Nn.Export.Onnx.TensorShapeProto();
+                  Shape = new global::Cuda.Nn.Onnx.Proto.TensorShapeProto();
                 }
                 input.ReadMessage(Shape);
                 break;

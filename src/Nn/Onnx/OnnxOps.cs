@@ -1,10 +1,10 @@
 // The ONNX operators OnnxGraphModule interprets, each in terms of our tensor ops (so each has a gradient).
 // Shape-like values (Shape, Constant shapes, axes) are int64 tensors and are read back to the host when used.
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 internal static class OnnxOps
 {

@@ -2,12 +2,12 @@
 // by the module path that produced them, so a graph viewer shows "layer1.0.conv1/Conv"; initializers carry the
 // state-dict names, so an imported graph has the same parameter names as the model it came from.
 using System.Runtime.InteropServices;
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Modules;
 using Google.Protobuf;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 /// <summary>A module that can write its eval-mode computation as ONNX nodes.</summary>
 public interface IOnnxExportable

@@ -1,11 +1,13 @@
 // The fused step of InferencePlan: Conv (+ folded BatchNormalization) (+ residual Add) (+ Relu) in one pass.
 using Cuda.Nn.Autograd;
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;
 
-namespace Cuda.Nn.Export;
+using Cuda.Nn.Onnx;
+
+namespace Cuda.Nn.Inference;
 
 public sealed partial class InferencePlan
 {

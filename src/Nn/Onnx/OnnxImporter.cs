@@ -1,11 +1,11 @@
 // Reads an ONNX model (our exporter's output, and other graphs built from the same operators) into an
 // OnnxGraphModule. Initializers become parameters and buffers named as in the file, nested by their dots, so an
 // exported-then-imported model has the original state-dict names and can load checkpoints or be fine-tuned.
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Kernels;
 using Google.Protobuf;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 public static class OnnxImporter
 {

@@ -1,6 +1,6 @@
 // ONNX forms of the model blocks in src/Nn/Models, in the same order as their Forward methods.
-using Cuda.Nn.Export;
-using static Cuda.Nn.Export.OnnxGraphBuilder;
+using Cuda.Nn.Onnx;
+using static Cuda.Nn.Onnx.OnnxGraphBuilder;
 
 namespace Cuda.Nn.Models;
 

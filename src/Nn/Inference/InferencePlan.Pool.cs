@@ -1,11 +1,13 @@
 // Max pooling in the inference plan: on a channel-blocked input (a fused conv's output, BlockedLayout) it pools 16
 // channels per vector and may leave its output blocked for the fused convs that read it (ResNet's stem, pool, first
 // block: no layout copies between them); on an NCHW input it is the interpreter's MaxPool node.
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;
 
-namespace Cuda.Nn.Export;
+using Cuda.Nn.Onnx;
+
+namespace Cuda.Nn.Inference;
 
 public sealed partial class InferencePlan
 {

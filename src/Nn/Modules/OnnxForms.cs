@@ -1,7 +1,7 @@
 // ONNX forms of the layers in src/Nn/Modules (eval-mode semantics: batch norm with running statistics,
 // dropout as identity). Opset 17: GELU has no operator yet and is written out with Erf or Tanh.
-using Cuda.Nn.Export;
-using static Cuda.Nn.Export.OnnxGraphBuilder;
+using Cuda.Nn.Onnx;
+using static Cuda.Nn.Onnx.OnnxGraphBuilder;
 
 namespace Cuda.Nn.Modules;
 

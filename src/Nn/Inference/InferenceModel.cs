@@ -9,7 +9,9 @@ using Cuda.Nn.Models;
 using Cuda.Nn.Modules;
 using Cuda.Nn.Training;
 
-namespace Cuda.Nn.Export;
+using Cuda.Nn.Onnx;
+
+namespace Cuda.Nn.Inference;
 
 /// <summary>Overrides for what a file does not say: the registry model name, class count, channels and image size.</summary>
 public sealed record InferenceOptions(string? Arch = null, int? Classes = null, int? Channels = null, int? Size = null);

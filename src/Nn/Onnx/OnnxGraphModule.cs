@@ -1,12 +1,12 @@
 // A module that runs an ONNX graph node by node with our tensor ops, so it trains like any other module:
 // floating-point initializers are parameters (except batch-norm statistics and scalars, which are buffers),
 // BatchNormalization uses batch statistics in training mode, intermediates are freed after their last use.
-using Cuda.Nn.Export.Onnx;
+using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Modules;
 
-namespace Cuda.Nn.Export;
+namespace Cuda.Nn.Onnx;
 
 public sealed class OnnxGraphModule : Module
 {

@@ -1,4 +1,5 @@
-// CPU 2-D convolution: the backend entry points, the algorithm choice per shape and the GEMM paths.
+// CPU 2-D convolution: the pass entry points (through ConvVariants), the per-image and image-batched GEMM paths,
+// im2col/col2im and the shared helpers. The backend entry points are in CpuBackend.Conv.cs.
 //
 //   Pointwise (1x1, stride 1, no padding): the NCHW image of a group already is the [C/G, H*W] GEMM operand,
 //     so forward, backward-data and backward-filter are one GEMM per image and group, no copies.
@@ -14,84 +15,6 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Cuda.Nn.Kernels.Cpu;
-
-public sealed unsafe partial class CpuBackend
-{
-    private static DType ConvType(DType dt, string op) =>
-        dt is DType.F32 or DType.F64 ? dt : throw new NotSupportedException($"{op} computes in F32 or F64, got {dt} (cast first)");
-
-    private static void CheckShape(Layout l, string what, string op, params int[] expected) => BackendChecks.Shape(l, what, op, expected);
-
-    private static void CheckGeometry(in Conv2dGeometry g, string op) => BackendChecks.Geometry(g, op);
-
-    public void Conv2d(Storage x, Layout xLayout, Storage w, Layout wLayout, Storage? bias, Layout? biasLayout, Storage y, in Conv2dGeometry g)
-    {
-        var dt = ConvType(C(y).DType, "conv2d");
-        CheckGeometry(g, "conv2d");
-        CheckShape(xLayout, "input", "conv2d", g.N, g.C, g.H, g.W);
-        CheckShape(wLayout, "weight", "conv2d", g.O, g.C / g.Groups, g.KH, g.KW);
-        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
-        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
-        byte* pb = null;
-        CpuStorage? bs = null;
-        if (bias is not null)
-        {
-            CheckShape(biasLayout!, "bias", "conv2d", g.O);
-            bs = DenseView(C(bias), biasLayout!, dt, out pb);
-        }
-        try
-        {
-            if (dt == DType.F32) CpuConv.Forward((float*)px, (float*)pw, (float*)pb, C(y).Ptr<float>(), g);
-            else CpuConv.Forward((double*)px, (double*)pw, (double*)pb, C(y).Ptr<double>(), g);
-        }
-        finally { bs?.Release(); }
-    }
-
-    public void Conv2dBackwardData(Storage gy, Layout gyLayout, Storage w, Layout wLayout, Storage gx, in Conv2dGeometry g)
-    {
-        var dt = ConvType(C(gx).DType, "conv2d backward");
-        CheckGeometry(g, "conv2d backward");
-        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
-        CheckShape(wLayout, "weight", "conv2d backward", g.O, g.C / g.Groups, g.KH, g.KW);
-        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
-        using var ws = new Lease(DenseView(C(w), wLayout, dt, out var pw));
-        if (dt == DType.F32) CpuConv.BackwardData((float*)pg, (float*)pw, C(gx).Ptr<float>(), g);
-        else CpuConv.BackwardData((double*)pg, (double*)pw, C(gx).Ptr<double>(), g);
-    }
-
-    public void Conv2dBackwardFilter(Storage x, Layout xLayout, Storage gy, Layout gyLayout, Storage? gw, Storage? gbias, in Conv2dGeometry g)
-    {
-        var dt = ConvType((gw ?? gbias)?.DType ?? C(gy).DType, "conv2d backward");
-        CheckGeometry(g, "conv2d backward");
-        CheckShape(xLayout, "input", "conv2d backward", g.N, g.C, g.H, g.W);
-        CheckShape(gyLayout, "output gradient", "conv2d backward", g.N, g.O, g.OH, g.OW);
-        using var gs = new Lease(DenseView(C(gy), gyLayout, dt, out var pg));
-        if (gbias is not null)
-        {
-            if (dt == DType.F32) CpuConv.BiasGrad((float*)pg, C(gbias).Ptr<float>(), g);
-            else CpuConv.BiasGrad((double*)pg, C(gbias).Ptr<double>(), g);
-        }
-        if (gw is null) return;
-        using var xs = new Lease(DenseView(C(x), xLayout, dt, out var px));
-        if (dt == DType.F32) CpuConv.BackwardFilter((float*)px, (float*)pg, C(gw).Ptr<float>(), g);
-        else CpuConv.BackwardFilter((double*)px, (double*)pg, C(gw).Ptr<double>(), g);
-    }
-}
-
-/// <summary>A scratch buffer rented from CpuMemoryPool for the length of one kernel call (no fresh pages once warm).</summary>
-internal readonly unsafe struct Workspace : IDisposable
-{
-    public readonly byte* Ptr;
-    private readonly long _capacity;
-
-    public Workspace(long bytes) { Ptr = bytes > 0 ? CpuMemoryPool.Rent(bytes, out _capacity) : null; }
-
-    public static Workspace Of<T>(long elements) where T : unmanaged => new(elements * sizeof(T));
-
-    public void Dispose() { if (Ptr != null) CpuMemoryPool.Return(Ptr, _capacity); }
-}
-
-internal unsafe delegate void ImageBody<T>(int chunk, int image, bool first, T* workspace) where T : unmanaged;
 
 internal static unsafe class CpuConv
 {

@@ -1,8 +1,10 @@
 // Inference against ONNX Runtime on the same ONNX file, in the same run: our inference plan compiled from that
 // file (InferencePlan: batch norms folded, conv + residual + relu fused, weights packed once), ORT's CPU provider
 // (graph optimisations on, intra-op threads equal to ours), and for reference our eager module (eval mode, no
-// autograd, batch norms folded); batch-1 latency and batch-64 throughput for resnet18 (3x32x32) and resnet20 (1x28x28).
-//   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*InferenceBenchmarks*'
+// autograd, batch norms folded). InferenceBenchmarks: batch-1 latency and batch-64 throughput for resnet18
+// (3x32x32) and resnet20 (1x28x28); ZooInferenceBenchmarks: the zoo models at the sizes users run (issue 20).
+//   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*InferenceBenchmarks*'       (both)
+//   dotnet run -c Release --project bench/Cuda.Nn.Bench -- --filter '*ZooInferenceBenchmarks*'
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -17,11 +19,35 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Cuda.Nn.Bench;
 
-[Config(typeof(InferenceConfig))]
-public class InferenceBenchmarks
+[Config(typeof(InferenceComparison.InferenceConfig))]
+public class InferenceBenchmarks : InferenceComparison
 {
     [Params("resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64")]
     public string Case = "";
+
+    protected override string CaseName => Case;
+}
+
+[Config(typeof(InferenceComparison.InferenceConfig))]
+public class ZooInferenceBenchmarks : InferenceComparison
+{
+    [Params("mobilenet_v3_small-1", "mobilenet_v3_small-16", "efficientnet_b0-1", "efficientnet_b0-16", "efficientnet_b3-1", "vit_t_16-1", "resnet50-1", "resnet50-16")]
+    public string Case = "";
+
+    protected override string CaseName => Case;
+}
+
+/// <summary>MODEL-BATCH: our plan, ORT and our eager module on one model's ONNX file. resnet18 and resnet20 are
+/// the CIFAR/Fashion-MNIST forms (10 classes); the zoo models are ImageNet-shaped (1000 classes, 3 channels) at
+/// the sizes in <see cref="ZooSizes"/>.</summary>
+public abstract class InferenceComparison
+{
+    public static readonly Dictionary<string, int> ZooSizes = new()
+    {
+        ["mobilenet_v3_small"] = 224, ["efficientnet_b0"] = 224, ["efficientnet_b3"] = 256, ["vit_t_16"] = 224, ["resnet50"] = 224,
+    };
+
+    protected abstract string CaseName { get; }
 
     [Params(2)]
     public int Threads;
@@ -38,13 +64,18 @@ public class InferenceBenchmarks
     {
         BenchEnvironment.Apply();
         CpuWorkers.ThreadCount = Threads;
-        var parts = Case.Split('-');
-        int batch = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-        bool r18 = parts[0] == "resnet18";
-        int[] shape = r18 ? [3, 32, 32] : [1, 28, 28];
-        _model = r18 ? ResNet.ResNet18(10, 3, new Generator(0)) : ResNet.ResNet20(10, 1, new Generator(0));
+        int dash = CaseName.LastIndexOf('-');
+        string name = CaseName[..dash];
+        int batch = int.Parse(CaseName[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        int[] shape;
+        (_model, shape) = name switch
+        {
+            "resnet18" => (ResNet.ResNet18(10, 3, new Generator(0)), new[] { 3, 32, 32 }),
+            "resnet20" => (ResNet.ResNet20(10, 1, new Generator(0)), new[] { 1, 28, 28 }),
+            _ => (ModelRegistry.Create(name, new ModelOptions(1000, 3, ZooSizes[name], new Generator(0))), new[] { 3, ZooSizes[name], ZooSizes[name] }),
+        };
         _model.Eval();
-        _path = Path.Combine(Path.GetTempPath(), $"cudann-bench-{Case}.onnx");
+        _path = Path.Combine(Path.GetTempPath(), $"cudann-bench-{CaseName}.onnx");
         OnnxExporter.Export(_model, shape, _path);
         using (var graph = OnnxImporter.Load(_path)) _plan = InferencePlan.Compile(graph);
         Compression.Quantization.FoldBatchNorms(_model);
@@ -127,7 +158,7 @@ public class InferenceBenchmarks
         File.Delete(_path);
     }
 
-    private sealed class InferenceConfig : ManualConfig
+    internal sealed class InferenceConfig : ManualConfig
     {
         public InferenceConfig() => AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10));
     }
@@ -140,9 +171,17 @@ public static class InferenceProfile
     {
         string which = args.Length > 0 ? args[0] : "all";
         int reps = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
-        foreach (var name in which == "all" ? ["resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64"] : which.Split(','))
+        string[] names = which switch
         {
-            var b = new InferenceBenchmarks { Case = name, Threads = BenchEnvironment.Threads };
+            "all" => ["resnet18-1", "resnet18-64", "resnet20-1", "resnet20-64"],
+            "zoo" => [.. InferenceComparison.ZooSizes.Keys.Select(m => m + "-1")],
+            _ => which.Split(','),
+        };
+        foreach (var name in names)
+        {
+            InferenceComparison b = name.StartsWith("resnet18-", StringComparison.Ordinal) || name.StartsWith("resnet20-", StringComparison.Ordinal)
+                ? new InferenceBenchmarks { Case = name, Threads = BenchEnvironment.Threads }
+                : new ZooInferenceBenchmarks { Case = name, Threads = BenchEnvironment.Threads };
             b.Setup();
             double Time(Func<float> f)
             {
@@ -164,7 +203,7 @@ public static class InferenceProfile
             double ours = Time(b.CudaNn), eager = Time(b.CudaNnEager), ort = Time(b.OnnxRuntime);
             if (args.Length > 2 && args[2] == "steps") b.PrintSteps(reps);
             if (args.Length > 2 && args[2] == "ortsteps") b.PrintOrtSteps(reps);
-            Console.WriteLine($"{name,-12} ORT {ort,8:F3} ms   plan {ours,8:F3} ms   eager {eager,8:F3} ms   plan/ORT {ours / ort,5:F2}");
+            Console.WriteLine($"{name,-22} ORT {ort,8:F3} ms   plan {ours,8:F3} ms   eager {eager,8:F3} ms   plan/ORT {ours / ort,5:F2}");
             b.Cleanup();
         }
     }

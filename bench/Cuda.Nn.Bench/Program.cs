@@ -2,7 +2,7 @@
 // Per-pass conv timings (quick, no BenchmarkDotNet): ... -- conv-profile [case|all|b1|s2] [threads] [reps]
 //   (env CUDANN_PASS=forward|frozen: that pass only; CUDANN_VARIANTS_OFF=...: switch variants off; BenchEnvironment.cs)
 // Per-stage image pipeline timings: ... -- pipeline-profile [reps]
-// Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case|all] [reps]
+// Ours against ONNX Runtime (quick, no BenchmarkDotNet): ... -- inference-profile [case,...|all|zoo] [reps] [steps|ortsteps]
 // Whole-model step timings (quick, no BenchmarkDotNet): ... -- model-profile [case|all] [reps]
 // Memory soak, a pass/fail check, not a timing (SoakRun.cs): ... -- soak [--train-steps N] [--inferences N] [--batch N] [--threads N] [--out FILE.csv]
 // Environment variables (kernel variants and switches, profile settings): BenchEnvironment.cs.

@@ -1,5 +1,5 @@
-// Elementwise kernels over contiguous spans. TensorPrimitives supplies the vectorised paths; the
-// remaining activations run a scalar loop over ScalarMath, the same formulas the tests use.
+// Elementwise kernels over contiguous spans. TensorPrimitives supplies most vectorised paths, Vector<T> loops the
+// hard activations; the remaining activations run a scalar loop over ScalarMath, the same formulas the tests use.
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -37,6 +37,8 @@ internal static unsafe class CpuElementwise
                 TensorPrimitives.Multiply(xs, ys, ys);
                 return;
             case UnaryOp.PowScalar: TensorPrimitives.Pow(xs, T.CreateChecked(alpha), ys); return;
+            case UnaryOp.Hardswish: Hard(x, y, n, swish: true); return;
+            case UnaryOp.Hardsigmoid: Hard(x, y, n, swish: false); return;
             case UnaryOp.LeakyRelu:
                 {
                     var a = T.CreateChecked(alpha);
@@ -46,6 +48,55 @@ internal static unsafe class CpuElementwise
             default:
                 for (int i = 0; i < n; i++) ys[i] = T.CreateTruncating(ScalarMath.Apply(op, double.CreateTruncating(xs[i]), alpha));
                 return;
+        }
+    }
+
+    /// <summary>hardswish x * clamp(x + 3, 0, 6) / 6 (swish) or hardsigmoid clamp(x + 3, 0, 6) / 6, in T as
+    /// PyTorch computes them (MobileNetV3's activations: the scalar loop over ScalarMath cost 1 ns per element).
+    /// NaN propagates (Vector.Min/Max do, as ScalarMath's Math.Clamp).</summary>
+    private static void Hard<T>(T* x, T* y, int n, bool swish) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T three = T.CreateChecked(3), six = T.CreateChecked(6);
+        var three_ = new Vector<T>(three);
+        var six_ = new Vector<T>(six);
+        int i = 0, w = Vector<T>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var v = Vector.Load(x + i);
+            var r = Vector.Min(Vector.Max(v + three_, Vector<T>.Zero), six_);
+            (swish ? v * r / six_ : r / six_).Store(y + i);
+        }
+        for (; i < n; i++)
+        {
+            T v = x[i], r = T.Min(T.Max(v + three, T.Zero), six);
+            y[i] = swish ? v * r / six : r / six;
+        }
+    }
+
+    /// <summary>The gradients of Hard (ScalarMath's rules, libtorch's: hardswish 0 at x &lt;= -3, gy at x &gt;= 3,
+    /// gy (x/3 + 1/2) between; hardsigmoid gy/6 strictly inside (-3, 3), else 0).</summary>
+    private static void HardBackward<T>(T* x, T* gy, T* gx, int n, bool swish) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T three = T.CreateChecked(3), half = T.CreateChecked(0.5), sixth = T.CreateChecked(1.0 / 6);
+        var three_ = new Vector<T>(three);
+        var minusThree = new Vector<T>(-three);
+        var half_ = new Vector<T>(half);
+        var sixth_ = new Vector<T>(sixth);
+        int i = 0, w = Vector<T>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var v = Vector.Load(x + i);
+            var g = Vector.Load(gy + i);
+            Vector<T> r = swish
+                ? Vector.ConditionalSelect(Vector.LessThanOrEqual(v, minusThree), Vector<T>.Zero,
+                    Vector.ConditionalSelect(Vector.GreaterThanOrEqual(v, three_), g, g * (v / three_ + half_)))
+                : Vector.ConditionalSelect(Vector.GreaterThan(v, minusThree) & Vector.LessThan(v, three_), g * sixth_, Vector<T>.Zero);
+            r.Store(gx + i);
+        }
+        for (; i < n; i++)
+        {
+            T v = x[i], g = gy[i];
+            gx[i] = swish ? (v <= -three ? T.Zero : v >= three ? g : g * (v / three + half)) : (v > -three && v < three ? g * sixth : T.Zero);
         }
     }
 
@@ -74,6 +125,8 @@ internal static unsafe class CpuElementwise
             case UnaryOp.Neg:
                 TensorPrimitives.Negate(new ReadOnlySpan<T>(gy, n), new Span<T>(gx, n));
                 return;
+            case UnaryOp.Hardswish: HardBackward(x, gy, gx, n, swish: true); return;
+            case UnaryOp.Hardsigmoid: HardBackward(x, gy, gx, n, swish: false); return;
             case UnaryOp.Sigmoid:
                 for (int i = 0; i < n; i++)
                 {

@@ -39,6 +39,8 @@ internal static unsafe class CpuElementwise
             case UnaryOp.PowScalar: TensorPrimitives.Pow(xs, T.CreateChecked(alpha), ys); return;
             case UnaryOp.Hardswish: Hard(x, y, n, swish: true); return;
             case UnaryOp.Hardsigmoid: Hard(x, y, n, swish: false); return;
+            case UnaryOp.Erf when typeof(T) == typeof(float): FastErf.Erf((float*)x, (float*)y, n); return;
+            case UnaryOp.Gelu when typeof(T) == typeof(float): FastErf.Gelu((float*)x, (float*)y, n); return;
             case UnaryOp.LeakyRelu:
                 {
                     var a = T.CreateChecked(alpha);
@@ -127,6 +129,8 @@ internal static unsafe class CpuElementwise
                 return;
             case UnaryOp.Hardswish: HardBackward(x, gy, gx, n, swish: true); return;
             case UnaryOp.Hardsigmoid: HardBackward(x, gy, gx, n, swish: false); return;
+            case UnaryOp.Erf when typeof(T) == typeof(float): FastErf.ErfBackward((float*)x, (float*)gy, (float*)gx, n); return;
+            case UnaryOp.Gelu when typeof(T) == typeof(float): FastErf.GeluBackward((float*)x, (float*)gy, (float*)gx, n); return;
             case UnaryOp.Sigmoid:
                 for (int i = 0; i < n; i++)
                 {

@@ -55,6 +55,17 @@ public class CrashConsistencyTests
         }
     }
 
+    /// <summary>What a user does after a failure: resume the run if it has a checkpoint, else start it again; it ends
+    /// whole, with the uninterrupted run's weights and each epoch's metrics line once.</summary>
+    private static void ContinueAndAssertUninterrupted(string dir, string what, string hash)
+    {
+        if (File.Exists(Path.Combine(dir, RunFolder.CheckpointFile))) CudannProcess.Ok("train", "--resume", dir);
+        else CudannProcess.Ok(Into(dir));
+        AssertWhole(dir, what + ", resumed");
+        Assert.Equal(hash, WeightsHash(dir));
+        Assert.Equal([1, 2, 3], RunFolder.ReadMetrics(Path.Combine(dir, RunFolder.MetricsFile), int.MaxValue).Select(m => m.Epoch));
+    }
+
     public static TheoryData<string> KillPoints => new(
         "kill@step#1", "kill@step#4", "kill@step#7", "kill@step#10", "kill@step#13", "kill@step#17",
         "kill@eval#1", "kill@eval#2", "kill@eval#3",
@@ -81,12 +92,7 @@ public class CrashConsistencyTests
         var (code, _, err) = CudannProcess.RunWith(new Dictionary<string, string> { ["CUDANN_FAULT"] = fault }, Into(dir));
         Assert.True(code == 137, $"{fault}: expected the run to be killed (exit 137), got {code}: {err}");
         AssertWhole(dir, fault);
-        // What a user does next: resume the run if it has a checkpoint, else start it again.
-        if (File.Exists(Path.Combine(dir, RunFolder.CheckpointFile))) CudannProcess.Ok("train", "--resume", dir);
-        else CudannProcess.Ok(Into(dir));
-        AssertWhole(dir, fault + ", resumed");
-        Assert.Equal(reference.Hash, WeightsHash(dir));
-        Assert.Equal([1, 2, 3], RunFolder.ReadMetrics(Path.Combine(dir, RunFolder.MetricsFile), int.MaxValue).Select(m => m.Epoch));
+        ContinueAndAssertUninterrupted(dir, fault, reference.Hash);
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
     }
 
@@ -150,11 +156,7 @@ public class CrashConsistencyTests
         Assert.DoesNotContain(".tmp", line);
         AssertWhole(dir, fault);
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
-        if (File.Exists(Path.Combine(dir, RunFolder.CheckpointFile))) CudannProcess.Ok("train", "--resume", dir);
-        else CudannProcess.Ok(Into(dir));
-        AssertWhole(dir, fault + ", resumed");
-        Assert.Equal(reference.Hash, WeightsHash(dir));
-        Assert.Equal([1, 2, 3], RunFolder.ReadMetrics(Path.Combine(dir, RunFolder.MetricsFile), int.MaxValue).Select(m => m.Epoch));
+        ContinueAndAssertUninterrupted(dir, fault, reference.Hash);
     }
 
     /// <summary>A real full disk: a tmpfs just large enough for the first checkpoint (needs mount(2), as root).</summary>

@@ -52,7 +52,7 @@ internal static unsafe class ConvVariants
         f32 && Avx512F.IsSupported && g.Groups == 1 && g.SH == 2 && g.SW == 2 && g.KH * g.KW > 1 && g.OW >= o.DirectConvMinOutputWidth;
 
     private static bool Batched(in Conv2dGeometry g, CpuKernelOptions o) =>
-        CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups, o) > 1;
+        CpuConvBatched.ImagesPerGemm(g, o) > 1;
 
     private static ConvVariant[] Build(ConvPass pass)
     {
@@ -91,6 +91,8 @@ internal static unsafe class ConvVariants
     /// <summary>Every registered variant, in choice order per pass.</summary>
     public static IEnumerable<ConvVariant> All => ByPass.SelectMany(v => v);
 
+    private static readonly Dictionary<string, ConvVariant> ByName = All.ToDictionary(v => v.FullName, StringComparer.Ordinal);
+
     /// <summary>The variants of one pass, in choice order (the last is the general fallback).</summary>
     public static IReadOnlyList<ConvVariant> Of(ConvPass pass) => ByPass[(int)pass];
 
@@ -113,8 +115,7 @@ internal static unsafe class ConvVariants
     public static bool Takes(string fullName, in Conv2dGeometry g)
     {
         var o = CpuKernelOptions.Current;
-        var v = All.Single(x => x.FullName == fullName);
-        return v.Applies(g, f32: true, o) && o.Allows(fullName);
+        return ByName[fullName].Applies(g, f32: true, o) && o.Allows(fullName);
     }
 
     /// <summary>What runs each pass of a geometry in F32, for benchmarks and logs ("direct", or one name per pass).</summary>
@@ -125,7 +126,7 @@ internal static unsafe class ConvVariants
         string Name(ConvPass p)
         {
             var v = Choose(p, geo, f32: true, o);
-            return v.Name == "gemm-batched" ? $"gemm-batched ({CpuConvBatched.ImagesPerGemm(geo, geo.C / geo.Groups * geo.KH * geo.KW, geo.O / geo.Groups, o)} images per GEMM)" : v.Name;
+            return v.Name == "gemm-batched" ? $"gemm-batched ({CpuConvBatched.ImagesPerGemm(geo, o)} images per GEMM)" : v.Name;
         }
         string f = Name(ConvPass.Forward), d = Name(ConvPass.BackwardData), w = Name(ConvPass.BackwardFilter);
         return f == d && d == w ? f : $"forward {f}, backward-data {d}, backward-filter {w}";

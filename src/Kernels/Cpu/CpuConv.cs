@@ -88,7 +88,7 @@ internal static unsafe class CpuConv
 
     /// <summary>The image-batched GEMM forward (several images side by side in one GEMM).</summary>
     internal static void ForwardBatched<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
-        CpuConvBatched.Forward(x, w, b, y, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+        CpuConvBatched.Forward(x, w, b, y, g, CpuConvBatched.ImagesPerGemm(g));
 
     /// <summary>One GEMM per image and group: straight on the NCHW plane (pointwise) or on im2col blocks of rows.</summary>
     internal static void ForwardPerImage<T>(T* x, T* w, T* b, T* y, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -129,7 +129,7 @@ internal static unsafe class CpuConv
     }
 
     internal static void BackwardDataBatched<T>(T* gy, T* w, T* gx, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
-        CpuConvBatched.BackwardData(gy, w, gx, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+        CpuConvBatched.BackwardData(gy, w, gx, g, CpuConvBatched.ImagesPerGemm(g));
 
     internal static void BackwardDataPerImage<T>(T* gy, T* w, T* gx, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
@@ -178,7 +178,7 @@ internal static unsafe class CpuConv
     }
 
     internal static void BackwardFilterBatched<T>(T* x, T* gy, T* gw, in Conv2dGeometry g) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
-        CpuConvBatched.BackwardFilter(x, gy, gw, g, CpuConvBatched.ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups));
+        CpuConvBatched.BackwardFilter(x, gy, gw, g, CpuConvBatched.ImagesPerGemm(g));
 
     internal static void BackwardFilterPerImage<T>(T* x, T* gy, T* gw, in Conv2dGeometry geometry, bool pointwise) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {

@@ -19,6 +19,9 @@ internal static unsafe class CpuConvBatched
     /// as the weight matrix has rows, so packing the weights costs no more than packing the columns, and for
     /// a column block of about 1 MiB; never past the batch.
     /// </summary>
+    internal static int ImagesPerGemm(in Conv2dGeometry g, CpuKernelOptions? options = null) =>
+        ImagesPerGemm(g, g.C / g.Groups * g.KH * g.KW, g.O / g.Groups, options);
+
     internal static int ImagesPerGemm(in Conv2dGeometry g, int k, int og, CpuKernelOptions? options = null)
     {
         int forced = (options ?? CpuKernelOptions.Current).ConvImagesPerGemm; // for tests: 1 = one GEMM per image

@@ -48,17 +48,19 @@ internal static class BenchEnvironment
             FrozenConvMaxTileBlocks = Int("CUDANN_TILE_BLOCKS") ?? o.FrozenConvMaxTileBlocks,
             BlockedConvGridTiling = Get("CUDANN_BLOCKED_TILING") is { } t ? t == "grid" : null,
             BlockedConvPrefetchRows = Get("CUDANN_PREFETCH") != "0",
+            SpinMicroseconds = Int("CUDANN_SPIN_US") ?? o.SpinMicroseconds,
         };
     }
 
     private static IDisposable? _applied;
 
-    /// <summary>Applies the variables to this process (once; BenchmarkDotNet's child processes call it from their
-    /// setup, since they do not run Program.cs).</summary>
-    public static void Apply()
+    /// <summary>Applies the variables to this process, with a benchmark's thread count where it has one (BenchmarkDotNet's
+    /// child processes call it from their setup, since they do not run Program.cs); a later call replaces the scope.</summary>
+    public static void Apply(int? threads = null)
     {
-        if (_applied is not null) return;
-        _applied = CpuKernelOptions.Use(KernelOptions());
-        if (Int("CUDANN_SPIN_US") is { } spin) CpuWorkers.SpinMicroseconds = spin;
+        var options = KernelOptions();
+        if (threads is { } t) options = options with { Threads = t };
+        _applied?.Dispose();
+        _applied = CpuKernelOptions.Use(options);
     }
 }

@@ -53,9 +53,8 @@ public class ConvBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        BenchEnvironment.Apply();
+        BenchEnvironment.Apply(Threads);
         _g = Cases[Case];
-        CpuWorkers.ThreadCount = Threads;
         var g = _g;
         _xl = Layout.Contiguous([g.N, g.C, g.H, g.W]);
         _wl = Layout.Contiguous([g.O, g.C / g.Groups, g.KH, g.KW]);

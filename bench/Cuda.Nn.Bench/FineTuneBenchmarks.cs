@@ -25,7 +25,7 @@ public class FineTuneBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        CpuWorkers.ThreadCount = 2;
+        BenchEnvironment.Apply(threads: 2);
         _model = ModelRegistry.Create("efficientnet_b3", new ModelOptions(10, 3, Size, new Generator(0)));
         _opt = Adam.AdamW(_model.Parameters(), 1e-4, weightDecay: 1e-4);
         _x = DisposeScope.Detach(Tensor.Randn([Batch, 3, Size, Size], new Generator(1)));

@@ -62,8 +62,7 @@ public abstract class InferenceComparison
     [GlobalSetup]
     public void Setup()
     {
-        BenchEnvironment.Apply();
-        CpuWorkers.ThreadCount = Threads;
+        BenchEnvironment.Apply(Threads);
         int dash = CaseName.LastIndexOf('-');
         string name = CaseName[..dash];
         int batch = int.Parse(CaseName[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture);

@@ -28,8 +28,7 @@ public class ModelBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        BenchEnvironment.Apply();
-        CpuWorkers.ThreadCount = 2;
+        BenchEnvironment.Apply(threads: 2);
         var parts = Case.Split('-');
         int batch = int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
         bool resnet18 = parts[0] == "resnet18";

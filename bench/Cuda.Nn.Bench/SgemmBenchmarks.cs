@@ -34,7 +34,7 @@ public unsafe class SgemmBenchmarks
             _b[i] = (float)rng.NextDouble() - 0.5f;
             _c[i] = 0f;
         }
-        CpuWorkers.ThreadCount = Threads;
+        BenchEnvironment.Apply(Threads);
         OpenBlas.SetThreads(Threads);
         Console.WriteLine($"// ours: {Gemm.ActiveKernel}; OpenBLAS core: {OpenBlas.CoreName}; " +
             $"OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE")}");

@@ -42,7 +42,7 @@ public static class SoakRun
     public static int Run(string[] args)
     {
         var opt = ParseArgs(args);
-        CpuWorkers.ThreadCount = (int)opt["threads"];
+        BenchEnvironment.Apply((int)opt["threads"]);
         long trainSteps = (long)opt["train-steps"], inferences = (long)opt["inferences"];
         int batch = (int)opt["batch"], samples = (int)opt["samples"];
         var tol = new Tolerance(opt["tol-mib"], opt["tol-pct"], (long)opt["tol-pool-bytes"]);

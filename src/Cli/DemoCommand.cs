@@ -14,7 +14,7 @@ public static class DemoCommand
         int steps = o.Int("steps", 600, 1, 1_000_000);
         int threads = o.Int("threads", Environment.ProcessorCount, 1, 1024);
         ulong seed = (ulong)o.Int("seed", 0, 0);
-        CpuWorkers.ThreadCount = threads;
+        using var threadScope = CpuKernelOptions.UseThreads(threads);
         var gen = new Generator(seed);
         const int classes = 3, perClass = 200, hidden = 64;
         var (x, y) = Spirals(classes, perClass, gen);

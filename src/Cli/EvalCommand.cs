@@ -16,7 +16,7 @@ public static class EvalCommand
     public static int Run(Options o)
     {
         var path = o.String("checkpoint") ?? throw new UsageException("eval needs --checkpoint FILE (a checkpoint.safetensors or best.safetensors from cudann train)");
-        Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
+        using var threadScope = Kernels.Cpu.CpuKernelOptions.UseThreads(o.Int("threads", Environment.ProcessorCount, 1, 1024));
         int batch = o.Int("batch-size", 256, 1);
         if (!File.Exists(path)) throw new FileNotFoundException($"--checkpoint {path}: no such file");
         var outDir = o.String("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "eval");

@@ -9,7 +9,7 @@ public static class GpuCheckCommand
 
     public static int Run(Options o)
     {
-        Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
+        using var threadScope = Kernels.Cpu.CpuKernelOptions.UseThreads(o.Int("threads", Environment.ProcessorCount, 1, 1024));
         var path = o.String("out") ?? "gpu-check.json";
         IO.AtomicFile.Preflight(path, "--out");
         var report = GpuCheck.Run(o.Bool("dry-run", false), o.Int("steps", 200, 0, 100000), o.Int("batch", 128, 1, 4096),

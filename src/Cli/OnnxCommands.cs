@@ -33,7 +33,7 @@ public static class OnnxCommands
         var o = Options.Parse(options, PredictOptions);
         if (positional.Count != 1) throw new UsageException("predict needs one INPUT: an image file, a folder of images or an IDX folder");
         var modelPath = o.String("model") ?? throw new UsageException("predict needs --model FILE (.onnx or a checkpoint .safetensors)");
-        Kernels.Cpu.CpuWorkers.ThreadCount = o.Int("threads", Environment.ProcessorCount, 1, 1024);
+        using var threadScope = Kernels.Cpu.CpuKernelOptions.UseThreads(o.Int("threads", Environment.ProcessorCount, 1, 1024));
         int top = o.Int("top", 5, 1);
         bool json = o.Bool("json", false);
         using var model = InferenceModel.Load(modelPath, Overrides(o, o.String("arch")));

@@ -68,8 +68,7 @@ public unsafe class BlockedConvTests
         foreach (var threads in new[] { 1, 2, 4 }) // 4: batches of 2 and 3 then share each image between threads
             foreach (var (residual, act) in new[] { (false, FusedActivation.None), (true, FusedActivation.Relu), (false, FusedActivation.Relu) })
             {
-                int saved = CpuWorkers.ThreadCount;
-                CpuWorkers.ThreadCount = threads;
+                var threadScope = CpuKernelOptions.UseThreads(threads);
                 var yb = new float[g.N * yImage];
                 Array.Fill(yb, float.NaN); // the border must be written, not found zero
                 var y = new float[yLen];
@@ -88,7 +87,7 @@ public unsafe class BlockedConvTests
                         BlockedLayout.ImagesToNchw(py, g.N, g.O, g.OH, g.OW, pyn);
                     }
                 }
-                finally { CpuWorkers.ThreadCount = saved; }
+                finally { threadScope.Dispose(); }
                 for (int i = 0; i < yLen; i++)
                 {
                     double e = reference[i] + (residual ? res[i] : 0);
@@ -133,8 +132,7 @@ public unsafe class BlockedConvTests
         float[] w = Enumerable.Range(0, 64 * 3 * 49).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         int border = BlockedConv2d.InputBorderFor(g);
         long yImage = BlockedLayout.ImageFloats(64, g.OH, g.OW);
-        int saved = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = 2;
+        var threadScope = CpuKernelOptions.UseThreads(2);
         try
         {
             float[] Run(bool nested)
@@ -152,7 +150,7 @@ public unsafe class BlockedConvTests
             }
             Assert.Equal(Run(nested: false), Run(nested: true));
         }
-        finally { CpuWorkers.ThreadCount = saved; }
+        finally { threadScope.Dispose(); }
     }
 
     [Fact]

@@ -7,7 +7,7 @@ using Cuda.Nn.Kernels.Cpu;
 
 namespace Cuda.Nn.Tests;
 
-/// <summary>Runs alone: tests change process-wide settings (CpuWorkers.ThreadCount, the kernel options),
+/// <summary>Runs alone: tests change process-wide settings (the kernel options, thread count included),
 /// which would perturb other classes' thread-count-sensitive results (bit-exact resume tests) if run beside them.</summary>
 [CollectionDefinition(nameof(GlobalSettingsCollection), DisableParallelization = true)]
 public sealed class GlobalSettingsCollection;
@@ -159,14 +159,13 @@ public class ConvReferenceTests
     public void MatchesScalarReferenceWithThreeImagesPerGemm(int threads)
     {
         // Batches of 5, 7 and 8 split into uneven groups of images (3 + 2, 3 + 3 + 1, ...), on one and two threads.
-        int saved = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = threads;
+        var threadScope = CpuKernelOptions.UseThreads(threads);
         try
         {
             using var _ = With(o => o with { ConvImagesPerGemm = 3 });
             foreach (var shape in Geometries.Keys) Check(shape);
         }
-        finally { CpuWorkers.ThreadCount = saved; }
+        finally { threadScope.Dispose(); }
     }
 
     /// <summary>The variants this file tests, by registry name. Listed here on purpose: a variant registered without
@@ -240,8 +239,7 @@ public class ConvReferenceTests
         var w = Random(g.O * (g.C / g.Groups) * 9, 6);
         float[] Run(int threads)
         {
-            int saved = CpuWorkers.ThreadCount;
-            CpuWorkers.ThreadCount = threads;
+            var threadScope = CpuKernelOptions.UseThreads(threads);
             try
             {
                 using var scope = new DisposeScope();
@@ -251,7 +249,7 @@ public class ConvReferenceTests
                 y.Sum().Backward();
                 return [.. y.ToFloatArray(), .. xt.Grad!.ToFloatArray(), .. wt.Grad!.ToFloatArray()];
             }
-            finally { CpuWorkers.ThreadCount = saved; }
+            finally { threadScope.Dispose(); }
         }
         var one = Run(1);
         var two = Run(2);

@@ -11,8 +11,7 @@ public class CpuWorkersTests
     [Fact]
     public void ForEachThreadRunsEachPartOnTheSameThreadEveryCall()
     {
-        int saved = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = 3;
+        var threadScope = CpuKernelOptions.UseThreads(3);
         try
         {
             int caller = Environment.CurrentManagedThreadId;
@@ -31,7 +30,7 @@ public class CpuWorkersTests
             CpuWorkers.ForEachThread(2, Recording(two));
             Assert.Equal(first![..2], two);
         }
-        finally { CpuWorkers.ThreadCount = saved; }
+        finally { threadScope.Dispose(); }
     }
 
     /// <summary>A body that records each part's thread; part 0 waits until the workers' parts have started, so the
@@ -53,31 +52,20 @@ public class CpuWorkersTests
     {
         // Workers that block at once take tens of µs to wake, so the caller takes over many of their parts: each part
         // must still run exactly once per call, and none be waited for forever.
-        int saved = CpuWorkers.ThreadCount, savedSpin = CpuWorkers.SpinMicroseconds;
-        CpuWorkers.ThreadCount = 3;
-        CpuWorkers.SpinMicroseconds = 0;
-        try
+        using var options = CpuKernelOptions.Use(CpuKernelOptions.Current with { Threads = 3, SpinMicroseconds = 0 });
+        var runs = new int[3];
+        for (int call = 0; call < 300; call++)
         {
-            var runs = new int[3];
-            for (int call = 0; call < 300; call++)
-            {
-                if (call % 50 == 0) Thread.Sleep(2); // let the workers block
-                CpuWorkers.ForEachThread(3, p => Interlocked.Increment(ref runs[p]));
-                Assert.Equal([call + 1, call + 1, call + 1], runs);
-            }
-        }
-        finally
-        {
-            CpuWorkers.ThreadCount = saved;
-            CpuWorkers.SpinMicroseconds = savedSpin;
+            if (call % 50 == 0) Thread.Sleep(2); // let the workers block
+            CpuWorkers.ForEachThread(3, p => Interlocked.Increment(ref runs[p]));
+            Assert.Equal([call + 1, call + 1, call + 1], runs);
         }
     }
 
     [Fact]
     public void ForEachThreadInsideARegionRunsEveryPartOnTheCallingThread()
     {
-        int saved = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = 2;
+        var threadScope = CpuKernelOptions.UseThreads(2);
         try
         {
             var inner = new int[2][];
@@ -89,14 +77,13 @@ public class CpuWorkersTests
             });
             Assert.All(inner, ids => Assert.NotEqual(0, ids[0]));
         }
-        finally { CpuWorkers.ThreadCount = saved; }
+        finally { threadScope.Dispose(); }
     }
 
     [Fact]
     public void ForEachThreadRunsPartsPastTheThreadsOnTheCallerAndReportsFailures()
     {
-        int saved = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = 2;
+        var threadScope = CpuKernelOptions.UseThreads(2);
         try
         {
             var ids = new int[4];
@@ -112,6 +99,6 @@ public class CpuWorkersTests
             CpuWorkers.ForEachThread(2, _ => Interlocked.Increment(ref ran));
             Assert.Equal(2, ran);
         }
-        finally { CpuWorkers.ThreadCount = saved; }
+        finally { threadScope.Dispose(); }
     }
 }

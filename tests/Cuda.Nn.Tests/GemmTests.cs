@@ -2,7 +2,7 @@ using Cuda.Nn.Kernels.Cpu;
 
 namespace Cuda.Nn.Tests;
 
-// The kernel options (GEMM family) and CpuWorkers.ThreadCount are process-wide, so these tests run alone.
+// The kernel options (GEMM family) and thread count are process-wide, so these tests run alone.
 [CollectionDefinition(nameof(GemmCollection), DisableParallelization = true)]
 public sealed class GemmCollection;
 
@@ -26,17 +26,8 @@ public unsafe class GemmTests
 
     private static void With(GemmIsa isa, int threads, Action body)
     {
-        int oldThreads = CpuWorkers.ThreadCount;
-        try
-        {
-            using var options = CpuKernelOptions.Use(CpuKernelOptions.Current with { GemmIsa = isa });
-            CpuWorkers.ThreadCount = threads;
-            body();
-        }
-        finally
-        {
-            CpuWorkers.ThreadCount = oldThreads;
-        }
+        using var options = CpuKernelOptions.Use(CpuKernelOptions.Current with { GemmIsa = isa, Threads = threads });
+        body();
     }
 
     [Theory]

@@ -14,10 +14,6 @@ public class KernelSettingsTests
     {
         ["CpuKernelOptions._current"] = "the options object itself, replaced whole by CpuKernelOptions.Use",
         ["CpuWorkers._workers"] = "the worker threads",
-        ["CpuWorkers._threadCount"] = "the worker pool's size (process-wide; moving it into the options is the part of issue 25 still open)",
-        ["CpuWorkers.ThreadCount"] = "as _threadCount",
-        ["CpuWorkers.SpinTicks"] = "the worker pool's spin time (as the thread count)",
-        ["CpuWorkers.SpinMicroseconds"] = "as SpinTicks",
         ["CpuMemoryPool._liveBytes"] = "a counter",
         ["CpuMemoryPool._pooledBytes"] = "a counter",
         ["CpuMemoryPool._peakLiveBytes"] = "a counter",

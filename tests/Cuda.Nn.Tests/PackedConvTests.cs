@@ -64,8 +64,7 @@ public unsafe class PackedConvTests
         foreach (var threads in new[] { 1, 2 })
             foreach (var (residual, act) in new[] { (false, FusedActivation.None), (true, FusedActivation.Relu), (false, FusedActivation.Relu) })
             {
-                int saved = CpuWorkers.ThreadCount;
-                CpuWorkers.ThreadCount = threads;
+                var threadScope = CpuKernelOptions.UseThreads(threads);
                 var y = new float[yLen];
                 string desc;
                 try
@@ -77,7 +76,7 @@ public unsafe class PackedConvTests
                         conv.Run(px, residual ? pr : null, py, g.N, act);
                     }
                 }
-                finally { CpuWorkers.ThreadCount = saved; }
+                finally { threadScope.Dispose(); }
                 for (int i = 0; i < yLen; i++)
                 {
                     double e = reference[i] + (residual ? rf[i] : 0);

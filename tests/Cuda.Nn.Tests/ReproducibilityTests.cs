@@ -48,10 +48,8 @@ public class ReproducibilityTests
     public void ConvolutionWeightGradientsAreTheSameBitsOnEveryCall()
     {
         // The kernel that once summed its per-thread partial sums in whatever order threads finished.
-        int saved = CpuWorkers.ThreadCount;
-        try
+        using (CpuKernelOptions.UseThreads(2))
         {
-            CpuWorkers.ThreadCount = 2;
             var g = new Generator(5);
             using var x = Tensor.Randn([16, 8, 12, 12], g);
             using var w = Tensor.Randn([16, 8, 3, 3], g).RequiresGrad_();
@@ -67,7 +65,6 @@ public class ReproducibilityTests
                 else Assert.True(first.AsSpan().SequenceEqual(grad), $"call {i}: the weight gradient differs from the first call's");
             }
         }
-        finally { CpuWorkers.ThreadCount = saved; }
     }
 
     private static TrainConfig Small(string outDir) => new()

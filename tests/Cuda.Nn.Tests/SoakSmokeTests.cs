@@ -20,10 +20,9 @@ public class SoakSmokeTests
     {
         // One thread: with two, which worker takes which part varies, and the pool's high-water mark can rise by a
         // block long after warm-up when two workers' scratch buffers happen to be alive at once (seen: +32 KiB once).
-        int savedThreads = CpuWorkers.ThreadCount;
-        CpuWorkers.ThreadCount = 1;
+        var threadScope = CpuKernelOptions.UseThreads(1);
         try { Run(); }
-        finally { CpuWorkers.ThreadCount = savedThreads; }
+        finally { threadScope.Dispose(); }
     }
 
     private static void Run()

@@ -10,6 +10,14 @@ namespace Cuda.Nn.Kernels.Cpu;
 
 public sealed record CpuKernelOptions
 {
+    /// <summary>Threads the parallel kernels use, the calling thread included (CpuWorkers); the processor count by
+    /// default. The same seed and thread count give the same bits (docs/reproducibility.md).</summary>
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>How long an idle worker thread spins for the next parallel region before it blocks: a wake-up through
+    /// the kernel costs tens of microseconds, as long as a small kernel.</summary>
+    public int SpinMicroseconds { get; init; } = 100;
+
     /// <summary>Variants never chosen (FAMILY:VARIANT names); a family always keeps its general fallback.</summary>
     public IReadOnlySet<string> Disabled { get; init; } = new HashSet<string>();
 
@@ -63,11 +71,17 @@ public sealed record CpuKernelOptions
     public static IDisposable Use(CpuKernelOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Threads < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "CpuKernelOptions.Threads must be at least 1");
+        if (options.SpinMicroseconds < 0) throw new ArgumentOutOfRangeException(nameof(options), options.SpinMicroseconds, "CpuKernelOptions.SpinMicroseconds must not be negative");
         if (!Gemm.IsSupported(options.GemmIsa)) throw new PlatformNotSupportedException($"this CPU cannot run the {options.GemmIsa} GEMM kernel");
         var previous = _current;
         _current = options;
         return new Restore(previous);
     }
+
+    /// <summary>The current options with another thread count, until the returned scope is disposed (a command or a
+    /// training run sets its --threads this way).</summary>
+    public static IDisposable UseThreads(int threads) => Use(Current with { Threads = threads });
 
     /// <summary>Whether a variant may be chosen.</summary>
     public bool Allows(string variant) => !Disabled.Contains(variant);

@@ -6,27 +6,15 @@ public static class CpuWorkers
 {
     private static readonly Lock Gate = new();
     private static Worker[] _workers = [];
-    private static int _threadCount = Math.Max(1, Environment.ProcessorCount);
     [ThreadStatic] private static bool _insideRegion;
-    private static long SpinTicks = System.Diagnostics.Stopwatch.Frequency * 100 / 1_000_000;
 
-    /// <summary>How long an idle worker spins for the next parallel region before it blocks (default 100 µs).</summary>
-    public static int SpinMicroseconds
-    {
-        get => (int)(SpinTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
-        set => SpinTicks = System.Diagnostics.Stopwatch.Frequency * Math.Max(0, value) / 1_000_000;
-    }
+    /// <summary>How long an idle worker spins for the next parallel region before it blocks
+    /// (CpuKernelOptions.SpinMicroseconds, read at each wait so a scope's value takes effect at once).</summary>
+    private static long SpinTicks => System.Diagnostics.Stopwatch.Frequency * CpuKernelOptions.Current.SpinMicroseconds / 1_000_000;
 
-    /// <summary>Threads used by parallel kernels (the caller included). Defaults to the processor count.</summary>
-    public static int ThreadCount
-    {
-        get => _threadCount;
-        set
-        {
-            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), "thread count must be at least 1");
-            lock (Gate) _threadCount = value;
-        }
-    }
+    /// <summary>Threads used by parallel kernels (the caller included): CpuKernelOptions.Threads, which defaults to the
+    /// processor count; set it for a scope with CpuKernelOptions.UseThreads.</summary>
+    public static int ThreadCount => CpuKernelOptions.Current.Threads;
 
     /// <summary>
     /// Runs body(chunk) for chunk in [0, chunks), spreading chunks over ThreadCount threads. Nested calls

@@ -46,7 +46,7 @@ public static class PruneJob
     public static PruneReport Run(PruneOptions o, TextWriter? log = null, CancellationToken cancel = default)
     {
         log ??= TextWriter.Null;
-        Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
+        using var threadScope = Kernels.Cpu.CpuKernelOptions.UseThreads(o.Threads);
         string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         int[]? testSubset = o.TestLimit > 0 ? Enumerable.Range(0, Math.Min(o.TestLimit, test.Count)).ToArray() : null;

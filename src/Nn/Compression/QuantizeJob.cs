@@ -25,7 +25,7 @@ public static class QuantizeJob
     public static QuantizeReport Run(QuantizeOptions o, TextWriter? log = null, CancellationToken cancel = default)
     {
         log ??= TextWriter.Null;
-        Kernels.Cpu.CpuWorkers.ThreadCount = o.Threads;
+        using var threadScope = Kernels.Cpu.CpuKernelOptions.UseThreads(o.Threads);
         string name = Checkpoint.ModelName(o.Checkpoint);
         var test = ImageClassificationSet.FromIdxDirectory(o.Data, train: false, ImageClassificationSet.FashionMnistClasses);
         var train = ImageClassificationSet.FromIdxDirectory(o.Data, train: true, ImageClassificationSet.FashionMnistClasses);

@@ -80,7 +80,7 @@ public sealed class Trainer
     /// <summary>Trains and evaluates on the given data (K-fold cross-validation passes the fold here), else on the config's data path.</summary>
     public TrainReport Run(DataSource? source, CancellationToken cancel = default)
     {
-        CpuWorkers.ThreadCount = _config.Threads;
+        using var threadScope = CpuKernelOptions.UseThreads(_config.Threads);
         if (!Models.ModelRegistry.List().Any(m => m.Name == _config.Model))
             throw new ArgumentException($"unknown model '{_config.Model}' (cudann models lists them: {string.Join(", ", Models.ModelRegistry.List().Select(m => m.Name))})");
         string? resumePath = _config.Resume is { } r ? ResumePath(r) : null;

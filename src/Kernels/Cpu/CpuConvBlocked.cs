@@ -33,13 +33,13 @@ internal readonly struct Step32 : IPositionStep { public static int Floats => 32
 /// </summary>
 public static unsafe class BlockedLayout
 {
-    public const int Lanes = 16;
-    public const int Border = 1;
+    public const int Lanes = ChannelBlocked.Lanes;
+    public const int Border = ChannelBlocked.Border;
 
-    public static int Blocks(int channels) => (channels + Lanes - 1) / Lanes;
+    public static int Blocks(int channels) => ChannelBlocked.Blocks(channels);
 
     /// <summary>The tensor shape that holds n images of [c, h, w] blocked: [n, ceil(c/16), h + 2, w + 2, 16].</summary>
-    public static int[] Shape(int n, int c, int h, int w) => [n, Blocks(c), h + 2 * Border, w + 2 * Border, Lanes];
+    public static int[] Shape(int n, int c, int h, int w) => ChannelBlocked.Shape(n, c, h, w);
 
     /// <summary>Floats per blocked image; a conv's own copy of an NCHW input may have a wider border (its padding).</summary>
     public static long ImageFloats(int c, int h, int w, int border = Border) => (long)Blocks(c) * (h + 2 * border) * (w + 2 * border) * Lanes;

@@ -22,9 +22,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Cuda.Nn.Kernels.Cpu;
 
-/// <summary>The activation a frozen convolution applies after its bias and residual.</summary>
-public enum FusedActivation { None, Relu }
-
 internal sealed unsafe partial class PackedConv2d : IDisposable
 {
     private const int Lanes = 16;

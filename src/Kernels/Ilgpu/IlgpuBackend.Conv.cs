@@ -367,4 +367,23 @@ public sealed partial class IlgpuBackend
             finally { gs.Release(); map.Release(); }
         }
     }
+
+    // No frozen (inference) conv variants here yet: the inference plan runs the eager ops on this device.
+    public bool FrozenConv2dReadsBlocked(int groups, int strideH, int strideW, int padH, int padW) => false;
+
+    public string? ChooseFrozenConv2d(in Conv2dGeometry g, DType dtype, bool blockedInput) => null;
+
+    private NotSupportedException NoFrozenOps(string op) => new($"{op}: the {Name} backend has no frozen conv variants or channel-blocked layout (ChooseFrozenConv2d answers null)");
+
+    public IFrozenConv2d PrepareFrozenConv2d(string variant, Storage w, Layout wLayout, Storage bias, Layout biasLayout, in Conv2dGeometry g, bool blockedInput) =>
+        throw NoFrozenOps("frozen conv2d");
+
+    public void FrozenConv2d(IFrozenConv2d conv, Storage x, Layout xLayout, Storage? residual, Layout? residualLayout, Storage y, Layout yLayout, FusedActivation act) =>
+        throw NoFrozenOps("frozen conv2d");
+
+    public void ToChannelBlocked(Storage x, Layout xLayout, Storage y, Layout yLayout) => throw NoFrozenOps("to channel-blocked");
+
+    public void FromChannelBlocked(Storage x, Layout xLayout, int channels, Storage y, Layout yLayout) => throw NoFrozenOps("from channel-blocked");
+
+    public void MaxPool2dChannelBlocked(Storage x, Layout xLayout, Storage y, Layout yLayout, in Pool2dGeometry g) => throw NoFrozenOps("blocked max pool");
 }

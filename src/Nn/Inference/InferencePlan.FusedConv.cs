@@ -1,17 +1,16 @@
-// The fused step of InferencePlan: Conv (+ folded BatchNormalization) (+ residual Add) (+ Relu) in one pass.
+// The fused step of InferencePlan: Conv (+ folded BatchNormalization) (+ residual Add) (+ Relu) in one pass, run by
+// the backend's frozen conv (IBackend.Frozen.cs), which chooses the variant; where it has none, the eager ops.
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
-using Cuda.Nn.Kernels.Cpu;
-
 using Cuda.Nn.Onnx;
 
 namespace Cuda.Nn.Inference;
 
 public sealed partial class InferencePlan
 {
-    private sealed unsafe class FusedConvStep : GraphStep, IBlockedStep, IDisposable
+    private sealed class FusedConvStep : GraphStep, IBlockedStep, IDisposable
     {
         private readonly NodeProto _conv;
         private readonly string _input;
@@ -20,15 +19,15 @@ public sealed partial class InferencePlan
         private readonly (int H, int W) _stride, _dilation;
         private readonly long[] _pads; // ONNX order: top, left, bottom, right
         private readonly int _groups;
-        private readonly Dictionary<(int H, int W), PackedConv2d> _packed = [];
-        private readonly Dictionary<(int H, int W, int Border), BlockedConv2d> _blocked = [];
+        /// <summary>The prepared convs, one per variant, input plane and input layout seen.</summary>
+        private readonly Dictionary<(string Variant, int H, int W, bool BlockedInput), IFrozenConv2d> _frozen = [];
         private readonly Lock _gate = new();
 
         public string? Residual { get; set; }
         public FusedActivation Activation { get; set; }
         public string Output { get; set; } = "";
         /// <summary>Set by the compiler when every reader of the output reads blocked values (IBlockedStep): a run that
-        /// takes the blocked kernel then leaves the output channel-blocked (a rank-5 tensor, BlockedLayout) for them.</summary>
+        /// takes the blocked kernel then leaves the output channel-blocked (a rank-5 tensor, ChannelBlocked) for them.</summary>
         public bool OutputBlocked { get; set; }
 
         public override string Name => $"fused conv '{_conv.Name}' -> '{Output}'";
@@ -50,10 +49,10 @@ public sealed partial class InferencePlan
 
         public int OutChannels => _weight.ShapeRef[0];
 
-        /// <summary>Whether this conv can run the blocked kernel on a blocked input (BlockedConv2d.Takes; pads symmetric, as
-        /// RunsFrozen requires), so a producer may leave its input or residual blocked.</summary>
+        /// <summary>Whether the weights' backend can run this conv on a blocked input (pads symmetric, as Variant
+        /// requires), so a producer may leave its input or residual blocked.</summary>
         public bool ReadsBlocked => _pads[0] == _pads[2] && _pads[1] == _pads[3]
-            && BlockedConv2d.Takes(_groups, _stride.H, _stride.W, (int)_pads[0], (int)_pads[1]);
+            && _weight.Backend.FrozenConv2dReadsBlocked(_groups, _stride.H, _stride.W, (int)_pads[0], (int)_pads[1]);
 
         /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
         public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
@@ -94,9 +93,8 @@ public sealed partial class InferencePlan
         {
             string tail = (Residual is null ? "" : " + residual") + (Activation == FusedActivation.Relu ? " + relu" : "");
             lock (_gate)
-                return $"{Output}: conv{tail}{(OutputBlocked ? ", blocked output" : "")}; " + (_packed.Count + _blocked.Count == 0 ? "not run yet or eager"
-                    : string.Join("; ", _packed.Select(kv => (kv.Key.H, kv.Key.W, kv.Value.Describe))
-                        .Concat(_blocked.Select(kv => (kv.Key.H, kv.Key.W, kv.Value.Describe))).Select(d => $"{d.H}x{d.W} input: {d.Describe}")));
+                return $"{Output}: conv{tail}{(OutputBlocked ? ", blocked output" : "")}; " + (_frozen.Count == 0 ? "not run yet or eager"
+                    : string.Join("; ", _frozen.Select(kv => $"{kv.Key.H}x{kv.Key.W} input: {kv.Value.Variant}, {kv.Value.Describe}")));
         }
 
         public override Tensor[] Run(Dictionary<string, Tensor> env)
@@ -104,92 +102,55 @@ public sealed partial class InferencePlan
             var x = env[_input];
             var res = Residual is null ? null : env[Residual];
             if (x.Rank != 4 && x.Rank != 5) throw new NotSupportedException($"Conv: only 2-D convolution ([N, C, H, W]) is supported, got {Layout.ShapeString(x.ShapeRef)}");
-            bool frozen = RunsFrozen(env, out var g);
-            // A blocked input has the layout's border; the conv's own copy of an NCHW input gets one as wide as its padding.
-            int border = x.Rank == 5 ? BlockedLayout.Border : BlockedConv2d.InputBorderFor(g);
-            if (frozen && BlockedConv2d.Applies(g, border) && !(g.N > 1 && g.N >= CpuWorkers.ThreadCount)) return [RunBlocked(env, x, res, g, border)];
-            // The NCHW kernels: a blocked input or residual (from a fused conv that ran blocked) goes back to NCHW first.
-            using var xn = x.Rank == 5 ? FromBlocked(x, g.N, g.C, g.H, g.W) : null;
-            using var rn = res?.Rank == 5 ? FromBlocked(res, g.N, g.O, g.OH, g.OW) : null;
-            x = xn ?? x;
-            res = rn ?? res;
-            if (!frozen) return [Eager(x, res)];
-            int n = g.N, h = g.H, wd = g.W;
-            PackedConv2d conv;
+            var variant = Variant(env, out var g);
+            if (variant is null)
+            {
+                // The eager ops read NCHW: a blocked input or residual (from a fused conv that ran blocked) goes back first.
+                using var xn = x.Rank == 5 ? FromBlocked(x, g.C) : null;
+                using var rn = res?.Rank == 5 ? FromBlocked(res, g.O) : null;
+                return [Eager(xn ?? x, rn ?? res)];
+            }
+            bool blockedInput = x.Rank == 5;
+            IFrozenConv2d conv;
+            var backend = _weight.Backend;
             lock (_gate)
-                if (!_packed.TryGetValue((h, wd), out conv!))
-                    _packed[(h, wd)] = conv = new PackedConv2d(Ptr(_weight), Ptr(_bias), g);
+                if (!_frozen.TryGetValue((variant, g.H, g.W, blockedInput), out conv!))
+                    _frozen[(variant, g.H, g.W, blockedInput)] = conv = backend.PrepareFrozenConv2d(variant, _weight.Storage, _weight.Layout, _bias.Storage, _bias.Layout, g, blockedInput);
+            // The output stays blocked when every reader takes blocked values and the kernel writes them.
+            int[] shape = OutputBlocked && conv.WritesBlocked ? ChannelBlocked.Shape(g.N, g.O, g.OH, g.OW) : [g.N, g.O, g.OH, g.OW];
             using var xc = x.Contiguous();
             using var rc = res?.Contiguous();
-            int[] shape = [n, g.O, g.OH, g.OW];
             var y = Planned(env, shape) ?? Tensor.Empty(shape);
-            conv.Run(Ptr(xc), rc is null ? null : Ptr(rc), Ptr(y), n, Activation);
+            backend.FrozenConv2d(conv, xc.Storage, xc.Layout, rc?.Storage, rc?.Layout, y.Storage, y.Layout, Activation);
             return [y];
         }
 
         /// <summary>The memory plan's buffer for this output when the plan has one of this shape (InferencePlan.Memory.cs).</summary>
         private Tensor? Planned(Dictionary<string, Tensor> env, int[] shape) => InferencePlan.Planned(env, Output, shape);
 
-        /// <summary>The blocked kernel: NCHW inputs are blocked first (the graph input, a pooling output), and the output
-        /// stays blocked when every reader is a fused conv, else it is written back as NCHW.</summary>
-        private Tensor RunBlocked(Dictionary<string, Tensor> env, Tensor x, Tensor? res, Conv2dGeometry g, int border)
-        {
-            BlockedConv2d conv;
-            lock (_gate)
-                if (!_blocked.TryGetValue((g.H, g.W, border), out conv!))
-                    _blocked[(g.H, g.W, border)] = conv = new BlockedConv2d(Ptr(_weight), Ptr(_bias), g, border);
-            int n = g.N;
-            long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
-            using var rs = res is null || res.Rank == 5 ? default : Workspace.Of<float>(n * yImage);
-            // An NCHW input is blocked by the conv's own threads, each a band of rows, into the conv's own buffer
-            // (BlockedConv2d.RunDense).
-            using var xc = x.Rank == 5 ? null : x.Contiguous();
-            float* xb = x.Rank == 5 ? Ptr(x) : null, nchw = xc is null ? null : Ptr(xc);
-            using var rc = res is null || res.Rank == 5 ? null : res.Contiguous();
-            if (rc is not null) BlockedLayout.ImagesFromNchw(Ptr(rc), n, g.O, g.OH, g.OW, (float*)rs.Ptr);
-            float* rb = res is null ? null : res.Rank == 5 ? Ptr(res) : (float*)rs.Ptr;
-            void Run(BlockedConv2d conv, float* y)
-            {
-                if (nchw != null) conv.RunDense(nchw, rb, y, n, Activation);
-                else conv.Run(xb, rb, y, n, Activation);
-            }
-            if (OutputBlocked)
-            {
-                var shape = BlockedLayout.Shape(n, g.O, g.OH, g.OW);
-                var y = Planned(env, shape) ?? Tensor.Empty(shape);
-                Run(conv, Ptr(y));
-                return y;
-            }
-            using var ys = Workspace.Of<float>(n * yImage);
-            Run(conv, (float*)ys.Ptr);
-            int[] dense = [n, g.O, g.OH, g.OW];
-            var yn = Planned(env, dense) ?? Tensor.Empty(dense);
-            BlockedLayout.ImagesToNchw((float*)ys.Ptr, n, g.O, g.OH, g.OW, Ptr(yn));
-            return yn;
-        }
+        /// <summary>Whether this step runs a frozen conv on the inputs in env (else the eager ops).</summary>
+        public bool RunsFrozen(Dictionary<string, Tensor> env) => Variant(env, out _) is not null;
 
-        /// <summary>Whether this step runs the frozen kernel on the inputs in env (else the eager ops), and its geometry
-        /// (of the logical NCHW input when x is blocked).</summary>
-        public bool RunsFrozen(Dictionary<string, Tensor> env, out Conv2dGeometry g)
+        /// <summary>The frozen variant the weights' backend runs on the inputs in env, or null for the eager ops; and the
+        /// geometry (of the logical NCHW input when x is blocked).</summary>
+        private string? Variant(Dictionary<string, Tensor> env, out Conv2dGeometry g)
         {
             g = default;
             var x = env[_input];
             var res = Residual is null ? null : env[Residual];
             var ws = _weight.ShapeRef;
             bool blocked = x.Rank == 5;
-            if (x.Rank != 4 && !blocked) return false;
+            if (x.Rank != 4 && !blocked) return null;
             int n = x.ShapeRef[0], c = blocked ? ws[1] * _groups : x.ShapeRef[1], h = x.ShapeRef[2], wd = x.ShapeRef[3];
-            if (blocked) (h, wd) = (h - 2 * BlockedLayout.Border, wd - 2 * BlockedLayout.Border);
+            if (blocked) (h, wd) = ChannelBlocked.Plane(x.ShapeRef);
             g = new Conv2dGeometry(n, c, h, wd, ws[0], ws[2], ws[3], _stride.H, _stride.W, (int)_pads[0], (int)_pads[1], _dilation.H, _dilation.W, _groups);
-            if (blocked && !x.ShapeRef.AsSpan().SequenceEqual(BlockedLayout.Shape(n, c, h, wd)))
+            if (blocked && !x.ShapeRef.AsSpan().SequenceEqual(ChannelBlocked.Shape(n, c, h, wd)))
                 throw new InvalidOperationException($"Conv '{_conv.Name}': blocked input {Layout.ShapeString(x.ShapeRef)} does not hold {c} channels");
-            bool packed = PackedConv2d.Applies(g) && _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1]
-                && x.Device == Device.Cpu && x.DType == DType.F32 && g.OH > 0 && g.OW > 0
-                && (res is null || res.Device == Device.Cpu && res.DType == DType.F32 && (res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW])
-                    || res.ShapeRef.AsSpan().SequenceEqual(BlockedLayout.Shape(n, g.O, g.OH, g.OW))));
-            // A batch that fills the threads runs eager kernels unless the frozen one measured faster there; one image always
-            // runs frozen (on one thread too: the eager direct kernel took 0.068 ms on ResNet-20's 28x28 conv, this one 0.036).
-            return packed && !(n > 1 && n >= CpuWorkers.ThreadCount && !PackedConv2d.FasterThanEagerAtBatch(g));
+            // Operands the frozen kernels take: symmetric pads, the weights' channels and device, a residual of the output's shape.
+            bool fits = _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1] * _groups && x.Device == _weight.Device && g.OH > 0 && g.OW > 0
+                && (res is null || res.Device == x.Device && res.DType == x.DType && (res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW])
+                    || res.ShapeRef.AsSpan().SequenceEqual(ChannelBlocked.Shape(n, g.O, g.OH, g.OW))));
+            return fits ? _weight.Backend.ChooseFrozenConv2d(g, x.DType, blocked) : null;
         }
 
         /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512): the
@@ -208,10 +169,8 @@ public sealed partial class InferencePlan
         {
             lock (_gate)
             {
-                foreach (var p in _packed.Values) p.Dispose();
-                foreach (var b in _blocked.Values) b.Dispose();
-                _packed.Clear();
-                _blocked.Clear();
+                foreach (var f in _frozen.Values) f.Dispose();
+                _frozen.Clear();
             }
             _weight.Dispose();
             _bias.Dispose();

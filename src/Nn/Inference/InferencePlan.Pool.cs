@@ -1,10 +1,8 @@
-// Max pooling in the inference plan: on a channel-blocked input (a fused conv's output, BlockedLayout) it pools 16
+// Max pooling in the inference plan: on a channel-blocked input (a fused conv's output, ChannelBlocked) it pools 16
 // channels per vector and may leave its output blocked for the fused convs that read it (ResNet's stem, pool, first
 // block: no layout copies between them); on an NCHW input it is the interpreter's MaxPool node.
 using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Kernels;
-using Cuda.Nn.Kernels.Cpu;
-
 using Cuda.Nn.Onnx;
 
 namespace Cuda.Nn.Inference;
@@ -21,7 +19,7 @@ public sealed partial class InferencePlan
         int OutChannels { get; }
     }
 
-    private sealed unsafe class MaxPoolStep : GraphStep, IBlockedStep
+    private sealed class MaxPoolStep : GraphStep, IBlockedStep
     {
         private readonly NodeProto _node;
         private readonly (int H, int W) _kernel, _stride, _pad;
@@ -61,29 +59,25 @@ public sealed partial class InferencePlan
             var x = env[_node.Input[0]];
             if (x.Rank != 5) return OnnxOps.Run(_node, env, training: false);
             // Blocked input: [N, C/16, H + 2, W + 2, 16] from a fused conv with OutChannels channels.
-            int n = x.ShapeRef[0], c = OutChannels, h = x.ShapeRef[2] - 2 * BlockedLayout.Border, w = x.ShapeRef[3] - 2 * BlockedLayout.Border;
-            if (_pad.H > _kernel.H / 2 || _pad.W > _kernel.W / 2)
-                throw new ArgumentException($"MaxPool: padding {_pad} must be at most half the kernel size {_kernel}");
+            int n = x.ShapeRef[0], c = OutChannels;
+            var (h, w) = ChannelBlocked.Plane(x.ShapeRef);
             int oh = Pool2dGeometry.OutputSize(h, _kernel.H, _stride.H, _pad.H, 1, _ceil), ow = Pool2dGeometry.OutputSize(w, _kernel.W, _stride.W, _pad.W, 1, _ceil);
-            if (oh < 1 || ow < 1) throw new ArgumentException($"MaxPool: kernel {_kernel} is larger than the padded input {h + 2 * _pad.H}x{w + 2 * _pad.W}");
-            long xImage = BlockedLayout.ImageFloats(c, h, w), yImage = BlockedLayout.ImageFloats(c, oh, ow);
-            int[] shape = BlockedLayout.Shape(n, c, oh, ow);
+            var g = new Pool2dGeometry(n, c, h, w, oh, ow, _kernel.H, _kernel.W, _stride.H, _stride.W, _pad.H, _pad.W);
+            int[] shape = ChannelBlocked.Shape(n, c, Math.Max(oh, 0), Math.Max(ow, 0));
             var y = (OutputBlocked ? Planned(env, _node.Output[0], shape) : null) ?? Tensor.Empty(shape);
-            float* px = Ptr(x), py = Ptr(y);
-            for (int i = 0; i < n; i++)
-                BlockedLayout.MaxPool(px + i * xImage, c, h, w, _kernel.H, _kernel.W, _stride.H, _stride.W, _pad.H, _pad.W, py + i * yImage, oh, ow);
+            try { x.Backend.MaxPool2dChannelBlocked(x.Storage, x.Layout, y.Storage, y.Layout, g); }
+            catch { y.Dispose(); throw; }
             if (OutputBlocked) return [y];
-            using (y) return [FromBlocked(y, n, c, oh, ow)];
+            using (y) return [FromBlocked(y, c)];
         }
     }
 
-    private static unsafe float* Ptr(Tensor t) => ((CpuStorage)t.Storage).Ptr<float>() + t.Layout.Offset;
-
-    /// <summary>n blocked images of [c, h, w] as a new NCHW tensor.</summary>
-    private static unsafe Tensor FromBlocked(Tensor t, int n, int c, int h, int w)
+    /// <summary>A channel-blocked tensor of `channels` channels as a new NCHW tensor.</summary>
+    private static Tensor FromBlocked(Tensor t, int channels)
     {
-        var y = Tensor.Empty([n, c, h, w]);
-        BlockedLayout.ImagesToNchw(Ptr(t), n, c, h, w, Ptr(y));
+        var (h, w) = ChannelBlocked.Plane(t.ShapeRef);
+        var y = Tensor.Empty([t.ShapeRef[0], channels, h, w]);
+        t.Backend.FromChannelBlocked(t.Storage, t.Layout, channels, y.Storage, y.Layout);
         return y;
     }
 }

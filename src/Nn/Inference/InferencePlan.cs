@@ -6,15 +6,15 @@
 // without autograd already skips its argmax indices in F.MaxPool2d.)
 //
 // The plan is a snapshot: it copies the weights when compiled, so later changes to the module (fine-tuning,
-// LoadStateDict) do not reach it; compile again after them. The fused kernels are CPU, F32 and AVX-512
-// (BlockedConv2d on channel-blocked activations at batch 1, PackedConv2d on NCHW ones); elsewhere a fused step runs
-// the same folded convolution, add and relu as eager ops. Values that only fused convs and max pools read stay
+// LoadStateDict) do not reach it; compile again after them. A fused step runs the backend's frozen conv (IBackend's
+// FrozenConv2d; on the CPU conv2d.frozen:blocked on channel-blocked activations below a batch that fills the threads,
+// conv2d.frozen:packed on NCHW ones, both F32 and AVX-512); where the backend has none, the same folded convolution,
+// add and relu as eager ops. Values that only fused convs and max pools read stay
 // channel-blocked between them (InferencePlan.Pool.cs, docs/inference.md).
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Onnx.Proto;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
-using Cuda.Nn.Kernels.Cpu;
 using Cuda.Nn.Modules;
 
 using Cuda.Nn.Onnx;
@@ -157,7 +157,7 @@ public sealed partial class InferencePlan : IDisposable
         {
             var y = GraphSteps.Run(_source, _steps, _lastUse, env, _outputName, StepTimer, record is null ? null : (step, e, outs) =>
             {
-                if (step is FusedConvStep f && f.RunsFrozen(e, out _)) record[f.Output] = outs[0].ShapeRef.ToArray();
+                if (step is FusedConvStep f && f.RunsFrozen(e)) record[f.Output] = outs[0].ShapeRef.ToArray();
                 if (step is MaxPoolStep { OutputBlocked: true } pool && outs[0].Rank == 5) record[pool.Outputs[0]] = outs[0].ShapeRef.ToArray();
             });
             if (record is not null) AddMemoryPlan(input, record);

@@ -156,7 +156,9 @@ public class TransformConfigTests
             TransformSpec.Of("RandomRotation", ("degrees", 15), ("center", null)),
             TransformSpec.Of("ToTensor"),
         ];
-        foreach (var options in new[] { TrainConfig.Json, JsonSerializerOptions.Default })
+        // RunConfig is this test's own type: reflection over the config options (the library's resolver knows its own types).
+        var config = new JsonSerializerOptions(TrainConfig.Json) { TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver() };
+        foreach (var options in new[] { config, JsonSerializerOptions.Default })
         {
             string json = JsonSerializer.Serialize(new RunConfig { TrainTransforms = specs }, options);
             Assert.Contains("\"name\":", json);

@@ -235,6 +235,10 @@ internal sealed unsafe partial class BlockedConv2d : IDisposable
     /// NCHW input (InputBorderFor).</summary>
     public int InputBorder { get; }
 
+    /// <param name="w">Weights [O, C, KH, KW], packed here (the caller keeps its copy).</param>
+    /// <param name="bias">Bias [O], or null for zeros.</param>
+    /// <param name="g">The geometry; its N is ignored (any batch runs).</param>
+    /// <param name="inputBorder">The border of the blocked input it reads (InputBorderFor for its own copy of NCHW).</param>
     /// <param name="grid">Tile stride-1 outputs across rows (true) or by rows (false); null: GridTiling, else the
     /// cost model. Strided convs always tile by rows.</param>
     public BlockedConv2d(float* w, float* bias, Conv2dGeometry g, int inputBorder = Border, bool? grid = null)

@@ -112,7 +112,7 @@ public static class PruneJob
             log.WriteLine($"after fine-tuning {o.FinetuneEpochs} epoch(s): accuracy {stage.Accuracy:P2}");
         }
         var report = new PruneReport(name, o.Amount, o.Structured, original, pruned, stage, Pruning.Sparsity(model), widths, o.Out);
-        AtomicFile.WriteAllText(Path.Combine(o.Out, "prune_report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
+        AtomicFile.WriteAllText(Path.Combine(o.Out, "prune_report.json"), JsonText.Serialize(report, TrainConfig.Json));
         return report;
     }
 }

@@ -211,11 +211,11 @@ public static class Pruning
 
     public const string WidthsMetadataKey = "pruned_widths";
 
-    public static string WidthsToJson(IReadOnlyDictionary<string, int> widths) => JsonSerializer.Serialize(widths);
+    public static string WidthsToJson(IReadOnlyDictionary<string, int> widths) => IO.JsonText.Serialize(widths.ToDictionary(), IO.JsonText.Plain);
 
     public static Dictionary<string, int> WidthsFromJson(string json, string source)
     {
-        try { return JsonSerializer.Deserialize<Dictionary<string, int>>(json) ?? []; }
+        try { return IO.JsonText.Deserialize<Dictionary<string, int>>(json, IO.JsonText.Plain) ?? []; }
         catch (JsonException e) { throw new InvalidDataException($"{source}: metadata '{WidthsMetadataKey}' is not a JSON object of widths ({e.Message})", e); }
     }
 

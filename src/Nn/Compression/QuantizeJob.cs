@@ -53,7 +53,7 @@ public static class QuantizeJob
         var onnx = Path.Combine(o.Out, "model.int8.onnx");
         Onnx.OnnxExporter.Export(model, [test.Channels, test.Height, test.Width], onnx, new Dictionary<string, string> { ["model"] = name, ["quantization"] = "static int8 QDQ" });
         var report = new QuantizeReport(name, floatAcc, int8Acc, floatMs, int8Ms, summary, Kernels.Cpu.Int8Gemm.UsesVnni, onnx);
-        AtomicFile.WriteAllText(Path.Combine(o.Out, "quantize_report.json"), JsonSerializer.Serialize(report, TrainConfig.Json));
+        AtomicFile.WriteAllText(Path.Combine(o.Out, "quantize_report.json"), IO.JsonText.Serialize(report, TrainConfig.Json));
         return report;
     }
 }

@@ -194,6 +194,7 @@ public sealed class AnnotationTable
 
 public sealed record PairKappa(string A, string B, long Items, double ObservedAgreement, double Kappa);
 
+/// <param name="Class">The class name.</param>
 /// <param name="Ratings">How many ratings chose the class.</param>
 /// <param name="Items">Items at least one annotator put in the class.</param>
 /// <param name="Unanimous">Of those, items every annotator who rated them put in the class.</param>

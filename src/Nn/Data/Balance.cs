@@ -56,6 +56,7 @@ public sealed class ClassBalance
     /// <param name="labels">Class index per dataset sample.</param>
     /// <param name="classCount">Number of classes (at least 1 + the largest label).</param>
     /// <param name="subset">Dataset indices to balance (a split); all samples when null.</param>
+    /// <param name="seed">Seeds each epoch's resampling (the same seed gives the same draws).</param>
     public ClassBalance(IReadOnlyList<long> labels, int classCount, int[]? subset = null, ulong seed = 0)
     {
         _labels = [.. labels];

@@ -45,6 +45,14 @@ public sealed class DataLoader
     public Func<int, int[]>? EpochOrder { get; init; }
     private int? _epochOrderCount;
 
+    /// <param name="set">The samples.</param>
+    /// <param name="batchSize">Samples per batch.</param>
+    /// <param name="shuffle">Draw a new order every epoch (from seed and the epoch number).</param>
+    /// <param name="transform">Applied to each sample (augmentation, normalisation), on the workers.</param>
+    /// <param name="dropLast">Leave out the last batch when it is short.</param>
+    /// <param name="workers">Threads decoding and transforming samples.</param>
+    /// <param name="prefetch">Batches prepared ahead of the consumer.</param>
+    /// <param name="seed">Seeds the shuffle and the random transforms.</param>
     /// <param name="subset">Dataset indices to draw from (a split); all samples when null.</param>
     public DataLoader(ISampleSource set, int batchSize, bool shuffle, ITransform? transform = null, bool dropLast = false,
         int workers = 1, int prefetch = 2, ulong seed = 0, int[]? subset = null)

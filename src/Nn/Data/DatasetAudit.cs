@@ -41,9 +41,10 @@ public sealed record AuditReport(
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new IO.NonFiniteAsNullDouble(), new IO.NonFiniteAsNullSingle() },
+        TypeInfoResolver = IO.CudannJsonContext.Default,
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => IO.JsonText.Serialize(this, Json);
 
     public string ToText()
     {

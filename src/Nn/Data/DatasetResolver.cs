@@ -107,8 +107,9 @@ public sealed record DataSource
 public sealed record SplitRecord(string Path, string Layout, string[] ClassNames, string TestSplit, double? ValFraction, ulong Seed,
     string[] Train, string[] Test, int[] TrainCounts, int[] TestCounts)
 {
-    public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        TypeInfoResolver = IO.CudannJsonContext.Default };
+    public string ToJson() => IO.JsonText.Serialize(this, Json);
 }
 
 public static class DatasetResolver

@@ -30,14 +30,15 @@ public sealed record Preprocessing
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        TypeInfoResolver = IO.CudannJsonContext.Default,
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => IO.JsonText.Serialize(this, Json);
 
     public static Preprocessing FromJson(string json, string source)
     {
         Preprocessing p;
-        try { p = JsonSerializer.Deserialize<Preprocessing>(json, Json) ?? throw new InvalidDataException($"{source}: empty '{MetadataKey}' metadata"); }
+        try { p = IO.JsonText.Deserialize<Preprocessing>(json, Json) ?? throw new InvalidDataException($"{source}: empty '{MetadataKey}' metadata"); }
         catch (JsonException e) { throw new InvalidDataException($"{source}: invalid '{MetadataKey}' metadata ({e.Message})", e); }
         p.Check(source);
         return p;

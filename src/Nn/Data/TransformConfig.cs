@@ -13,11 +13,11 @@ public sealed class TransformSpec
 {
     // "name" under every naming policy: the config serialiser is snake_case, default options would write "Name".
     [JsonPropertyName("name")]
-    public string Name { get; init; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>The parameters, keyed by torchvision's names; JSON null means "torchvision's default".</summary>
     [JsonExtensionData]
-    public Dictionary<string, JsonElement> Args { get; init; } = [];
+    public Dictionary<string, JsonElement> Args { get; set; } = []; // set, not init: the JSON source generator binds init-only members as constructor parameters, which extension data cannot be
 
     /// <summary>
     /// A spec from code: values may be numbers, strings, booleans, null, arrays or tuples (written as JSON arrays),
@@ -26,7 +26,7 @@ public sealed class TransformSpec
     public static TransformSpec Of(string name, params (string Name, object? Value)[] args)
     {
         var spec = new TransformSpec { Name = name };
-        foreach (var (key, value) in args) spec.Args[key] = JsonSerializer.SerializeToElement(Plain(value));
+        foreach (var (key, value) in args) spec.Args[key] = IO.JsonText.ToElement(Plain(value), IO.JsonText.Plain);
         return spec;
     }
 
@@ -39,7 +39,7 @@ public sealed class TransformSpec
         _ => v,
     };
 
-    public override string ToString() => JsonSerializer.Serialize(this);
+    public override string ToString() => IO.JsonText.Serialize(this, IO.JsonText.Plain);
 }
 
 /// <summary>What a spec may leave out: the run's normalisation and image size.</summary>

@@ -141,5 +141,5 @@ public static class GpuCheck
     }
 
     public static void Write(GpuCheckReport report, string path) =>
-        IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, Training.TrainConfig.Json));
+        IO.AtomicFile.WriteAllText(path, IO.JsonText.Serialize(report, Training.TrainConfig.Json));
 }

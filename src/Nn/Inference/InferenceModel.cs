@@ -67,7 +67,7 @@ public sealed class InferenceModel : IDisposable
     public Dictionary<string, string> Metadata() => new()
     {
         ["model"] = Name,
-        ["class_names"] = JsonSerializer.Serialize(ClassNames),
+        ["class_names"] = IO.JsonText.Serialize(ClassNames, IO.JsonText.Plain),
         ["normalize_mean"] = string.Join(",", Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
         ["normalize_std"] = string.Join(",", Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
         [Preprocessing.MetadataKey] = Preprocessing.ToJson(),
@@ -102,7 +102,7 @@ public sealed class InferenceModel : IDisposable
                     throw new InvalidDataException($"{path}: its preprocessing says {pre.Channels}x{pre.ImageSize}x{pre.ImageSize} but its input is [batch, {string.Join(", ", shape)}]");
                 return new InferenceModel(pre.Model, g, shape, pre.ClassNames, pre.Mean, pre.Std, pre);
             }
-            string[] names = g.Metadata.TryGetValue("class_names", out var cn) ? JsonSerializer.Deserialize<string[]>(cn) ?? [] : [];
+            string[] names = g.Metadata.TryGetValue("class_names", out var cn) ? IO.JsonText.Deserialize<string[]>(cn, IO.JsonText.Plain) ?? [] : [];
             float[] Floats(string key, float[] fallback) => g.Metadata.TryGetValue(key, out var v)
                 ? v.Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray() : fallback;
             return new InferenceModel(g.Metadata.TryGetValue("model", out var m) ? m : Path.GetFileName(path), g, shape, names,

@@ -65,7 +65,7 @@ public static class Evaluation
     public static void Write(EvaluationResult e, string dir)
     {
         Directory.CreateDirectory(dir);
-        IO.AtomicFile.WriteAllText(Path.Combine(dir, "eval.json"), JsonSerializer.Serialize(e, Training.TrainConfig.Json));
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "eval.json"), IO.JsonText.Serialize(e, Training.TrainConfig.Json));
         var counts = new long[e.ClassNames.Length, e.ClassNames.Length];
         for (int i = 0; i < e.ClassNames.Length; i++) for (int j = 0; j < e.ClassNames.Length; j++) counts[i, j] = e.ConfusionMatrix[i][j];
         Charts.ConfusionHeatmap(counts, e.ClassNames).Save(Path.Combine(dir, "confusion_matrix.png"));

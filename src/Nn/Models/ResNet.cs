@@ -69,8 +69,13 @@ public sealed partial class ResNet : Module
     private readonly Sequential[] _layers;
     private readonly Linear _fc;
 
+    /// <param name="blocks">Blocks per stage (ResNet-18: 2, 2, 2, 2).</param>
+    /// <param name="widths">Channels per stage (64, 128, 256, 512).</param>
     /// <param name="bottleneck">Bottleneck blocks (ResNet-50) instead of basic blocks.</param>
+    /// <param name="numClasses">Outputs of the classifier.</param>
+    /// <param name="inChannels">Channels of the input images.</param>
     /// <param name="cifarStem">3x3 stride-1 stem without max-pool, for 28-32 px inputs.</param>
+    /// <param name="generator">Draws the initial weights (a seeded one reproduces them).</param>
     public ResNet(int[] blocks, int[] widths, bool bottleneck, int numClasses = 1000, int inChannels = 3, bool cifarStem = false, Generator? generator = null)
     {
         int expansion = bottleneck ? Bottleneck.Expansion : BasicBlock.Expansion;

@@ -19,9 +19,11 @@ public sealed record EpochProgress(double LossSum, long Correct, long Seen, doub
 }
 
 /// <param name="Epoch">Epochs finished.</param>
-/// <param name="Step">Steps of epoch Epoch + 1 already taken (0 at an epoch boundary).</param>
+/// <param name="BestAccuracy">The best test accuracy so far.</param>
+/// <param name="BestEpoch">The epoch that reached it.</param>
 public sealed record CheckpointState(int Epoch, double BestAccuracy, int BestEpoch)
 {
+    /// <summary>Steps of epoch Epoch + 1 already taken (0 at an epoch boundary).</summary>
     public int Step { get; init; }
     public EpochProgress Progress { get; init; } = EpochProgress.Empty;
     /// <summary>Epochs since the best one (early stopping).</summary>
@@ -63,8 +65,8 @@ public static class Checkpoint
                 ["scaler_skipped_steps"] = S(scaler.SkippedSteps),
                 ["generator_seed"] = seed.ToString(CultureInfo.InvariantCulture),
                 ["generator_offset"] = offset.ToString(CultureInfo.InvariantCulture),
-                ["epoch_progress"] = JsonSerializer.Serialize(p, TrainConfig.Json),
-                ["history"] = JsonSerializer.Serialize(state.History ?? [], TrainConfig.Json),
+                ["epoch_progress"] = JsonText.Serialize(p, TrainConfig.Json),
+                ["history"] = JsonText.Serialize(state.History ?? [], TrainConfig.Json),
             };
             if (state.SplitSha256 is not null) meta["split_sha256"] = state.SplitSha256;
             if (config is not null)
@@ -100,7 +102,7 @@ public static class Checkpoint
     public static TrainConfig? ReadConfig(string path)
     {
         if (!TrainingMetadata(path).TryGetValue("config", out var json)) return null;
-        try { return JsonSerializer.Deserialize<TrainConfig>(json, TrainConfig.Json); }
+        try { return JsonText.Deserialize<TrainConfig>(json, TrainConfig.Json); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: its stored configuration does not parse ({e.Message})", e); }
     }
 
@@ -116,7 +118,7 @@ public static class Checkpoint
             T? Json<T>(string key) where T : class
             {
                 if (!meta.TryGetValue(key, out var v)) return f == Format ? throw new InvalidDataException($"{path}: checkpoint metadata lacks '{key}'") : null;
-                try { return JsonSerializer.Deserialize<T>(v, TrainConfig.Json); }
+                try { return JsonText.Deserialize<T>(v, TrainConfig.Json); }
                 catch (JsonException e) { throw new InvalidDataException($"{path}: checkpoint metadata '{key}' does not parse ({e.Message})", e); }
             }
             var modelState = all.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value);

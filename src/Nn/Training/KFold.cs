@@ -19,7 +19,7 @@ public static class KFold
 {
     private static KFoldConfig SafeRead(string path)
     {
-        try { return JsonSerializer.Deserialize<KFoldConfig>(File.ReadAllText(path), TrainConfig.Json) ?? throw new InvalidDataException($"{path}: empty"); }
+        try { return JsonText.Deserialize<KFoldConfig>(File.ReadAllText(path), TrainConfig.Json) ?? throw new InvalidDataException($"{path}: empty"); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a K-fold configuration ({e.Message})", e); }
     }
 
@@ -61,7 +61,7 @@ public static class KFold
             if (changes.Count > 0)
                 throw new ArgumentException($"{root} holds a K-fold run with another configuration: " + string.Join("; ", changes.Select(ch => $"{TrainConfig.OptionOf(ch.Key)} was {ch.Stored}, now {ch.Given}")) + "; give the same options to resume it, or another --out");
         }
-        else AtomicFile.WriteAllText(kfoldConfig, JsonSerializer.Serialize(new KFoldConfig(folds, recorded), TrainConfig.Json));
+        else AtomicFile.WriteAllText(kfoldConfig, JsonText.Serialize(new KFoldConfig(folds, recorded), TrainConfig.Json));
         var results = new List<FoldResult>();
         for (int f = 0; f < folds; f++)
         {
@@ -71,7 +71,7 @@ public static class KFold
             TrainReport report;
             if (File.Exists(reportPath))
             {
-                report = JsonSerializer.Deserialize<TrainReport>(File.ReadAllText(reportPath), TrainConfig.Json)!;
+                report = JsonText.Deserialize<TrainReport>(File.ReadAllText(reportPath), TrainConfig.Json)!;
                 log.WriteLine($"fold {f + 1}/{folds}: already done ({report.TestAccuracy * 100:F2}%), skipped");
             }
             else
@@ -88,7 +88,7 @@ public static class KFold
         double mean = results.Average(r => r.Accuracy);
         double std = Math.Sqrt(results.Sum(r => (r.Accuracy - mean) * (r.Accuracy - mean)) / Math.Max(1, results.Count - 1));
         var k = new KFoldReport(folds, results, mean, std, config);
-        AtomicFile.WriteAllText(Path.Combine(root, "kfold.json"), JsonSerializer.Serialize(k, TrainConfig.Json));
+        AtomicFile.WriteAllText(Path.Combine(root, "kfold.json"), JsonText.Serialize(k, TrainConfig.Json));
         log.WriteLine($"{folds}-fold accuracy {mean * 100:F2}% +/- {std * 100:F2}% (sample standard deviation); report in {Path.Combine(root, "kfold.json")}");
         return k;
     }

@@ -71,7 +71,7 @@ public sealed class RunFolder : IDisposable
     /// <summary>metrics.jsonl as the checkpoint has it: one line per finished epoch (lines a crash left past the
     /// checkpoint are dropped, missing ones restored).</summary>
     public void WriteMetrics(IReadOnlyList<EpochMetrics> history) =>
-        AtomicFile.WriteAllText(PathOf(MetricsFile), string.Concat(history.Select(m => JsonSerializer.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" ") + "\n")));
+        AtomicFile.WriteAllText(PathOf(MetricsFile), string.Concat(history.Select(m => JsonText.Serialize(m, TrainConfig.Json).ReplaceLineEndings(" ") + "\n")));
 
     public static IReadOnlyList<EpochMetrics> ReadMetrics(string path, int upToEpoch)
     {
@@ -81,7 +81,7 @@ public sealed class RunFolder : IDisposable
         for (int i = 0; i < lines.Length; i++)
         {
             if (lines[i].Length == 0) continue;
-            try { list.Add(JsonSerializer.Deserialize<EpochMetrics>(lines[i], TrainConfig.Json)!); }
+            try { list.Add(JsonText.Deserialize<EpochMetrics>(lines[i], TrainConfig.Json)!); }
             catch (JsonException e) { throw new InvalidDataException($"{path}: line {i + 1} is not an epoch's metrics ({e.Message})", e); }
         }
         return [.. list.Where(m => m.Epoch <= upToEpoch)];

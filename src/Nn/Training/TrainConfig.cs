@@ -1,4 +1,7 @@
-// Everything that defines a training run; written back out as config.json so a run can be repeated.
+// Everything that defines a training run; written back out as config.json so a run can be repeated. The properties
+// have setters, not init: System.Text.Json's source generator (IO/JsonContracts.cs) binds init-only properties as
+// constructor arguments and gives a member the JSON leaves out default(T) instead of its initializer, so a config
+// file naming only "epochs" would have trained with batch size 0. Treat a config as a value: copy it with `with`.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -6,80 +9,80 @@ namespace Cuda.Nn.Training;
 
 public sealed record TrainConfig
 {
-    public string Model { get; init; } = "resnet20";
-    public string Data { get; init; } = Cuda.Nn.Data.ImageClassificationSet.DefaultFashionMnistDir;
+    public string Model { get; set; } = "resnet20";
+    public string Data { get; set; } = Cuda.Nn.Data.ImageClassificationSet.DefaultFashionMnistDir;
     /// <summary>5 by default: 92.62% on Fashion-MNIST in 364 s on the 2-core machine (4 epochs gave 91.97% in 297 s,
     /// short of 92.0%). See bench/RESULTS.md.</summary>
-    public int Epochs { get; init; } = 5;
-    public int BatchSize { get; init; } = 128;
+    public int Epochs { get; set; } = 5;
+    public int BatchSize { get; set; } = 128;
     /// <summary>sgd or adamw.</summary>
-    public string Optimizer { get; init; } = "sgd";
-    public double Lr { get; init; } = 0.1;
-    public double Momentum { get; init; } = 0.9;
-    public bool Nesterov { get; init; } = true;
-    public double WeightDecay { get; init; } = 5e-4;
+    public string Optimizer { get; set; } = "sgd";
+    public double Lr { get; set; } = 0.1;
+    public double Momentum { get; set; } = 0.9;
+    public bool Nesterov { get; set; } = true;
+    public double WeightDecay { get; set; } = 5e-4;
     /// <summary>cosine, step or constant; stepped per iteration.</summary>
-    public string Schedule { get; init; } = "cosine";
-    public double WarmupEpochs { get; init; }
-    public double LabelSmoothing { get; init; }
-    public bool Amp { get; init; }
-    public ulong Seed { get; init; }
-    public int Threads { get; init; } = Environment.ProcessorCount;
-    public int Workers { get; init; } = 1;
-    public string? Out { get; init; }
+    public string Schedule { get; set; } = "cosine";
+    public double WarmupEpochs { get; set; }
+    public double LabelSmoothing { get; set; }
+    public bool Amp { get; set; }
+    public ulong Seed { get; set; }
+    public int Threads { get; set; } = Environment.ProcessorCount;
+    public int Workers { get; set; } = 1;
+    public string? Out { get; set; }
     /// <summary>Input size in pixels (square); 0 = from the data: 224 (efficientnet_b3: 256) when starting from
     /// pretrained weights (Init), else the images' own size (the median shorter side of photos, capped at 224).</summary>
-    public int ImageSize { get; init; }
+    public int ImageSize { get; set; }
     /// <summary>Input channels for photos: 3 (RGB) or 1 (luminance); 0 = 3 for photos, the data's own for IDX/CIFAR.</summary>
-    public int Channels { get; init; }
+    public int Channels { get; set; }
     /// <summary>Per-channel normalisation; null = ImageNet's with pretrained weights on RGB, else measured on the train split.</summary>
-    public float[]? Mean { get; init; }
-    public float[]? Std { get; init; }
+    public float[]? Mean { get; set; }
+    public float[]? Std { get; set; }
     /// <summary>The validation fraction (stratified, from Seed) for data without its own test split.</summary>
-    public double Val { get; init; } = 0.1;
+    public double Val { get; set; } = 0.1;
     /// <summary>Class balance: none, oversample, undersample (resampled every epoch) or weights (inverse-frequency loss weights).</summary>
-    public string Balance { get; init; } = "none";
+    public string Balance { get; set; } = "none";
     /// <summary>Leave out (and list) unreadable images and empty class folders instead of stopping.</summary>
-    public bool SkipBad { get; init; }
+    public bool SkipBad { get; set; }
     /// <summary>The per-sample train pipeline with torchvision's names and parameters (TransformConfig); null = the
     /// default for the data (see TrainData.DefaultTrainTransforms), which config.json then lists.</summary>
-    public List<Cuda.Nn.Data.TransformSpec>? TrainTransforms { get; init; }
+    public List<Cuda.Nn.Data.TransformSpec>? TrainTransforms { get; set; }
     /// <summary>The preset the run started from (finetune), for the record; its values are in the other fields.</summary>
-    public string? Recipe { get; init; }
+    public string? Recipe { get; set; }
     /// <summary>Continue the run this checkpoint (or a run folder's checkpoint.safetensors) belongs to; see ResumeChanges.</summary>
-    public string? Resume { get; init; }
+    public string? Resume { get; set; }
     /// <summary>Also write checkpoint.safetensors every N training steps inside an epoch (0 = at epoch ends only).</summary>
-    public int CheckpointEvery { get; init; }
+    public int CheckpointEvery { get; set; }
     /// <summary>Replace a previous run in Out (its checkpoints, metrics and report) instead of refusing the folder.</summary>
-    public bool Overwrite { get; init; }
+    public bool Overwrite { get; set; }
     /// <summary>Use only the first N training samples (0 = all): for quick runs and tests.</summary>
-    public int TrainLimit { get; init; }
-    public int TestLimit { get; init; }
+    public int TrainLimit { get; set; }
+    public int TestLimit { get; set; }
     /// <summary>Stop after this many epochs without a test-accuracy gain of at least MinDelta (0 = never).</summary>
-    public int Patience { get; init; }
-    public double MinDelta { get; init; }
-    public bool Augment { get; init; } = true;
+    public int Patience { get; set; }
+    public double MinDelta { get; set; }
+    public bool Augment { get; set; } = true;
     /// <summary>MixUp with lam ~ Beta(a, a) on each training batch (0 = off); with CutMix too, each batch picks one.</summary>
-    public double MixupAlpha { get; init; }
+    public double MixupAlpha { get; set; }
     /// <summary>CutMix with lam ~ Beta(a, a) on each training batch (0 = off).</summary>
-    public double CutmixAlpha { get; init; }
+    public double CutmixAlpha { get; set; }
     /// <summary>RandomErasing probability after normalisation (0 = off).</summary>
-    public double RandomErasing { get; init; }
-    public double GradClip { get; init; }
+    public double RandomErasing { get; set; }
+    public double GradClip { get; set; }
     /// <summary>Start from these weights (safetensors state dict); layers whose shapes differ, such as a head for another class count, keep their fresh init and are reported.</summary>
-    public string? Init { get; init; }
+    public string? Init { get; set; }
     /// <summary>Train only the classification head.</summary>
-    public bool FreezeBackbone { get; init; }
+    public bool FreezeBackbone { get; set; }
     /// <summary>Gradual unfreezing: with FreezeBackbone, unfreeze one more backbone stage (from the top) every N epochs (0 = never).</summary>
-    public int UnfreezeEvery { get; init; }
+    public int UnfreezeEvery { get; set; }
     /// <summary>Knowledge distillation: a teacher model file (checkpoint or weights naming its model); null = plain training.</summary>
-    public string? Teacher { get; init; }
+    public string? Teacher { get; set; }
     /// <summary>Softmax temperature of the distillation loss.</summary>
-    public double DistillTemperature { get; init; } = 4;
+    public double DistillTemperature { get; set; } = 4;
     /// <summary>Weight of the distillation loss; the cross-entropy with the labels gets 1 - alpha.</summary>
-    public double DistillAlpha { get; init; } = 0.5;
+    public double DistillAlpha { get; set; } = 0.5;
     /// <summary>Discriminative learning rates: the backbone trains at Lr times this factor, the head at Lr.</summary>
-    public double BackboneLrFactor { get; init; } = 1.0;
+    public double BackboneLrFactor { get; set; } = 1.0;
 
     /// <summary>The presets --recipe names.</summary>
     public static readonly string[] Recipes = ["finetune"];
@@ -107,6 +110,7 @@ public sealed record TrainConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         // A diverged loss or an undefined metric is data (null), not a crash when a report or metrics line is written.
         Converters = { new IO.NonFiniteAsNullDouble(), new IO.NonFiniteAsNullSingle() },
+        TypeInfoResolver = IO.CudannJsonContext.Default,
     };
 
     /// <summary>The fields a resumed run may change: they do not change what the run computes, or (Epochs, Threads)
@@ -141,7 +145,7 @@ public sealed record TrainConfig
         return changes;
     }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => IO.JsonText.Serialize(this, Json);
 
     /// <summary>Reads a JSON config; unknown keys and wrong types are errors that name the file.</summary>
     public static TrainConfig FromJsonFile(string path)
@@ -149,7 +153,7 @@ public sealed record TrainConfig
         if (!File.Exists(path)) throw new FileNotFoundException($"--config {path}: no such file{(Directory.Exists(path) ? " (it is a folder)" : "")}", path);
         try
         {
-            return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config");
+            return IO.JsonText.Deserialize<TrainConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config");
         }
         catch (JsonException e)
         {

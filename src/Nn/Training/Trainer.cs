@@ -36,10 +36,12 @@ public sealed class Trainer
     private readonly TextWriter _log;
     private Tensor? _lossWeights;
 
-    /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
     /// <summary>Runs after every optimizer step (pruning masks use it to keep pruned weights at zero).</summary>
     public Action<Module>? AfterStep { get; init; }
 
+    /// <param name="config">What to train, on which data, for how long.</param>
+    /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
+    /// <param name="log">Where progress lines go (none when null).</param>
     public Trainer(TrainConfig config, Func<TrainConfig, int, int, Module> modelFactory, TextWriter? log = null)
     {
         config.Validate();
@@ -201,7 +203,7 @@ public sealed class Trainer
         catch (TrainingDivergedException e)
         {
             // What the finished epochs measured stays on disk; the weights in the report are the diverged ones.
-            AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonSerializer.Serialize(Report(double.NaN, e.Message), TrainConfig.Json));
+            AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(Report(double.NaN, e.Message), TrainConfig.Json));
             throw;
         }
         if (stopped)
@@ -212,7 +214,7 @@ public sealed class Trainer
         var final = history.Count > 0 ? history[^1] : null;
         double finalAcc = stopped ? state.BestAccuracy : final?.TestAccuracy ?? double.NaN;
         var report = Report(finalAcc, null);
-        AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonSerializer.Serialize(report, TrainConfig.Json));
+        AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(report, TrainConfig.Json));
         Curves.Write(run.PathOf(RunFolder.CurvesFile), history);
         _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {state.BestAccuracy * 100:F2}% at epoch {state.BestEpoch}); outputs in {OutDir}");
         return report;

@@ -75,10 +75,8 @@ public static class TrainCommand
             DistillAlpha = o.Double("distill-alpha", c.DistillAlpha),
         };
         if (distill && c.Teacher is null) throw new UsageException("distill needs --teacher FILE (a checkpoint or best.safetensors from cudann train)");
-        Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
-            ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, cfg.ImageSize, new Generator(cfg.Seed)));
-        if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
-        else new Trainer(c, factory).Run();
+        if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), Trainer.RegistryModel);
+        else new Trainer(c).Run();
         return 0;
     }
 

@@ -41,7 +41,7 @@ public sealed class Trainer
 
     /// <param name="config">What to train, on which data, for how long.</param>
     /// <param name="modelFactory">Builds the model from (config, input channels, classes).</param>
-    /// <param name="log">Where progress lines go (none when null).</param>
+    /// <param name="log">Where progress lines go (stdout when null).</param>
     public Trainer(TrainConfig config, Func<TrainConfig, int, int, Module> modelFactory, TextWriter? log = null)
     {
         config.Validate();
@@ -49,6 +49,16 @@ public sealed class Trainer
         _modelFactory = modelFactory;
         _log = log ?? Console.Out;
     }
+
+    /// <summary>Trains the registry model config.Model names (ModelRegistry.Create, seeded from config.Seed), as
+    /// `cudann train` does.</summary>
+    /// <param name="config">What to train, on which data, for how long.</param>
+    /// <param name="log">Where progress lines go (stdout when null).</param>
+    public Trainer(TrainConfig config, TextWriter? log = null) : this(config, RegistryModel, log) { }
+
+    /// <summary>The model factory of `cudann train`: config.Model from the registry, its weights drawn from config.Seed.</summary>
+    public static Module RegistryModel(TrainConfig config, int channels, int classes) =>
+        Models.ModelRegistry.Create(config.Model, new Models.ModelOptions(classes, channels, config.ImageSize, new Generator(config.Seed)));
 
     public string OutDir { get; private set; } = "";
 

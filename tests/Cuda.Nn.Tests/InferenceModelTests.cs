@@ -40,8 +40,8 @@ public class InferenceModelTests
 
             var inputs = fromOnnx.ReadInputs(Path.Combine(dir, "images"));
             Assert.Equal(["a.png", "b.png"], inputs.Select(i => Path.GetFileName(i.Name)));
-            var expected = fromCheckpoint.Predict(inputs, top: 3);
-            var actual = fromOnnx.Predict(inputs, top: 3);
+            var expected = fromCheckpoint.Predict(inputs, top: 3, cancel: TestContext.Current.CancellationToken);
+            var actual = fromOnnx.Predict(inputs, top: 3, cancel: TestContext.Current.CancellationToken);
             for (int i = 0; i < inputs.Count; i++)
             {
                 Assert.Equal(expected[i].Select(p => p.Index), actual[i].Select(p => p.Index));
@@ -68,7 +68,7 @@ public class InferenceModelTests
             var inputs = model.ReadInputs(ImageClassificationSet.DefaultFashionMnistDir, limit: 3);
             Assert.Equal(3, inputs.Count);
             Assert.Equal("Ankle boot", inputs[0].Label); // the first t10k image
-            Assert.All(model.Predict(inputs, top: 10), p => Assert.Equal(1.0, p.Sum(x => x.Probability), 1e-4));
+            Assert.All(model.Predict(inputs, top: 10, cancel: TestContext.Current.CancellationToken), p => Assert.Equal(1.0, p.Sum(x => x.Probability), 1e-4));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -48,7 +48,7 @@ public class PhotoWorkflowTests
         using var model = Inference.InferenceModel.Load(onnx);
         var inputs = model.ReadInputs(tree, limit: 30);
         Assert.Equal(30, inputs.Count);
-        var ours = model.Predict(inputs, top: 1);
+        var ours = model.Predict(inputs, top: 1, cancel: TestContext.Current.CancellationToken);
         var predicted = JsonDocument.Parse(CudannProcess.Ok("predict", "--model", onnx, tree, "--json", "--limit", "30", "--top", "1")).RootElement;
         string inputName = session.InputMetadata.Keys.First();
         for (int i = 0; i < inputs.Count; i++)

@@ -268,9 +268,13 @@ public sealed class ImageDecoder
     }
 
     /// <summary>Decodes a file at its own (EXIF-oriented) size into buffer (grown when needed) as C×H×W bytes.</summary>
-    public (int C, int H, int W) DecodeNative(string path, bool grayscale, ref byte[] buffer)
+    public (int C, int H, int W) DecodeNative(string path, bool grayscale, ref byte[] buffer) => DecodeNative(ReadFile(path), path, grayscale, ref buffer);
+
+    /// <summary>As DecodeNative for a file, from its bytes; name is what errors call it.</summary>
+    public (int C, int H, int W) DecodeNative(byte[] bytes, string name, bool grayscale, ref byte[] buffer)
     {
-        var bytes = ReadFile(path);
+        string path = name;
+        if (bytes.LongLength > MaxFileBytes) throw Bad(name, $"{bytes.LongLength} bytes, over the limit of {MaxFileBytes} for an image");
         string format = Check(bytes, path);
         try
         {

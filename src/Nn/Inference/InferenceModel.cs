@@ -1,5 +1,7 @@
 // A trained classifier ready to predict: an ONNX file (run by OnnxGraphModule) or a cudann checkpoint (rebuilt from the
-// model registry), with the input shape, class names and input normalisation that go with it. Used by cudann predict.
+// model registry), with the input shape, class names and input normalisation that go with it. Used by cudann predict
+// and by products: load once, then Predict from any number of threads (the plan and the kernels serialise what they
+// share); Dispose when done, after the last Predict has returned.
 using System.Globalization;
 using System.Text.Json;
 using Cuda.Nn.Autograd;
@@ -59,6 +61,7 @@ public sealed class InferenceModel : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Plan?.Dispose();
         Model.Dispose();
     }
@@ -161,13 +164,23 @@ public sealed class InferenceModel : IDisposable
         return doc.RootElement.TryGetProperty("data", out var d) && d.GetString() == ImageClassificationSet.DefaultFashionMnistDir;
     }
 
-    /// <summary>The top-k classes of each input, in batches.</summary>
-    public List<Prediction[]> Predict(IReadOnlyList<InferenceInput> inputs, int top = 5, int batchSize = 64)
+    private int _disposed;
+
+    /// <summary>The top-k classes of each input, in batches of at most batchSize; the token is checked between batches.
+    /// Safe to call from several threads at once.</summary>
+    public List<Prediction[]> Predict(IReadOnlyList<InferenceInput> inputs, int top = 5, int batchSize = 64, CancellationToken cancel = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var result = new List<Prediction[]>(inputs.Count);
         int sample = InputShape.Aggregate(1, (a, d) => a * d);
+        for (int i = 0; i < inputs.Count; i++)
+            if (inputs[i].Pixels.Length != sample)
+                throw new ArgumentException($"input {i} ('{inputs[i].Name}') has {inputs[i].Pixels.Length} values; the model takes [{string.Join(", ", InputShape)}] = {sample} (prepare it with PrepareImage or ReadInputs)", nameof(inputs));
         for (int start = 0; start < inputs.Count; start += batchSize)
         {
+            cancel.ThrowIfCancellationRequested();
             int n = Math.Min(batchSize, inputs.Count - start);
             var data = new float[n * sample];
             for (int i = 0; i < n; i++) inputs[start + i].Pixels.CopyTo(data, i * sample);
@@ -187,6 +200,74 @@ public sealed class InferenceModel : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>The top-k classes of one prepared input.</summary>
+    public Prediction[] Predict(InferenceInput input, int top = 5) => Predict([input], top)[0];
+
+    /// <summary>One image file, decoded and prepared as in evaluation (resize, centre crop, normalisation).</summary>
+    public InferenceInput PrepareImage(string path)
+    {
+        var image = new ImageBuffer(0, 0, 0);
+        image.DecodeInto(buffer =>
+        {
+            var (c, h, w) = Decoder.DecodeNative(path, InputShape[0] == 1, ref buffer);
+            return (buffer, c, h, w);
+        });
+        return Prepared(image, path);
+    }
+
+    /// <summary>An encoded image (PNG, JPEG, BMP, GIF, WebP) read from a stream to its end; name is what errors and the
+    /// input call it.</summary>
+    public InferenceInput PrepareImage(Stream stream, string name = "stream")
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var copy = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (copy.Length + read > Decoder.MaxFileBytes) throw new InvalidDataException($"{name}: more than {Decoder.MaxFileBytes} bytes, over the limit for an image");
+            copy.Write(chunk, 0, read);
+        }
+        var bytes = copy.ToArray();
+        var image = new ImageBuffer(0, 0, 0);
+        image.DecodeInto(buffer =>
+        {
+            var (c, h, w) = Decoder.DecodeNative(bytes, name, InputShape[0] == 1, ref buffer);
+            return (buffer, c, h, w);
+        });
+        return Prepared(image, name);
+    }
+
+    /// <summary>Decoded pixels, interleaved row by row (height x width x channels bytes, RGB or grey, as most image
+    /// libraries and cameras hand them over), prepared like a decoded file. A grey image feeds a colour model as three
+    /// equal channels.</summary>
+    public InferenceInput PreparePixels(ReadOnlySpan<byte> pixels, int width, int height, int channels, string name = "pixels")
+    {
+        int c = InputShape[0];
+        if (width < 1 || height < 1 || channels is not (1 or 3) || (long)width * height * channels != pixels.Length)
+            throw new ArgumentException($"{name}: {pixels.Length} bytes do not make a {width}x{height} image of {channels} channel(s) (1 or 3, interleaved)", nameof(pixels));
+        if (channels != c && !(channels == 1 && c == 3))
+            throw new ArgumentException($"{name}: the model takes {c} channel(s), the image has {channels}", nameof(channels));
+        var chw = new byte[pixels.Length];
+        int plane = width * height;
+        for (int p = 0; p < plane; p++)
+            for (int k = 0; k < channels; k++) chw[k * plane + p] = pixels[p * channels + k];
+        var image = new ImageBuffer(0, 0, 0);
+        image.SetFromBytes(chw, channels, height, width);
+        if (channels == 1 && c == 3) ImageOps.Grayscale(image, 3);
+        return Prepared(image, name);
+    }
+
+    /// <summary>Guarded decoding with the default limits (the same as the training loaders').</summary>
+    private static readonly ImageDecoder Decoder = new();
+
+    private InferenceInput Prepared(ImageBuffer image, string name)
+    {
+        if (image.Channels != InputShape[0]) throw new InvalidDataException($"{name}: the image has {image.Channels} channels but the model takes {InputShape[0]}");
+        Preprocessing.EvalTransform().Apply(image, new SampleRandom(0, 0, 0));
+        return new InferenceInput(name, image.Data.AsSpan(0, image.Size).ToArray(), null);
     }
 
     public string ClassName(long index) => index >= 0 && index < ClassNames.Length ? ClassNames[index] : index.ToString(CultureInfo.InvariantCulture);

@@ -57,9 +57,9 @@ public static class Program
                 output.WriteLine($"skipped {spec.RelativeSourcePath()}: {missing}");
                 continue;
             }
-            var generated = Generator.Generate(spec, dirs);
+            var generated = BindingGenerator.Generate(spec, dirs);
             string target = Path.Combine(spec.RepositoryRoot(), spec.Output);
-            string summary = $"{generated.Functions.Count} functions, {generated.Enums.Count} enums, {generated.Structs.Count} structs";
+            string summary = $"{generated.Functions.Count} functions, {generated.Enums.Count} enums, {generated.StructSizes.Count} structs";
             if (check)
             {
                 bool same = File.Exists(target) && File.ReadAllText(target) == generated.Text;

@@ -13,6 +13,8 @@ internal sealed unsafe class TranslationUnit : IDisposable
     public Dictionary<string, CXCursor> Enums { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, CXCursor> Structs { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, CXCursor> Macros { get; } = new(StringComparer.Ordinal);
+    /// <summary>Names introduced by typedef (C code can use them without "struct"/"enum").</summary>
+    public HashSet<string> TypedefNames { get; } = new(StringComparer.Ordinal);
     /// <summary>C names declared in the main file itself, in source order (for a spec's prefix).</summary>
     public List<(CXCursorKind Kind, string Name)> MainFileDeclarations { get; } = [];
 
@@ -91,6 +93,7 @@ internal sealed unsafe class TranslationUnit : IDisposable
                     break;
                 case CXCursorKind.TypedefDecl:
                 {
+                    TypedefNames.Add(name);
                     // typedef enum/struct X {...} Y: Y names the same definition (also when the tag is anonymous).
                     var underlying = LibClang.clang_getCanonicalType(LibClang.clang_getTypedefDeclUnderlyingType(c));
                     var decl = LibClang.clang_getTypeDeclaration(underlying);

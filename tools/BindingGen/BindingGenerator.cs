@@ -7,9 +7,12 @@ namespace Cuda.Nn.BindingGen;
 
 /// <summary>One generated file and what went into it.</summary>
 public sealed record GeneratedBinding(string Text, string HeaderSha256, IReadOnlyList<string> HashedFiles,
-    IReadOnlyList<string> Functions, IReadOnlyList<string> Enums, IReadOnlyList<string> Structs);
+    IReadOnlyList<FunctionSignature> Functions, IReadOnlyList<string> Enums, IReadOnlyDictionary<string, long> StructSizes);
 
-public static class Generator
+/// <summary>An emitted function: its C name and the C# types of its return value and parameters ("out nint", "int*").</summary>
+public sealed record FunctionSignature(string Name, string Return, IReadOnlyList<string> Parameters);
+
+public static class BindingGenerator
 {
     private static readonly HashSet<string> Keywords =
     [
@@ -56,12 +59,13 @@ public static class Generator
             if (!tu.Enums.TryGetValue(e, out var c)) throw Missing(spec, "enum", e);
             EmitEnum(body, spec, e, c);
         }
-        foreach (var (cursor, name) in structCursors) EmitStruct(body, spec, name, cursor, mapper);
+        for (int i = 0; i < structs.Count; i++) EmitStruct(body, spec, structs[i], structCursors[i].Name, structCursors[i].Cursor, mapper);
         string import = spec.LibraryConstant ?? Quote(spec.LibraryName!);
+        var signatures = new List<FunctionSignature>();
         foreach (var f in functions)
         {
             if (!tu.Functions.TryGetValue(f.Name, out var c)) throw Missing(spec, "function", f.Name);
-            EmitFunction(body, spec, f, c, mapper, import);
+            signatures.Add(EmitFunction(body, spec, f, c, mapper, import));
         }
 
         var (hash, files) = HashHeaders(tu, includeDirs);
@@ -78,7 +82,8 @@ public static class Generator
         if (spec.Initializer is { } init) text.Append($"    static {spec.Class}() => {init};\n\n");
         text.Append(body.ToString().TrimEnd('\n')).Append('\n');
         text.Append("}\n");
-        return new GeneratedBinding(text.ToString(), hash, files, functions.Select(f => f.Name).ToList(), enums, structs);
+        var sizes = structCursors.ToDictionary(e => e.Name, e => LibClang.clang_Type_getSizeOf(LibClang.clang_getCursorType(e.Cursor)));
+        return new GeneratedBinding(text.ToString(), hash, files, signatures, enums, sizes);
     }
 
     // A prefix match may name a definition the lists already hold under its other name (tag vs typedef).
@@ -88,7 +93,7 @@ public static class Generator
     private static BindingGenException Missing(BindingSpec spec, string what, string name) =>
         new($"{spec.SourcePath}: {spec.Header} (and what it includes) defines no {what} named {name}");
 
-    private static void EmitFunction(StringBuilder sb, BindingSpec spec, BindingSpec.FunctionEntry entry, CXCursor c, TypeMapper mapper, string import)
+    private static FunctionSignature EmitFunction(StringBuilder sb, BindingSpec spec, BindingSpec.FunctionEntry entry, CXCursor c, TypeMapper mapper, string import)
     {
         string where = $"{spec.Header}: {entry.Name}";
         var type = LibClang.clang_getCursorType(c);
@@ -129,6 +134,7 @@ public static class Generator
         sb.Append($"    // {LibClang.Spelling(result)} {entry.Name}({string.Join(", ", cParams)})\n");
         sb.Append($"    [LibraryImport({import})]\n");
         sb.Append($"    {spec.Visibility} static partial {ret} {entry.Name}({string.Join(", ", csParams)});\n\n");
+        return new FunctionSignature(entry.Name, ret, csParams.Select(p => p[..p.LastIndexOf(' ')]).ToList());
     }
 
     private static void EmitEnum(StringBuilder sb, BindingSpec spec, string cName, CXCursor c)
@@ -137,8 +143,10 @@ public static class Generator
             .Select(m => (Name: LibClang.Spelling(m), Signed: LibClang.clang_getEnumConstantDeclValue(m), Unsigned: LibClang.clang_getEnumConstantDeclUnsignedValue(m)))
             .ToList();
         if (members.Count == 0) throw new BindingGenException($"{spec.Header}: enum {cName} has no members");
-        bool negative = members.Any(m => m.Signed < 0);
-        string underlying = negative ? (members.All(m => m.Signed >= int.MinValue) ? "int" : "long")
+        // The enum's own integer type says how to read its values (0x80000000u in an unsigned enum is not negative).
+        var integer = LibClang.clang_getCanonicalType(LibClang.clang_getEnumDeclIntegerType(c)).Kind;
+        bool unsigned = integer is CXTypeKind.UInt or CXTypeKind.ULong or CXTypeKind.ULongLong or CXTypeKind.UShort or CXTypeKind.UChar or CXTypeKind.CharU;
+        string underlying = !unsigned ? (members.All(m => m.Signed is >= int.MinValue and <= int.MaxValue) ? "int" : "long")
             : members.All(m => m.Unsigned <= int.MaxValue) ? "int" : members.All(m => m.Unsigned <= uint.MaxValue) ? "uint" : "ulong";
         string prefix = CommonPrefix(members.Select(m => m.Name).ToList());
         sb.Append($"    // enum {cName}\n");
@@ -154,11 +162,10 @@ public static class Generator
         sb.Append("    }\n\n");
     }
 
-    private static void EmitStruct(StringBuilder sb, BindingSpec spec, string csName, CXCursor c, TypeMapper mapper)
+    private static void EmitStruct(StringBuilder sb, BindingSpec spec, string cName, string csName, CXCursor c, TypeMapper mapper)
     {
         var type = LibClang.clang_getCursorType(c);
         long size = LibClang.clang_Type_getSizeOf(type), align = LibClang.clang_Type_getAlignOf(type);
-        string cName = LibClang.Spelling(type);
         sb.Append($"    // struct {cName}: sizeof {size}, alignof {align} (clang)\n");
         sb.Append($"    [StructLayout(LayoutKind.Sequential)]\n");
         sb.Append($"    {spec.Visibility} struct {csName}\n    {{\n");

@@ -11,8 +11,9 @@ public sealed class BindingSpec
     public string Header { get; set; } = "";
 
     /// <summary>
-    /// Include folder sets, in order: "cuda" (CUDA 11.8 toolkit headers), "cudnn" (cuDNN 9), or "repo:PATH" (a folder
-    /// of this repository, e.g. a shim header). <see cref="HeaderLocator"/> resolves them.
+    /// Include folder sets, in order: "cuda" (CUDA 11.8 toolkit headers), "cuda-runtime" (the CUDA runtime headers other
+    /// libraries include), "cudnn" (cuDNN 9), or "repo:PATH" (a folder of this repository, e.g. a shim header).
+    /// <see cref="HeaderLocator"/> resolves them.
     /// </summary>
     public List<string> Includes { get; set; } = [];
 
@@ -88,7 +89,7 @@ public sealed class BindingSpec
             if (!ok) throw new BindingGenException($"{SourcePath}: {what}");
         }
         Require(Header.Length > 0, "\"header\" is required");
-        Require(Includes.Count > 0, "\"includes\" needs at least one include folder set (cuda, cudnn or repo:PATH)");
+        Require(Includes.Count > 0, "\"includes\" needs at least one include folder set (cuda, cuda-runtime, cudnn or repo:PATH)");
         Require(Namespace.Length > 0 && Class.Length > 0, "\"namespace\" and \"class\" are required");
         Require((LibraryConstant is null) != (LibraryName is null), "give exactly one of \"libraryConstant\" and \"libraryName\"");
         Require(Visibility is "internal" or "public", $"\"visibility\" must be internal or public, not {Visibility}");

@@ -42,6 +42,15 @@ public static partial class HeaderLocator
                 return complete && File.Exists(Path.Combine(dir, "cuda.h")) ? (dir, null)
                     : (null, $"CUDA 11.8 headers not found: CUDANN_CUDA_INCLUDE is unset and {dir} is not there; fetch them with {FetchCommand}");
             }
+            case "cuda-runtime":
+            {
+                // What cudnn.h includes (cuda_runtime_api.h, library_types.h): the toolkit's headers, else a pip
+                // wheel's nvidia/cuda_runtime/include (how the GPU machine has them), else the fetched 11.8 set.
+                if (getEnv("CUDANN_CUDA_INCLUDE") is { Length: > 0 }) return Resolve("cuda", repositoryRoot, getEnv);
+                foreach (var dir in PythonWheelIncludes(getEnv, "cuda_runtime"))
+                    if (File.Exists(Path.Combine(dir, "cuda_runtime_api.h"))) return (dir, null);
+                return Resolve("cuda", repositoryRoot, getEnv);
+            }
             case "cudnn":
             {
                 if (getEnv("CUDANN_CUDNN_INCLUDE") is { Length: > 0 } env)
@@ -52,7 +61,7 @@ public static partial class HeaderLocator
                     "(pip's nvidia-cudnn-cu12 has site-packages/nvidia/cudnn/include); Debian 12 does not package them");
             }
             default:
-                throw new BindingGenException($"unknown include folder set '{set}' (cuda, cudnn or repo:PATH)");
+                throw new BindingGenException($"unknown include folder set '{set}' (cuda, cuda-runtime, cudnn or repo:PATH)");
         }
     }
 

@@ -117,6 +117,10 @@ public sealed class BindingSpec
         return new FunctionEntry(parts[0], byRef, types);
     }
 
+    /// <summary>SHA-256 of the spec's settings (not its comments or layout): what the head comment records.</summary>
+    public string ContentHash() =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(this, Json)));
+
     /// <summary>The repository root: the nearest folder above the spec holding Cuda.Nn.sln.</summary>
     public string RepositoryRoot()
     {

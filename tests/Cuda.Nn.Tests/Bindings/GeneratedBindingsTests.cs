@@ -1,7 +1,8 @@
 // The checked-in bindings against the headers they came from. Where the headers are (scripts/fetch-cuda-headers.sh,
 // CUDANN_CUDA_INCLUDE, CUDANN_CUDNN_INCLUDE) every spec is regenerated and must equal its file byte for byte;
 // where they are not, those cases skip and say how to get them. The rest needs no headers: the files' head
-// comments, struct sizes, and the hand-written enums and constants that remain beside the generated ones.
+// comments (header, versions, and hashes that catch a hand edit or a spec changed since generation), struct
+// sizes, and the hand-written enums and constants that remain beside the generated ones.
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
@@ -66,7 +67,17 @@ public sealed partial class GeneratedBindingsTests
         Assert.Matches($@"// Header SHA-256: [0-9a-f]{{64}} \({Regex.Escape(spec.Header)}", text);
         foreach (var f in spec.Functions.Select(spec.ParseFunction))
             Assert.Contains($" {f.Name}(", text);
+        // What CI can check without the headers: the spec is the one the file was generated with, and nobody edited the code.
+        var hashes = HashLine().Match(text);
+        Assert.True(hashes.Success, $"{spec.Output}: no '// Spec SHA-256: ...; code SHA-256: ...' line");
+        Assert.True(hashes.Groups[1].Value == spec.ContentHash(), $"{name}.json changed since {spec.Output} was generated: run scripts/generate-bindings.sh");
+        const string end = "// </auto-generated>\n";
+        string code = text[(text.IndexOf(end, StringComparison.Ordinal) + end.Length)..];
+        Assert.True(hashes.Groups[2].Value == BindingGenerator.CodeHash(code), $"{spec.Output} was edited by hand: change {name}.json and regenerate instead");
     }
+
+    [GeneratedRegex(@"^// Spec SHA-256: ([0-9a-f]{64}); code SHA-256: ([0-9a-f]{64})$", RegexOptions.Multiline)]
+    private static partial Regex HashLine();
 
     [GeneratedRegex(@"^// Header: ([^,\n]+)", RegexOptions.Multiline)]
     private static partial Regex HeaderLine();

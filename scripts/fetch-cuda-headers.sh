@@ -35,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 # apt-get download writes into the current folder; as root it would drop to the _apt user, who cannot reach ~/.cache.
 (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$package=$version" >&2)
 deb=$(ls "$work"/*.deb)
-echo "fetch-cuda-headers: $(basename "$deb") $(du -h "$deb" | cut -f1), sha256 $(sha256sum "$deb" | cut -c1-16)..." >&2
+echo "fetch-cuda-headers: $(basename "$deb") $(du -h "$deb" | cut -f1), sha256 $(sha256sum "$deb" | cut -c1-64)" >&2
 mkdir -p "$work/root"
 # Only the headers: the libraries inside are most of the 2.8 GB an install would take.
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/root" --wildcards './usr/include/*'

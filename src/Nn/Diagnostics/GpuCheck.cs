@@ -36,7 +36,7 @@ public static class GpuCheck
     public static GpuCheckReport Run(bool dryRun, int trainSteps, int batch, string? fashionMnistDir, TextWriter log)
     {
         string why = "";
-        IlgpuBackend? backend = dryRun ? IlgpuBackend.CreateCpu(7) : IlgpuBackend.TryCreateCuda(0, out why);
+        IlgpuBackend? backend = dryRun ? IlgpuBackend.CreateCpu(FreeIlgpuOrdinal()) : IlgpuBackend.TryCreateCuda(0, out why);
         if (backend is null)
         {
             string reason = $"no GPU: {why}; nothing was checked (run with --dry-run to exercise the checker on ILGPU's CPU accelerator)";
@@ -55,6 +55,16 @@ public static class GpuCheck
             bool passed = ops.All(o => o.Passed) && (training?.Passed ?? true);
             return new GpuCheckReport(backend.Device.ToString(), !dryRun, ops, training, passed, null);
         }
+    }
+
+    // Registering replaces whatever backend holds a device, so a dry run inside a process that already uses ILGPU
+    // devices (the test suite, which creates ordinals 0-9 ad hoc) takes a high ordinal nobody holds rather than
+    // unplugging theirs mid-test.
+    private static int FreeIlgpuOrdinal()
+    {
+        int ordinal = 100;
+        while (Backends.Available.Contains(new Device(DeviceKind.Ilgpu, ordinal))) ordinal++;
+        return ordinal;
     }
 
     /// <summary>F32 unit roundoff (2^-24).</summary>

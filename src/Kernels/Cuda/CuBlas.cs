@@ -1,28 +1,9 @@
-// cuBLAS bindings (libcublas.so.13 or .12): handle, stream, GemmEx and GemmStridedBatchedEx, plus a
-// row-major wrapper. cuBLAS is column-major, so a row-major C = op(A) op(B) is issued as the column-major
+// cuBLAS (libcublas.so.13 or .12): handle, stream, GemmEx and GemmStridedBatchedEx, plus a row-major wrapper;
+// the declarations are generated from cublas_api.h into Generated/CuBlas.g.cs (tools/BindingGen). cuBLAS is column-major, so a row-major C = op(A) op(B) is issued as the column-major
 // C^T = op(B)^T op(A)^T: operands swap and M/N swap; nothing is transposed in memory.
 using System.Runtime.InteropServices;
 
 namespace Cuda.Nn.Kernels.CudaNative;
-
-internal static unsafe partial class CublasNative
-{
-    static CublasNative() => NativeLibraryResolver.Install();
-
-    private const string Lib = NativeLibraryResolver.CublasImport;
-
-    [LibraryImport(Lib)] internal static partial int cublasCreate_v2(out nint handle);
-    [LibraryImport(Lib)] internal static partial int cublasDestroy_v2(nint handle);
-    [LibraryImport(Lib)] internal static partial int cublasSetStream_v2(nint handle, nint stream);
-    [LibraryImport(Lib)] internal static partial int cublasGetVersion_v2(nint handle, out int version);
-    [LibraryImport(Lib)]
-    internal static partial int cublasGemmEx(nint handle, int transa, int transb, int m, int n, int k, void* alpha,
-        ulong a, int aType, int lda, ulong b, int bType, int ldb, void* beta, ulong c, int cType, int ldc, int computeType, int algo);
-    [LibraryImport(Lib)]
-    internal static partial int cublasGemmStridedBatchedEx(nint handle, int transa, int transb, int m, int n, int k, void* alpha,
-        ulong a, int aType, int lda, long strideA, ulong b, int bType, int ldb, long strideB, void* beta,
-        ulong c, int cType, int ldc, long strideC, int batchCount, int computeType, int algo);
-}
 
 /// <summary>cudaDataType_t values (INTEROP.md).</summary>
 public enum CudaDataType

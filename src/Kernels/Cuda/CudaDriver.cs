@@ -1,59 +1,10 @@
-// CUDA driver API bindings (libcuda.so.1). Names with _v2 are the exported symbols the headers map the
+// CUDA driver API wrappers (libcuda.so.1); the [LibraryImport] declarations are generated from cuda.h into
+// Generated/CudaDriver.g.cs (tools/BindingGen). Names with _v2 are the exported symbols the headers map the
 // plain names onto; device pointers (CUdeviceptr) are 64-bit integers. Contexts: the primary context only,
 // the one cuBLAS, cuDNN and the runtime API use, so our kernels and theirs share memory and streams.
 using System.Runtime.InteropServices;
 
 namespace Cuda.Nn.Kernels.CudaNative;
-
-internal static unsafe partial class CudaDriverNative
-{
-    static CudaDriverNative() => NativeLibraryResolver.Install();
-
-    private const string Lib = NativeLibraryResolver.DriverImport;
-
-    [LibraryImport(Lib)] internal static partial int cuInit(uint flags);
-    [LibraryImport(Lib)] internal static partial int cuDriverGetVersion(out int version);
-    [LibraryImport(Lib)] internal static partial int cuGetErrorName(int error, out byte* name);
-    [LibraryImport(Lib)] internal static partial int cuGetErrorString(int error, out byte* text);
-
-    [LibraryImport(Lib)] internal static partial int cuDeviceGetCount(out int count);
-    [LibraryImport(Lib)] internal static partial int cuDeviceGet(out int device, int ordinal);
-    [LibraryImport(Lib)] internal static partial int cuDeviceGetName(byte* name, int length, int device);
-    [LibraryImport(Lib)] internal static partial int cuDeviceGetAttribute(out int value, int attribute, int device);
-    [LibraryImport(Lib)] internal static partial int cuDeviceTotalMem_v2(out nuint bytes, int device);
-
-    [LibraryImport(Lib)] internal static partial int cuDevicePrimaryCtxRetain(out nint context, int device);
-    [LibraryImport(Lib)] internal static partial int cuDevicePrimaryCtxRelease_v2(int device);
-    [LibraryImport(Lib)] internal static partial int cuCtxSetCurrent(nint context);
-    [LibraryImport(Lib)] internal static partial int cuCtxGetCurrent(out nint context);
-    [LibraryImport(Lib)] internal static partial int cuCtxSynchronize();
-
-    [LibraryImport(Lib)] internal static partial int cuMemAlloc_v2(out ulong pointer, nuint bytes);
-    [LibraryImport(Lib)] internal static partial int cuMemFree_v2(ulong pointer);
-    [LibraryImport(Lib)] internal static partial int cuMemGetInfo_v2(out nuint free, out nuint total);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyDtoD_v2(ulong destination, ulong source, nuint bytes);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyHtoDAsync_v2(ulong destination, void* source, nuint bytes, nint stream);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyDtoHAsync_v2(void* destination, ulong source, nuint bytes, nint stream);
-    [LibraryImport(Lib)] internal static partial int cuMemcpyDtoDAsync_v2(ulong destination, ulong source, nuint bytes, nint stream);
-    [LibraryImport(Lib)] internal static partial int cuMemsetD8_v2(ulong destination, byte value, nuint count);
-    [LibraryImport(Lib)] internal static partial int cuMemsetD32_v2(ulong destination, uint value, nuint count);
-
-    [LibraryImport(Lib)] internal static partial int cuModuleLoadData(out nint module, void* image);
-    [LibraryImport(Lib)]
-    internal static partial int cuModuleLoadDataEx(out nint module, void* image, uint numOptions, int* options, nint* optionValues);
-    [LibraryImport(Lib)] internal static partial int cuModuleGetFunction(out nint function, nint module, byte* name);
-    [LibraryImport(Lib)] internal static partial int cuModuleUnload(nint module);
-    [LibraryImport(Lib)] internal static partial int cuFuncSetAttribute(nint function, int attribute, int value);
-    [LibraryImport(Lib)]
-    internal static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
-        uint sharedMemBytes, nint stream, void** kernelParams, void** extra);
-
-    [LibraryImport(Lib)] internal static partial int cuStreamCreate(out nint stream, uint flags);
-    [LibraryImport(Lib)] internal static partial int cuStreamDestroy_v2(nint stream);
-    [LibraryImport(Lib)] internal static partial int cuStreamSynchronize(nint stream);
-}
 
 /// <summary>The device attributes we read (values of CUdevice_attribute).</summary>
 public enum CudaDeviceAttribute

@@ -1,31 +1,10 @@
-// NVRTC bindings (libnvrtc.so.11.2 and later): create a program with in-memory headers, compile, read the
-// log, PTX and cubin. Blittable signatures; strings cross as UTF-8 byte pointers we marshal ourselves.
+// NVRTC (libnvrtc.so.11.2 and later): create a program with in-memory headers, compile, read the log, PTX and
+// cubin. The declarations are generated from nvrtc.h into Generated/Nvrtc.g.cs (tools/BindingGen).
+// Blittable signatures; strings cross as UTF-8 byte pointers we marshal ourselves.
 using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Cuda.Nn.Kernels.CudaNative;
-
-internal static unsafe partial class NvrtcNative
-{
-    static NvrtcNative() => NativeLibraryResolver.Install();
-
-    private const string Lib = NativeLibraryResolver.NvrtcImport;
-
-    [LibraryImport(Lib)] internal static partial int nvrtcVersion(out int major, out int minor);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetNumSupportedArchs(out int count);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetSupportedArchs(int* archs);
-    [LibraryImport(Lib)] internal static partial byte* nvrtcGetErrorString(int result);
-    [LibraryImport(Lib)]
-    internal static partial int nvrtcCreateProgram(out nint program, byte* source, byte* name, int numHeaders, byte** headers, byte** includeNames);
-    [LibraryImport(Lib)] internal static partial int nvrtcDestroyProgram(ref nint program);
-    [LibraryImport(Lib)] internal static partial int nvrtcCompileProgram(nint program, int numOptions, byte** options);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetPTXSize(nint program, out nuint size);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetPTX(nint program, byte* ptx);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetCUBINSize(nint program, out nuint size);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetCUBIN(nint program, byte* cubin);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetProgramLogSize(nint program, out nuint size);
-    [LibraryImport(Lib)] internal static partial int nvrtcGetProgramLog(nint program, byte* log);
-}
 
 /// <summary>A header handed to NVRTC in memory: the name as written in #include "...", and its text.</summary>
 public readonly record struct NvrtcHeader(string IncludeName, string Source);

@@ -32,6 +32,9 @@ public static class CliMain
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
                                SGD steps on both with the loss curves compared, images/s and peak device memory; without a
                                GPU it says so (--dry-run runs the same checks on ILGPU's CPU accelerator)
+          dist-check [--bucket-elements 4096] [--sizes N1,N2,...] [--seed N]
+                               run on every rank (mpirun -n 2 cudann dist-check): all-reduce sum/average of F32/F64/F16/BF16
+                               buffers, broadcast, barrier and all-gather against this rank's own computation
           quantize --checkpoint FILE [--calibration 512] [--out DIR]
                                static int8 (per-channel weights, calibrated per-tensor activations, BN folded; VPDPBUSD
                                kernels); reports float vs int8 accuracy and speed; writes a QDQ model.int8.onnx
@@ -83,7 +86,7 @@ public static class CliMain
         string prefix = args.Length > 0 && !args[0].StartsWith('-') ? $"cudann {args[0]}" : "cudann";
         try { return Dispatch(args); }
         catch (UsageException e) { return Fail(prefix, e.Message + " (cudann --help lists commands and options)", e, 2); }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+        catch (Exception e) when (e is IOException or InvalidDataException or DllNotFoundException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
                                    or NotSupportedException or System.Text.Json.JsonException or FormatException)
         {
             return Fail(prefix, e.Message, e, 1);
@@ -119,6 +122,8 @@ public static class CliMain
                 return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
             case "gpu-check":
                 return GpuCheckCommand.Run(Options.Parse(rest, GpuCheckCommand.OptionNames));
+            case "dist-check":
+                return DistCheckCommand.Run(Options.Parse(rest, DistCheckCommand.OptionNames));
             case "quantize":
                 return QuantizeCommand.Run(Options.Parse(rest, QuantizeCommand.OptionNames));
             case "prune":

@@ -135,6 +135,8 @@ public class CliBadInputTests(BadInputFixture fixture) : IClassFixture<BadInputF
         { "summary", 2, "--model" },
         { "demo --steps 0", 2, "--steps" },
         { "gpu-check --out {W}/dir", 1, "--out|folder" },
+        { "dist-check --sizes 3,x", 2, "--sizes|3,x" },
+        { "dist-check --bucket-elements 0", 2, "--bucket-elements|0" },
         { "no-such-command", 2, "unknown command|no-such-command" },
     };
 

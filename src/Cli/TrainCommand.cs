@@ -1,5 +1,6 @@
 // cudann train: the main job. Defaults train resnet20 on Debian's Fashion-MNIST and evaluate on its test set.
 using System.Globalization;
+using Cuda.Nn.Distributed;
 using Cuda.Nn.Models;
 using Cuda.Nn.Training;
 
@@ -28,6 +29,11 @@ public static class TrainCommand
             if (!TrainConfig.Recipes.Contains(recipe)) throw new UsageException($"--recipe expects one of {string.Join(", ", TrainConfig.Recipes)}, got '{recipe}'");
             c = c.WithRecipe(recipe);
         }
+        // Under mpirun each rank is one process of a data-parallel run (docs/distributed.md).
+        var env = DistributedEnvironment.Current();
+        if (env.WorldSize > 1 && kfold) throw new UsageException($"kfold does not run data-parallel yet ({env}): run it as one process");
+        // Ranks on one machine share its cores unless --threads (or a config's own count) says otherwise.
+        int threads = env.IsDistributed && !o.Has("resume") && c.Threads == Environment.ProcessorCount ? env.DefaultThreads() : c.Threads;
         c = c with
         {
             ImageSize = o.Int("size", c.ImageSize, 1, 4096),
@@ -54,7 +60,7 @@ public static class TrainCommand
             RandomErasing = o.Double("random-erasing", c.RandomErasing),
             Amp = o.Bool("amp", c.Amp),
             Seed = (ulong)o.Int("seed", (int)c.Seed, 0),
-            Threads = o.Int("threads", c.Threads, 1, 1024),
+            Threads = o.Int("threads", threads, 1, 1024),
             Workers = o.Int("workers", c.Workers, 0, 64),
             Out = o.String("out") ?? c.Out,
             Resume = o.String("resume") ?? c.Resume,
@@ -77,8 +83,25 @@ public static class TrainCommand
         if (distill && c.Teacher is null) throw new UsageException("distill needs --teacher FILE (a checkpoint or best.safetensors from cudann train)");
         Func<TrainConfig, int, int, Cuda.Nn.Modules.Module> factory = (cfg, channels, classes) =>
             ModelRegistry.Create(cfg.Model, new ModelOptions(classes, channels, cfg.ImageSize, new Generator(cfg.Seed)));
-        if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
-        else new Trainer(c, factory).Run();
+        if (kfold)
+        {
+            KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
+            return 0;
+        }
+        using var collectives = env.CreateCollectives();
+        try
+        {
+            new Trainer(c, factory) { Collectives = collectives }.Run();
+        }
+        catch (Exception e) when (collectives is MpiCollectives { WorldSize: > 1 } mpi)
+        {
+            // The other ranks may be waiting in a collective, where MPI_Finalize would wait for them forever: say what
+            // failed here and end the whole job (mpirun then stops every rank).
+            Console.Error.WriteLine($"cudann {(distill ? "distill" : "train")}: rank {mpi.Rank} of {mpi.WorldSize}: {string.Join("; ", e.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
+            Console.Error.Flush();
+            mpi.Abort(1);
+            throw;
+        }
         return 0;
     }
 

@@ -68,6 +68,14 @@ public static unsafe class CollectivesExtensions
         c.AllReduce(t.DType, (nint)(cpu.Pointer + (long)t.Layout.Offset * t.DType.SizeOf()), t.Numel, op);
     }
 
+    /// <summary>Broadcasts a contiguous CPU tensor's elements from <paramref name="root"/>, in place.</summary>
+    public static void Broadcast(this ICollectives c, Tensor t, int root)
+    {
+        if (t.Storage is not CpuStorage cpu) throw new NotSupportedException($"broadcast of a {t.Device} tensor: only CPU tensors are supported by {c.Description}");
+        if (!t.Layout.IsContiguous) throw new ArgumentException("broadcast needs a contiguous tensor (call Contiguous() first)", nameof(t));
+        c.Broadcast((nint)(cpu.Pointer + (long)t.Layout.Offset * t.DType.SizeOf()), (long)t.Numel * t.DType.SizeOf(), root);
+    }
+
     public static void Broadcast<T>(this ICollectives c, Span<T> buffer, int root) where T : unmanaged
     {
         fixed (T* p = buffer) c.Broadcast((nint)p, (long)buffer.Length * sizeof(T), root);

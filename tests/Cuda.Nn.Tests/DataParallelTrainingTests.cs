@@ -1,0 +1,167 @@
+// cudann train under mpirun: 2 ranks at batch B/2 each against one process at batch B, on the same samples (the
+// distributed sampler shards the single process's order) for K steps; rank 0 alone writes; resume and its world size.
+using Cuda.Nn.Data;
+using Cuda.Nn.Distributed;
+using Cuda.Nn.IO;
+using Cuda.Nn.Kernels;
+
+namespace Cuda.Nn.Tests;
+
+public sealed class DataParallelTrainingTests
+{
+    // 256 samples at batch 64: 4 steps per epoch, 2 epochs = K 8 optimizer steps. The MLP has no batch norm, and
+    // augmentation draws per (seed, epoch, sample), so both runs see the same inputs.
+    private static string[] Args(string outDir, params string[] more) =>
+        ["train", "--model", "mlp", "--epochs", "2", "--train-limit", "256", "--test-limit", "128", "--batch-size", "64", "--threads", "1", "--out", outDir, .. more];
+
+    private static void Require()
+    {
+        MpiRun.SkipUnlessAvailable();
+        if (!Directory.Exists(ImageClassificationSet.DefaultFashionMnistDir)) Assert.Skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+    }
+
+    private static string NewDir(string name) => Path.Combine(Directory.CreateTempSubdirectory("data-parallel").FullName, name);
+
+    /// <summary>The largest |a - b| / (1 + |a|) over every model tensor of two checkpoints.</summary>
+    private static double MaxRelativeDifference(string a, string b)
+    {
+        var x = TensorFile.Load(Path.Combine(a, "checkpoint.safetensors"));
+        var y = TensorFile.Load(Path.Combine(b, "checkpoint.safetensors"));
+        try
+        {
+            var keys = x.Keys.Where(k => k.StartsWith("model.", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(keys);
+            Assert.Equal(keys.Order(), y.Keys.Where(k => k.StartsWith("model.", StringComparison.Ordinal)).Order());
+            double max = 0;
+            foreach (var k in keys)
+            {
+                var p = x[k].ToArray<float>();
+                var q = y[k].ToArray<float>();
+                for (int i = 0; i < p.Length; i++) max = Math.Max(max, Math.Abs(p[i] - q[i]) / (1 + Math.Abs(p[i])));
+            }
+            return max;
+        }
+        finally
+        {
+            foreach (var t in x.Values.Concat(y.Values)) t.Dispose();
+        }
+    }
+
+    // Measured: SGD 3.2e-8 (float rounding), AdamW 1.1e-5. Adam divides by sqrt(v), so an element whose gradient is
+    // near zero turns a rounding difference into a step difference of up to lr: its tolerance is wider.
+    [Theory]
+    [InlineData("sgd", "0.1", 1e-6)]
+    [InlineData("adamw", "0.001", 1e-4)]
+    public void TwoRanksAtHalfTheBatchEndWithOneProcesssWeights(string optimizer, string lr, double tolerance)
+    {
+        Require();
+        string one = NewDir("one"), two = NewDir("two");
+        var single = CudannProcess.Run(Args(one, "--optimizer", optimizer, "--lr", lr));
+        Assert.True(single.Code == 0, single.Err);
+        var (code, stdout, stderr) = MpiRun.Run(2, TimeSpan.FromMinutes(4), Args(two, "--optimizer", optimizer, "--lr", lr));
+        Assert.True(code == 0, $"mpirun exited {code}\n{stdout}\n{stderr}");
+        Assert.Contains("2 ranks (Open MPI", stdout);
+        Assert.Contains("batch 32 per rank", stdout);
+
+        // Same samples per step; the gradient is (g0 + g1) / 2 instead of one mean over 64, so equal within rounding.
+        double diff = MaxRelativeDifference(one, two);
+        Assert.True(diff < tolerance, $"after 8 {optimizer} steps the 2-rank weights differ from the 1-process weights by {diff:G3} (relative)");
+        // And the weights moved: the comparison is not between two untrained models.
+        Assert.True(MaxRelativeDifferenceToInit(one) > 1e-3);
+        Assert.Equal(File.ReadAllLines(Path.Combine(one, "metrics.jsonl")).Length, File.ReadAllLines(Path.Combine(two, "metrics.jsonl")).Length);
+    }
+
+    private static double MaxRelativeDifferenceToInit(string run)
+    {
+        // A fresh model from the run's seed, as train builds it.
+        using var fresh = Models.ModelRegistry.Create("mlp", new Models.ModelOptions(10, 1, 28, new Generator(0)));
+        var trained = TensorFile.Load(Path.Combine(run, "checkpoint.safetensors"));
+        try
+        {
+            double max = 0;
+            foreach (var (k, t) in fresh.StateDict())
+            {
+                var p = t.ToArray<float>();
+                var q = trained["model." + k].ToArray<float>();
+                for (int i = 0; i < p.Length; i++) max = Math.Max(max, Math.Abs(p[i] - q[i]) / (1 + Math.Abs(p[i])));
+            }
+            return max;
+        }
+        finally { foreach (var t in trained.Values) t.Dispose(); }
+    }
+
+    [Fact]
+    public void RankZeroAloneWritesAndTheRunResumesOnlyWithItsWorldSize()
+    {
+        Require();
+        string run = NewDir("run");
+        var (code, stdout, stderr) = MpiRun.Run(2, TimeSpan.FromMinutes(4), Args(run));
+        Assert.True(code == 0, $"mpirun exited {code}\n{stdout}\n{stderr}");
+        // One log, not one per rank; one run folder with the usual files.
+        Assert.Single(stdout.Split('\n'), l => l.StartsWith("done in", StringComparison.Ordinal));
+        foreach (var f in new[] { "checkpoint.safetensors", "best.safetensors", "metrics.jsonl", "report.json", "config.json", "split.json" })
+            Assert.True(File.Exists(Path.Combine(run, f)), f);
+        Assert.Equal(2, Cuda.Nn.Training.Checkpoint.ReadInfo(Path.Combine(run, "checkpoint.safetensors")).WorldSize);
+
+        var alone = CudannProcess.Run("train", "--resume", run, "--epochs", "3");
+        Assert.Equal(1, alone.Code);
+        Assert.Contains("the run was trained on 2 rank(s) and this is 1: resume it with as many (mpirun -n 2)", alone.Err);
+
+        (code, stdout, stderr) = MpiRun.Run(2, TimeSpan.FromMinutes(4), "train", "--resume", run, "--epochs", "3");
+        Assert.True(code == 0, $"mpirun resume exited {code}\n{stdout}\n{stderr}");
+        Assert.Contains("resumed from", stdout);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length);
+    }
+
+    [Fact]
+    public void AGlobalBatchThatTheRanksCannotShareIsNamedAndEndsTheJob()
+    {
+        Require();
+        var (code, _, stderr) = MpiRun.Run(2, TimeSpan.FromMinutes(2), Args(NewDir("odd"), "--batch-size", "63"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("cudann train: rank 0 of 2: --batch-size (config: batch_size) 63 is the global batch and must be a multiple of the 2 ranks", stderr);
+    }
+
+    /// <summary>Halves every buffer: an average with a rank that holds zeros. Records each call's dtype and count.</summary>
+    private sealed unsafe class HalvingCollectives : ICollectives
+    {
+        public List<(DType, long)> Calls { get; } = [];
+        public int Rank => 0;
+        public int WorldSize => 2;
+        public string Description => "halving";
+        public void AllReduce(DType dtype, nint buffer, long count, AllReduceOp op)
+        {
+            Assert.Equal(AllReduceOp.Average, op);
+            Calls.Add((dtype, count));
+            if (dtype == DType.F32) for (long i = 0; i < count; i++) ((float*)buffer)[i] /= 2;
+            else for (long i = 0; i < count; i++) ((double*)buffer)[i] /= 2;
+        }
+        public void Broadcast(nint buffer, long bytes, int root) { }
+        public void Barrier() { }
+        public double[] AllGather(ReadOnlySpan<double> values) => [.. values.ToArray(), .. values.ToArray()];
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void GradientsAreAveragedInBucketsLastParameterFirst()
+    {
+        int[] sizes = [10, 20, 30, 5, 7];
+        var parameters = sizes.Select((n, i) => Tensor.FromArray([.. Enumerable.Range(0, n).Select(j => (float)(j + 100 * i))], n)).ToArray();
+        for (int i = 0; i < parameters.Length; i++)
+            if (i != 3) parameters[i].Grad = Tensor.FromArray([.. Enumerable.Range(0, sizes[i]).Select(j => (float)(j + i))], sizes[i]);
+        var comm = new HalvingCollectives();
+        using var sync = new GradientAllReduce(comm, parameters, bucketBytes: 30 * sizeof(float));
+        Span<double> loss = [3.0];
+        sync.Run(loss);
+        // Reverse order; parameter 3 has no gradient: [4, 3] (7), [2] (30, the cap), [1, 0] (20 + 10), then the loss alone.
+        Assert.Equal([(3, 2, 7L * 4), (2, 1, 30L * 4), (0, 2, 30L * 4)], sync.LastBuckets);
+        Assert.Equal([(DType.F32, 7L), (DType.F32, 30L), (DType.F32, 30L), (DType.F64, 1L)], comm.Calls);
+        Assert.Equal(1.5, loss[0]);
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (i == 3) { Assert.Null(parameters[i].Grad); continue; }
+            Assert.Equal(Enumerable.Range(0, sizes[i]).Select(j => (j + i) / 2f), parameters[i].Grad!.ToArray<float>());
+        }
+        foreach (var p in parameters) { p.Grad?.Dispose(); p.Dispose(); }
+    }
+}

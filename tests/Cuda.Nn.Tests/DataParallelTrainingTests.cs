@@ -68,8 +68,19 @@ public sealed class DataParallelTrainingTests
         Assert.True(diff < tolerance, $"after 8 {optimizer} steps the 2-rank weights differ from the 1-process weights by {diff:G3} (relative)");
         // And the weights moved: the comparison is not between two untrained models.
         Assert.True(MaxRelativeDifferenceToInit(one) > 1e-3);
-        Assert.Equal(File.ReadAllLines(Path.Combine(one, "metrics.jsonl")).Length, File.ReadAllLines(Path.Combine(two, "metrics.jsonl")).Length);
+        // Evaluation is sharded over the ranks and summed: the same accuracy over the same 128 test images, and the
+        // train metrics are the ranks' sums over the same 256 samples.
+        var m1 = Metrics(one);
+        var m2 = Metrics(two);
+        Assert.Equal(m1.Length, m2.Length);
+        for (int e = 0; e < m1.Length; e++)
+            foreach (var field in new[] { "test_accuracy", "test_loss", "train_accuracy", "train_loss" })
+                Assert.True(Math.Abs(m1[e].GetProperty(field).GetDouble() - m2[e].GetProperty(field).GetDouble()) < 1e-4,
+                    $"epoch {e + 1} {field}: 1 process {m1[e].GetProperty(field)}, 2 ranks {m2[e].GetProperty(field)}");
     }
+
+    private static System.Text.Json.JsonElement[] Metrics(string run) =>
+        [.. File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)];
 
     private static double MaxRelativeDifferenceToInit(string run)
     {

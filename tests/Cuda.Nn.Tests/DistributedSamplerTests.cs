@@ -103,6 +103,20 @@ public sealed class DistributedSamplerTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 2)]
+    [InlineData(1, 2)]
+    [InlineData(10, 3)]
+    [InlineData(3, 5)]
+    public void EvaluationShardsCoverTheOrderOnceWithoutPadding(int n, int world)
+    {
+        var order = DataLoader.Shuffled(n, 9, 0);
+        var shards = Enumerable.Range(0, world).Select(r => DistributedSampler.Strided(order, r, world)).ToArray();
+        Assert.Equal(order.Order(), shards.SelectMany(s => s).Order());
+        Assert.All(shards, s => Assert.InRange(s.Length, n / world, (n + world - 1) / world));
+        Assert.Equal(order.Where((_, i) => i % world == world - 1), shards[world - 1]);
+    }
+
     [Fact]
     public void BadArgumentsNameWhatIsWrong()
     {

@@ -47,6 +47,16 @@ public sealed class DistributedSampler
         return Shard(order, Rank, WorldSize, TotalSize);
     }
 
+    /// <summary>Entries rank, rank + world, ... of <paramref name="order"/> without padding: shards of unequal length
+    /// whose union is the order exactly once (for evaluation, where padding would count samples twice).</summary>
+    public static int[] Strided(int[] order, int rank, int worldSize)
+    {
+        if (rank < 0 || rank >= worldSize) throw new ArgumentOutOfRangeException(nameof(rank), $"rank {rank} is outside [0, {worldSize})");
+        var shard = new int[Math.Max(0, (order.Length - rank + worldSize - 1) / worldSize)];
+        for (int i = 0; i < shard.Length; i++) shard[i] = order[rank + i * worldSize];
+        return shard;
+    }
+
     /// <summary>Pads <paramref name="order"/> by repeating it from its start (or cuts it) to <paramref name="totalSize"/>,
     /// then takes entries rank, rank + world, ... as torch's indices[rank:total_size:num_replicas].</summary>
     public static int[] Shard(int[] order, int rank, int worldSize, int totalSize)

@@ -120,6 +120,14 @@ public sealed class TrainData
             };
         }
         var testLoader = new DataLoader(d.Test, Math.Max(c.BatchSize, 256), shuffle: false, evalTransform, workers: c.Workers, seed: c.Seed, subset: d.TestIndices);
+        int testSamples = testLoader.SampleCount;
+        if (worldSize > 1)
+        {
+            // Evaluation is sharded without padding: the ranks' sums add up to exactly the single process's.
+            var order = testLoader.Order(0);
+            var shard = Distributed.DistributedSampler.Strided(order, rank, worldSize);
+            testLoader = new DataLoader(d.Test, Math.Max(c.BatchSize, 256), shuffle: false, evalTransform, workers: c.Workers, seed: c.Seed, subset: shard);
+        }
         float[]? weights = c.Balance == "weights" ? balance.InverseFrequencyWeights() : null;
         int[]? balanced = mode switch
         {
@@ -127,7 +135,7 @@ public sealed class TrainData
             BalanceMode.Undersample => [.. balance.Counts.Select(n => n == 0 ? 0 : balance.Counts.Where(m => m > 0).Min())],
             _ => null,
         };
-        var report = new DataReport(d.Path, d.Layout.ToString(), d.TestSplit, globalSamples, testLoader.SampleCount, d.ClassNames,
+        var report = new DataReport(d.Path, d.Layout.ToString(), d.TestSplit, globalSamples, testSamples, d.ClassNames,
             balance.Counts, d.Counts(d.Test, d.TestIndices), c.Balance, balanced, weights, p.ToString(), d.Skipped);
         return new TrainData { Config = c, Source = d, Preprocessing = p, TrainLoader = trainLoader, TestLoader = testLoader, LossWeights = weights, Report = report };
     }

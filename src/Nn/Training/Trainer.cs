@@ -131,7 +131,7 @@ public sealed class Trainer
         using var lossWeights = data.LossWeights is { } lw ? DisposeScope.Detach(Tensor.FromArray(lw, lw.Length)) : null;
         _lossWeights = lossWeights;
         int trainSamples = data.Report.TrainSamples;
-        _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainSamples} train / {testLoader.SampleCount} {train.TestSplit} images; input {preprocessing}" +
+        _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainSamples} train / {data.Report.TestSamples} {train.TestSplit} images; input {preprocessing}" +
             (train.Skipped.Count > 0 ? $"; {train.Skipped.Count} skipped (listed in report.json)" : "") + (c.Balance != "none" ? $"; balance {c.Balance}" : ""));
 
         Generator.ManualSeed(c.Seed);
@@ -208,7 +208,7 @@ public sealed class Trainer
             done = SumOverRanks(done);
             if (world > 1) CheckRanksAgree(model);
             trainSeconds += done.Seconds - start.Progress.Seconds;
-            var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
+            var (testLoss, testAcc) = EvaluateOverRanks(model, testLoader, cancel);
             double loss = done.LossSum / Math.Max(1, done.Seen), acc = (double)done.Correct / Math.Max(1, done.Seen);
             var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, done.Seconds, trainSamples / done.Seconds, done.SkippedSteps);
             history.Add(m);
@@ -382,6 +382,25 @@ public sealed class Trainer
     /// <summary>Mean loss and accuracy of the model in eval mode, without gradients.</summary>
     public static (double Loss, double Accuracy) Evaluate(Module model, DataLoader loader, CancellationToken cancel = default)
     {
+        var (lossSum, correct, seen) = EvaluateSums(model, loader, cancel);
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    /// <summary>Evaluate over every rank's shard of the test split: the sums added across ranks, then the means.</summary>
+    private (double Loss, double Accuracy) EvaluateOverRanks(Module model, DataLoader loader, CancellationToken cancel)
+    {
+        var (lossSum, correct, seen) = EvaluateSums(model, loader, cancel);
+        if (Collectives.WorldSize > 1)
+        {
+            Span<double> sums = [lossSum, correct, seen];
+            Collectives.AllReduce(sums, AllReduceOp.Sum);
+            (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
+        }
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    private static (double LossSum, long Correct, long Seen) EvaluateSums(Module model, DataLoader loader, CancellationToken cancel)
+    {
         model.Eval();
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -398,7 +417,7 @@ public sealed class Trainer
                 seen += batch.Size;
             }
         }
-        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+        return (lossSum, correct, seen);
     }
 
     private static Optimizer BuildOptimizer(Module model, TrainConfig c, TransferLearning transfer)

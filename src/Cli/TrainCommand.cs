@@ -14,6 +14,7 @@ public static class TrainCommand
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
         "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe", "checkpoint-every", "overwrite",
+        "dist-timeout",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
@@ -88,7 +89,10 @@ public static class TrainCommand
             KFold.Run(c, o.Int("folds", 5, 2, 100), factory);
             return 0;
         }
-        using var collectives = env.CreateCollectives();
+        // Not part of the run's configuration: it changes nothing the run computes, only how long a rank waits.
+        double timeout = o.Double("dist-timeout", MpiCollectives.DefaultTimeout.TotalSeconds);
+        if (timeout <= 0) throw new UsageException($"--dist-timeout expects a positive number of seconds, got {o.String("dist-timeout")}");
+        using var collectives = env.CreateCollectives(timeout: TimeSpan.FromSeconds(timeout));
         try
         {
             new Trainer(c, factory) { Collectives = collectives }.Run();

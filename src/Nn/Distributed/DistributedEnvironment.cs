@@ -106,14 +106,15 @@ public sealed record DistributedEnvironment(Launcher Launcher, int Rank, int Wor
     }
 
     /// <summary>The collectives for this environment: none to talk to for one process, Open MPI under mpirun.</summary>
-    public ICollectives CreateCollectives(long wideningBucketElements = MpiCollectives.DefaultWideningBucketElements)
+    /// <param name="timeout">How long a collective may wait for the other ranks (default MpiCollectives.DefaultTimeout).</param>
+    public ICollectives CreateCollectives(long wideningBucketElements = MpiCollectives.DefaultWideningBucketElements, TimeSpan? timeout = null)
     {
         switch (Launcher)
         {
             case Launcher.None:
                 return new SingleProcessCollectives();
             case Launcher.OpenMpi:
-                var mpi = MpiCollectives.Initialize(wideningBucketElements);
+                var mpi = MpiCollectives.Initialize(wideningBucketElements, timeout);
                 if (mpi.Rank != Rank || mpi.WorldSize != WorldSize)
                 {
                     mpi.Dispose();

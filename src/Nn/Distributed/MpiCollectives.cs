@@ -18,18 +18,29 @@ public sealed unsafe class MpiCollectives : ICollectives
     private static MpiCollectives? _current;
     private static bool _finalized;
 
+    /// <summary>How long one collective may wait for the other ranks before this rank gives up (issue 22: 5 minutes).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
+
     private readonly nint _world, _float, _double, _byte, _sum;
     private bool _disposed;
+    // The collective in progress (name, start timestamp; 0 when none), read by the watchdog thread.
+    private string _operation = "";
+    private long _operationStart;
+    private readonly Thread? _watchdog;
+    private readonly ManualResetEventSlim _stop = new();
 
     public int Rank { get; }
     public int WorldSize { get; }
     public string Description { get; }
     /// <summary>Elements per F32 bucket when widening F16/BF16 (smaller in tests, to cross bucket edges cheaply).</summary>
     public long WideningBucketElements { get; }
+    /// <summary>A collective that has waited this long ends the process with an error (Timeout.InfiniteTimeSpan: never).</summary>
+    public TimeSpan Timeout { get; }
 
-    private MpiCollectives(long wideningBucketElements)
+    private MpiCollectives(long wideningBucketElements, TimeSpan timeout)
     {
         WideningBucketElements = wideningBucketElements;
+        Timeout = timeout;
         _world = MpiLibrary.Global("ompi_mpi_comm_world");
         _float = MpiLibrary.Global("ompi_mpi_float");
         _double = MpiLibrary.Global("ompi_mpi_double");
@@ -48,18 +59,52 @@ public sealed unsafe class MpiCollectives : ICollectives
         Rank = rank;
         WorldSize = size;
         Description = $"{LibraryVersion()} ({MpiLibrary.LoadedPath}), {size} rank(s)";
+        if (timeout != System.Threading.Timeout.InfiniteTimeSpan && size > 1)
+        {
+            _watchdog = new Thread(Watch) { IsBackground = true, Name = "cudann-mpi-watchdog" };
+            _watchdog.Start();
+        }
     }
+
+    /// <summary>MPI waits forever for a rank that hangs (or died without its launcher noticing). This thread makes
+    /// that an error naming this rank and the call it waited in; leaving the process makes mpirun stop the job.
+    /// It exits rather than calling MPI_Abort: the main thread is inside MPI, and we asked for MPI_THREAD_SERIALIZED.</summary>
+    private void Watch()
+    {
+        var poll = TimeSpan.FromMilliseconds(Math.Clamp(Timeout.TotalMilliseconds / 10, 50, 1000));
+        while (!_stop.Wait(poll))
+        {
+            long start = Volatile.Read(ref _operationStart);
+            if (start == 0) continue;
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            if (waited < Timeout) continue;
+            Console.Error.WriteLine($"cudann: rank {Rank} of {WorldSize}: no answer from the other ranks for {waited.TotalSeconds:F0} s in {Volatile.Read(ref _operation)} " +
+                $"(timeout {Timeout.TotalSeconds:F0} s): another rank has died or hangs; stopping this rank so that mpirun ends the job");
+            Console.Error.Flush();
+            Environment.Exit(3);
+        }
+    }
+
+    private void Enter(string operation)
+    {
+        Volatile.Write(ref _operation, operation);
+        Volatile.Write(ref _operationStart, System.Diagnostics.Stopwatch.GetTimestamp());
+    }
+
+    private void Leave() => Volatile.Write(ref _operationStart, 0);
 
     /// <summary>Initialises MPI (once per process) and returns the world communicator's collectives. Throws
     /// <see cref="MpiLibraryNotFoundException"/> naming where it looked when libmpi is missing.</summary>
-    public static MpiCollectives Initialize(long wideningBucketElements = DefaultWideningBucketElements)
+    public static MpiCollectives Initialize(long wideningBucketElements = DefaultWideningBucketElements, TimeSpan? timeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(wideningBucketElements, 1);
+        var t = timeout ?? DefaultTimeout;
+        if (t <= TimeSpan.Zero && t != System.Threading.Timeout.InfiniteTimeSpan) throw new ArgumentOutOfRangeException(nameof(timeout), $"the collectives' timeout must be positive, got {t.TotalSeconds} s");
         lock (Gate)
         {
             if (_current is not null) throw new InvalidOperationException("MPI is already initialised in this process: use the existing MpiCollectives");
             if (_finalized) throw new InvalidOperationException("MPI was finalised in this process and cannot be initialised again");
-            return _current = new MpiCollectives(wideningBucketElements);
+            return _current = new MpiCollectives(wideningBucketElements, t);
         }
     }
 
@@ -108,7 +153,9 @@ public sealed unsafe class MpiCollectives : ICollectives
         for (long start = 0; start < count; start += MaxCount)
         {
             int n = (int)Math.Min(MaxCount, count - start);
-            Check(MpiNative.Allreduce(MpiNative.InPlace, buffer + (nint)(start * elementSize), n, datatype, _sum, _world), "MPI_Allreduce");
+            Enter("MPI_Allreduce");
+            try { Check(MpiNative.Allreduce(MpiNative.InPlace, buffer + (nint)(start * elementSize), n, datatype, _sum, _world), "MPI_Allreduce"); }
+            finally { Leave(); }
         }
     }
 
@@ -118,13 +165,19 @@ public sealed unsafe class MpiCollectives : ICollectives
         CollectivesExtensions.CheckRoot(this, root, "broadcast");
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         for (long start = 0; start < bytes; start += MaxCount)
-            Check(MpiNative.Bcast(buffer + (nint)start, (int)Math.Min(MaxCount, bytes - start), _byte, root, _world), "MPI_Bcast");
+        {
+            Enter("MPI_Bcast");
+            try { Check(MpiNative.Bcast(buffer + (nint)start, (int)Math.Min(MaxCount, bytes - start), _byte, root, _world), "MPI_Bcast"); }
+            finally { Leave(); }
+        }
     }
 
     public void Barrier()
     {
         ThrowIfDisposed();
-        Check(MpiNative.Barrier(_world), "MPI_Barrier");
+        Enter("MPI_Barrier");
+        try { Check(MpiNative.Barrier(_world), "MPI_Barrier"); }
+        finally { Leave(); }
     }
 
     public double[] AllGather(ReadOnlySpan<double> values)
@@ -133,7 +186,11 @@ public sealed unsafe class MpiCollectives : ICollectives
         var all = new double[(long)values.Length * WorldSize];
         fixed (double* send = values)
         fixed (double* recv = all)
-            Check(MpiNative.Allgather((nint)send, values.Length, _double, (nint)recv, values.Length, _double, _world), "MPI_Allgather");
+        {
+            Enter("MPI_Allgather");
+            try { Check(MpiNative.Allgather((nint)send, values.Length, _double, (nint)recv, values.Length, _double, _world), "MPI_Allgather"); }
+            finally { Leave(); }
+        }
         return all;
     }
 
@@ -146,8 +203,16 @@ public sealed unsafe class MpiCollectives : ICollectives
         {
             if (_disposed) return;
             _disposed = true;
+            // MPI_Finalize synchronises with the other ranks too: the watchdog still guards it.
+            Enter("MPI_Finalize");
             int flag;
-            if (MpiNative.Finalized(&flag) == MpiNative.Success && flag == 0) MpiNative.Finalize();
+            try
+            {
+                if (MpiNative.Finalized(&flag) == MpiNative.Success && flag == 0) MpiNative.Finalize();
+            }
+            finally { Leave(); }
+            _stop.Set();
+            _watchdog?.Join();
             _finalized = true;
             _current = null;
         }

@@ -31,6 +31,7 @@ public static class CliMain
                                data parallel: mpirun -n N cudann train ... (--batch-size is the global batch, N must divide it;
                                  rank 0 writes the run; threads per rank default to cores / local ranks; docs/distributed.md)
                                  --dist-timeout SECONDS (default 300): a rank waiting that long for the others stops the job
+                                 --nproc N: starts N local ranks itself (mpirun -n N --oversubscribe --bind-to none cudann ...)
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
                                SGD steps on both with the loss curves compared, images/s and peak device memory; without a
@@ -175,10 +176,11 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class Options
 {
     private readonly Dictionary<string, string> _values = new();
+    private string[] _args = [];
 
     public static Options Parse(string[] args, string[] allowed)
     {
-        var o = new Options();
+        var o = new Options { _args = args };
         for (int i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -199,6 +201,19 @@ public sealed class Options
     }
 
     public bool Has(string name) => _values.ContainsKey(name);
+
+    /// <summary>The command line as given, without option <paramref name="name"/> (as "--name value" or "--name=value").</summary>
+    public string[] ArgsWithout(string name)
+    {
+        var kept = new List<string>();
+        for (int i = 0; i < _args.Length; i++)
+        {
+            if (_args[i] == "--" + name) { i++; continue; }
+            if (_args[i].StartsWith("--" + name + "=", StringComparison.Ordinal)) continue;
+            kept.Add(_args[i]);
+        }
+        return [.. kept];
+    }
 
     public string? String(string name) => _values.TryGetValue(name, out var v) ? v : null;
 

@@ -14,7 +14,7 @@ public static class TrainCommand
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
         "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe", "checkpoint-every", "overwrite",
-        "dist-timeout",
+        "dist-timeout", "nproc",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
@@ -32,6 +32,13 @@ public static class TrainCommand
         }
         // Under mpirun each rank is one process of a data-parallel run (docs/distributed.md).
         var env = DistributedEnvironment.Current();
+        if (o.Has("nproc"))
+        {
+            int n = o.Int("nproc", 1, 1, 1024);
+            if (env.IsDistributed) throw new UsageException($"--nproc {n} inside a launched job ({env}): give the rank count to the launcher only");
+            if (kfold) throw new UsageException("--nproc: kfold does not run data-parallel yet");
+            if (n > 1) return LocalRanks.Run(n, distill ? "distill" : "train", o.ArgsWithout("nproc"));
+        }
         if (env.WorldSize > 1 && kfold) throw new UsageException($"kfold does not run data-parallel yet ({env}): run it as one process");
         // Ranks on one machine share its cores unless --threads (or a config's own count) says otherwise.
         int threads = env.IsDistributed && !o.Has("resume") && c.Threads == Environment.ProcessorCount ? env.DefaultThreads() : c.Threads;

@@ -133,6 +133,41 @@ public sealed class DataParallelTrainingTests
         Assert.Contains("cudann train: rank 0 of 2: --batch-size (config: batch_size) 63 is the global batch and must be a multiple of the 2 ranks", stderr);
     }
 
+    [Fact]
+    public void NprocStartsTheRanksThroughMpirun()
+    {
+        Require();
+        string run = NewDir("nproc");
+        var (code, stdout, stderr) = CudannProcess.Run(Args(run, "--nproc", "2", "--epochs", "1"));
+        Assert.True(code == 0, $"cudann train --nproc 2 exited {code}\n{stdout}\n{stderr}");
+        Assert.Contains("2 ranks (Open MPI", stdout);
+        Assert.Equal(2, Cuda.Nn.Training.Checkpoint.ReadInfo(Path.Combine(run, "checkpoint.safetensors")).WorldSize);
+    }
+
+    [Fact]
+    public void NprocSaysWhatItNeeds()
+    {
+        // No mpirun on PATH (dotnet itself is found by the test's own PATH).
+        var (code, _, err) = CudannProcess.RunWith(new Dictionary<string, string> { ["PATH"] = "/nonexistent" }, Args(NewDir("no-mpirun"), "--nproc", "2"));
+        Assert.Equal(1, code);
+        Assert.Equal("cudann train: --nproc 2 starts the ranks with Open MPI's mpirun, which is not on PATH: install it (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev)", err.Trim());
+        // Inside a launched job the launcher already chose the ranks.
+        (code, _, err) = CudannProcess.RunWith(new Dictionary<string, string> { ["OMPI_COMM_WORLD_RANK"] = "0", ["OMPI_COMM_WORLD_SIZE"] = "2" }, Args(NewDir("nested"), "--nproc", "2"));
+        Assert.Equal(2, code);
+        Assert.Contains("--nproc 2 inside a launched job (rank 0 of 2", err);
+        Assert.Equal(2, CudannProcess.Run(Args(NewDir("zero"), "--nproc", "0")).Code);
+    }
+
+    [Fact]
+    public void NprocsMpirunLineShareTheCoresAndAllowsRootOnlyForRoot()
+    {
+        Assert.Equal(["-n", "3", "--oversubscribe", "--bind-to", "none", "dotnet", "cudann.dll", "train", "--epochs", "1"],
+            Cuda.Nn.Cli.LocalRanks.MpirunArguments(3, root: false, ["dotnet", "cudann.dll", "train", "--epochs", "1"]));
+        Assert.Contains("--allow-run-as-root", Cuda.Nn.Cli.LocalRanks.MpirunArguments(2, root: true, ["cudann", "train"]));
+        var o = Cuda.Nn.Cli.Options.Parse(["--nproc", "2", "--epochs", "1", "--nproc=3", "--lr", "0.1"], ["nproc", "epochs", "lr"]);
+        Assert.Equal(["--epochs", "1", "--lr", "0.1"], o.ArgsWithout("nproc"));
+    }
+
     /// <summary>Halves every buffer: an average with a rank that holds zeros. Records each call's dtype and count.</summary>
     private sealed unsafe class HalvingCollectives : ICollectives
     {

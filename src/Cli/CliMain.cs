@@ -32,6 +32,7 @@ public static class CliMain
                                  rank 0 writes the run; threads per rank default to cores / local ranks; docs/distributed.md)
                                  --dist-timeout SECONDS (default 300): a rank waiting that long for the others stops the job
                                  --nproc N: starts N local ranks itself (mpirun -n N --oversubscribe --bind-to none cudann ...)
+                                 --sync-bn true: batch-norm statistics over all ranks' batches (default: each rank's own)
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
                                SGD steps on both with the loss curves compared, images/s and peak device memory; without a

@@ -14,7 +14,7 @@ public static class TrainCommand
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
         "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe", "checkpoint-every", "overwrite",
-        "dist-timeout", "nproc",
+        "dist-timeout", "nproc", "sync-bn",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
@@ -80,6 +80,7 @@ public static class TrainCommand
             MinDelta = o.Double("min-delta", c.MinDelta),
             Augment = o.Bool("augment", c.Augment),
             GradClip = o.Double("grad-clip", c.GradClip),
+            SyncBn = o.Bool("sync-bn", c.SyncBn),
             Init = o.String("init") ?? c.Init,
             FreezeBackbone = o.Bool("freeze-backbone", c.FreezeBackbone),
             UnfreezeEvery = o.Int("unfreeze-every", c.UnfreezeEvery, 0),

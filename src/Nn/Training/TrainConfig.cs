@@ -66,6 +66,9 @@ public sealed record TrainConfig
     /// <summary>RandomErasing probability after normalisation (0 = off).</summary>
     public double RandomErasing { get; init; }
     public double GradClip { get; init; }
+    /// <summary>Data-parallel runs: batch-norm statistics over the global batch of all ranks (torch's SyncBatchNorm),
+    /// instead of each rank's own (the default, as in PyTorch).</summary>
+    public bool SyncBn { get; init; }
     /// <summary>Start from these weights (safetensors state dict); layers whose shapes differ, such as a head for another class count, keep their fresh init and are reported.</summary>
     public string? Init { get; init; }
     /// <summary>Train only the classification head.</summary>

@@ -173,7 +173,9 @@ public sealed class Trainer
         if (world > 1)
             foreach (var t in model.StateDict().Values) comm.Broadcast(t, 0);
         using var gradients = world > 1 ? new GradientAllReduce(comm, model.Parameters()) : null;
-        _buffers = world > 1 ? [.. model.NamedBuffers().Select(b => b.Value)] : [];
+        _buffers = world > 1 && !c.SyncBn ? [.. model.NamedBuffers().Select(b => b.Value)] : [];
+        if (world > 1 && c.SyncBn)
+            foreach (var (_, bn) in model.NamedModules()) if (bn is BatchNorm2d b) b.SyncWith = comm;
         _log.WriteLine($"training {c.Model} ({model.ParameterCount():N0} parameters) on {trainSamples} images for {c.Epochs} epochs, batch {c.BatchSize}, {c.Optimizer} lr {c.Lr}, {c.Threads} threads" +
             (c.Amp ? ", AMP" : "") + (world > 1 ? $"; {world} ranks ({comm.Description}), batch {c.BatchSize / world} per rank" : ""));
         var total = Stopwatch.StartNew();

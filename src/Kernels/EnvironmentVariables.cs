@@ -12,7 +12,7 @@ public static class EnvironmentVariables
     public const string Trace = "CUDANN_TRACE";
 
     /// <summary>The file of a CUDA library, overriding the search: CUDANN_DRIVER_PATH, CUDANN_NVRTC_PATH,
-    /// CUDANN_CUBLAS_PATH, CUDANN_CUBLASLT_PATH, CUDANN_CUDNN_PATH, ... (one per Cuda.CudaLibrary).</summary>
+    /// CUDANN_CUBLAS_PATH, CUDANN_CUBLASLT_PATH, CUDANN_CUDNN_PATH, CUDANN_NCCL_PATH (one per Cuda.CudaLibrary), CUDANN_MPI_PATH.</summary>
     public static string LibraryPath(string library) => "CUDANN_" + library.ToUpperInvariant() + "_PATH";
 
     /// <summary>Open MPI's launcher (mpirun) sets these for every rank (docs/distributed.md).</summary>

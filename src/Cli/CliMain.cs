@@ -28,10 +28,18 @@ public static class CliMain
                                  checkpoints inside epochs; --overwrite true replaces a previous run in --out (else refused)
                                  transfer learning: --init WEIGHTS (.safetensors, or PyTorch .pth/.pt) --freeze-backbone true --unfreeze-every N
                                    --backbone-lr-factor 0.1
+                               data parallel: mpirun -n N cudann train ... (--batch-size is the global batch, N must divide it;
+                                 rank 0 writes the run; threads per rank default to cores / local ranks; docs/distributed.md)
+                                 --dist-timeout SECONDS (default 300): a rank waiting that long for the others stops the job
+                                 --nproc N: starts N local ranks itself (mpirun -n N --oversubscribe --bind-to none cudann ...)
+                                 --sync-bn true: batch-norm statistics over all ranks' batches (default: each rank's own)
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
                                SGD steps on both with the loss curves compared, images/s and peak device memory; without a
                                GPU it says so (--dry-run runs the same checks on ILGPU's CPU accelerator)
+          dist-check [--bucket-elements 4096] [--sizes N1,N2,...] [--seed N]
+                               run on every rank (mpirun -n 2 cudann dist-check): all-reduce sum/average of F32/F64/F16/BF16
+                               buffers, broadcast, barrier and all-gather against this rank's own computation
           quantize --checkpoint FILE [--calibration 512] [--out DIR]
                                static int8 (per-channel weights, calibrated per-tensor activations, BN folded; VPDPBUSD
                                kernels); reports float vs int8 accuracy and speed; writes a QDQ model.int8.onnx
@@ -83,7 +91,7 @@ public static class CliMain
         string prefix = args.Length > 0 && !args[0].StartsWith('-') ? $"cudann {args[0]}" : "cudann";
         try { return Dispatch(args); }
         catch (UsageException e) { return Fail(prefix, e.Message + " (cudann --help lists commands and options)", e, 2); }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+        catch (Exception e) when (e is IOException or InvalidDataException or DllNotFoundException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
                                    or NotSupportedException or System.Text.Json.JsonException or FormatException)
         {
             return Fail(prefix, e.Message, e, 1);
@@ -119,6 +127,8 @@ public static class CliMain
                 return EvalCommand.Run(Options.Parse(rest, EvalCommand.OptionNames));
             case "gpu-check":
                 return GpuCheckCommand.Run(Options.Parse(rest, GpuCheckCommand.OptionNames));
+            case "dist-check":
+                return DistCheckCommand.Run(Options.Parse(rest, DistCheckCommand.OptionNames));
             case "quantize":
                 return QuantizeCommand.Run(Options.Parse(rest, QuantizeCommand.OptionNames));
             case "prune":
@@ -167,10 +177,11 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class Options
 {
     private readonly Dictionary<string, string> _values = new();
+    private string[] _args = [];
 
     public static Options Parse(string[] args, string[] allowed)
     {
-        var o = new Options();
+        var o = new Options { _args = args };
         for (int i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -191,6 +202,19 @@ public sealed class Options
     }
 
     public bool Has(string name) => _values.ContainsKey(name);
+
+    /// <summary>The command line as given, without option <paramref name="name"/> (as "--name value" or "--name=value").</summary>
+    public string[] ArgsWithout(string name)
+    {
+        var kept = new List<string>();
+        for (int i = 0; i < _args.Length; i++)
+        {
+            if (_args[i] == "--" + name) { i++; continue; }
+            if (_args[i].StartsWith("--" + name + "=", StringComparison.Ordinal)) continue;
+            kept.Add(_args[i]);
+        }
+        return [.. kept];
+    }
 
     public string? String(string name) => _values.TryGetValue(name, out var v) ? v : null;
 

@@ -1,5 +1,6 @@
 // cudann train: the main job. Defaults train resnet20 on Debian's Fashion-MNIST and evaluate on its test set.
 using System.Globalization;
+using Cuda.Nn.Distributed;
 using Cuda.Nn.Models;
 using Cuda.Nn.Training;
 
@@ -13,6 +14,7 @@ public static class TrainCommand
         "warmup", "label-smoothing", "mixup", "cutmix", "random-erasing", "teacher", "temperature", "distill-alpha", "amp", "seed", "threads", "workers", "out", "resume", "train-limit", "test-limit",
         "patience", "min-delta", "augment", "grad-clip", "init", "freeze-backbone", "unfreeze-every", "backbone-lr-factor",
         "size", "channels", "mean", "std", "val", "balance", "skip-bad", "recipe", "checkpoint-every", "overwrite",
+        "dist-timeout", "nproc", "sync-bn",
     ];
 
     public static int Run(Options o, bool kfold = false, bool distill = false)
@@ -28,6 +30,18 @@ public static class TrainCommand
             if (!TrainConfig.Recipes.Contains(recipe)) throw new UsageException($"--recipe expects one of {string.Join(", ", TrainConfig.Recipes)}, got '{recipe}'");
             c = c.WithRecipe(recipe);
         }
+        // Under mpirun each rank is one process of a data-parallel run (docs/distributed.md).
+        var env = DistributedEnvironment.Current();
+        if (o.Has("nproc"))
+        {
+            int n = o.Int("nproc", 1, 1, 1024);
+            if (env.IsDistributed) throw new UsageException($"--nproc {n} inside a launched job ({env}): give the rank count to the launcher only");
+            if (kfold) throw new UsageException("--nproc: kfold does not run data-parallel yet");
+            if (n > 1) return LocalRanks.Run(n, distill ? "distill" : "train", o.ArgsWithout("nproc"));
+        }
+        if (env.WorldSize > 1 && kfold) throw new UsageException($"kfold does not run data-parallel yet ({env}): run it as one process");
+        // Ranks on one machine share its cores unless --threads (or a config's own count) says otherwise.
+        int threads = env.IsDistributed && !o.Has("resume") && c.Threads == Environment.ProcessorCount ? env.DefaultThreads() : c.Threads;
         c = c with
         {
             ImageSize = o.Int("size", c.ImageSize, 1, 4096),
@@ -54,7 +68,7 @@ public static class TrainCommand
             RandomErasing = o.Double("random-erasing", c.RandomErasing),
             Amp = o.Bool("amp", c.Amp),
             Seed = (ulong)o.Int("seed", (int)c.Seed, 0),
-            Threads = o.Int("threads", c.Threads, 1, 1024),
+            Threads = o.Int("threads", threads, 1, 1024),
             Workers = o.Int("workers", c.Workers, 0, 64),
             Out = o.String("out") ?? c.Out,
             Resume = o.String("resume") ?? c.Resume,
@@ -66,6 +80,7 @@ public static class TrainCommand
             MinDelta = o.Double("min-delta", c.MinDelta),
             Augment = o.Bool("augment", c.Augment),
             GradClip = o.Double("grad-clip", c.GradClip),
+            SyncBn = o.Bool("sync-bn", c.SyncBn),
             Init = o.String("init") ?? c.Init,
             FreezeBackbone = o.Bool("freeze-backbone", c.FreezeBackbone),
             UnfreezeEvery = o.Int("unfreeze-every", c.UnfreezeEvery, 0),
@@ -75,8 +90,28 @@ public static class TrainCommand
             DistillAlpha = o.Double("distill-alpha", c.DistillAlpha),
         };
         if (distill && c.Teacher is null) throw new UsageException("distill needs --teacher FILE (a checkpoint or best.safetensors from cudann train)");
-        if (kfold) KFold.Run(c, o.Int("folds", 5, 2, 100), Trainer.RegistryModel);
-        else new Trainer(c).Run();
+        if (kfold)
+        {
+            KFold.Run(c, o.Int("folds", 5, 2, 100), Trainer.RegistryModel);
+            return 0;
+        }
+        // Not part of the run's configuration: it changes nothing the run computes, only how long a rank waits.
+        double timeout = o.Double("dist-timeout", MpiCollectives.DefaultTimeout.TotalSeconds);
+        if (timeout <= 0) throw new UsageException($"--dist-timeout expects a positive number of seconds, got {o.String("dist-timeout")}");
+        using var collectives = env.CreateCollectives(timeout: TimeSpan.FromSeconds(timeout));
+        try
+        {
+            new Trainer(c) { Collectives = collectives }.Run();
+        }
+        catch (Exception e) when (collectives is MpiCollectives { WorldSize: > 1 } mpi)
+        {
+            // The other ranks may be waiting in a collective, where MPI_Finalize would wait for them forever: say what
+            // failed here and end the whole job (mpirun then stops every rank).
+            Console.Error.WriteLine($"cudann {(distill ? "distill" : "train")}: rank {mpi.Rank} of {mpi.WorldSize}: {string.Join("; ", e.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
+            Console.Error.Flush();
+            mpi.Abort(1);
+            throw;
+        }
         return 0;
     }
 

@@ -12,8 +12,16 @@ public static class EnvironmentVariables
     public const string Trace = "CUDANN_TRACE";
 
     /// <summary>The file of a CUDA library, overriding the search: CUDANN_DRIVER_PATH, CUDANN_NVRTC_PATH,
-    /// CUDANN_CUBLAS_PATH, CUDANN_CUBLASLT_PATH, CUDANN_CUDNN_PATH, ... (one per Cuda.CudaLibrary).</summary>
+    /// CUDANN_CUBLAS_PATH, CUDANN_CUBLASLT_PATH, CUDANN_CUDNN_PATH, CUDANN_NCCL_PATH (one per Cuda.CudaLibrary), CUDANN_MPI_PATH.</summary>
     public static string LibraryPath(string library) => "CUDANN_" + library.ToUpperInvariant() + "_PATH";
+
+    /// <summary>Open MPI's launcher (mpirun) sets these for every rank (docs/distributed.md).</summary>
+    public const string OmpiRank = "OMPI_COMM_WORLD_RANK", OmpiSize = "OMPI_COMM_WORLD_SIZE",
+        OmpiLocalRank = "OMPI_COMM_WORLD_LOCAL_RANK", OmpiLocalSize = "OMPI_COMM_WORLD_LOCAL_SIZE";
+
+    /// <summary>torchrun's (and torch.distributed's env://) rendezvous variables.</summary>
+    public const string TorchRank = "RANK", TorchWorldSize = "WORLD_SIZE", TorchLocalRank = "LOCAL_RANK",
+        TorchLocalWorldSize = "LOCAL_WORLD_SIZE", MasterAddr = "MASTER_ADDR", MasterPort = "MASTER_PORT";
 
     public static string? Read(string name) => Environment.GetEnvironmentVariable(name);
 }

@@ -90,6 +90,7 @@ public class CliBadInputTests(BadInputFixture fixture) : IClassFixture<BadInputF
         { "train --nesterov maybe", 2, "--nesterov|maybe" },
         { "train --lr", 2, "--lr|needs a value" },
         { "train --no-such-option 1", 2, "--no-such-option" },
+        { "train --dist-timeout 0 --out {W}/new-run", 2, "--dist-timeout|0" },
         { "train --data {W}/no-data --out {W}/new-run", 1, "no-data" },
         // train: run folders
         { "train --out {W}/run", 1, "--out|previous run|--resume|--overwrite" },
@@ -135,6 +136,8 @@ public class CliBadInputTests(BadInputFixture fixture) : IClassFixture<BadInputF
         { "summary", 2, "--model" },
         { "demo --steps 0", 2, "--steps" },
         { "gpu-check --out {W}/dir", 1, "--out|folder" },
+        { "dist-check --sizes 3,x", 2, "--sizes|3,x" },
+        { "dist-check --bucket-elements 0", 2, "--bucket-elements|0" },
         { "no-such-command", 2, "unknown command|no-such-command" },
     };
 

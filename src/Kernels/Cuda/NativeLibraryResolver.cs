@@ -17,6 +17,8 @@ public enum CudaLibrary
     Cublas,
     CublasLt,
     Cudnn,
+    /// <summary>NCCL, the collectives between GPUs (data-parallel training, docs/distributed.md).</summary>
+    Nccl,
 }
 
 /// <summary>Thrown when a CUDA library cannot be found or loaded; the message says where we looked.</summary>
@@ -33,6 +35,7 @@ public static class NativeLibraryResolver
     internal const string CublasImport = "cudann-cublas";
     internal const string CublasLtImport = "cudann-cublaslt";
     internal const string CudnnImport = "cudann-cudnn";
+    internal const string NcclImport = "cudann-nccl";
 
     private static readonly ConcurrentDictionary<CudaLibrary, Lazy<(nint Handle, string? Path, string? Error)>> Loaded = new();
     private static readonly HashSet<Assembly> Installed = [];
@@ -46,6 +49,7 @@ public static class NativeLibraryResolver
         CudaLibrary.Cublas => ["libcublas.so.13", "libcublas.so.12"],
         CudaLibrary.CublasLt => ["libcublasLt.so.13", "libcublasLt.so.12"],
         CudaLibrary.Cudnn => ["libcudnn.so.9"],
+        CudaLibrary.Nccl => ["libnccl.so.2"],
         _ => throw new ArgumentOutOfRangeException(nameof(library), library, "unknown CUDA library"),
     };
 
@@ -68,6 +72,7 @@ public static class NativeLibraryResolver
         CudaLibrary.Cublas => "libcublas (cuBLAS; CUDA toolkit or pip: nvidia-cublas)",
         CudaLibrary.CublasLt => "libcublasLt (cuBLASLt; CUDA toolkit or pip: nvidia-cublas)",
         CudaLibrary.Cudnn => "libcudnn 9 (cuDNN; pip: nvidia-cudnn-cu12 / -cu13)",
+        CudaLibrary.Nccl => "libnccl 2 (NCCL; pip: nvidia-nccl-cu12 / -cu13, which PyTorch's CUDA wheels install)",
         _ => library.ToString(),
     };
 
@@ -247,6 +252,7 @@ public static class NativeLibraryResolver
             CublasImport or "cublas" => CudaLibrary.Cublas,
             CublasLtImport or "cublasLt" => CudaLibrary.CublasLt,
             CudnnImport or "cudnn" => CudaLibrary.Cudnn,
+            NcclImport or "nccl" => CudaLibrary.Nccl,
             _ => null,
         };
     }

@@ -83,15 +83,28 @@ public sealed class DataLoader
             return drawn;
         }
         var order = _subset is null ? Enumerable.Range(0, _set.Count).ToArray() : (int[])_subset.Clone();
-        if (!Shuffle) return order;
-        var g = new Generator(Seed ^ 0x5DEECE66DUL);
+        if (Shuffle) ShuffleInPlace(order, Seed, epoch);
+        return order;
+    }
+
+    /// <summary>0..count-1 in the order a shuffling loader with this seed visits them in <paramref name="epoch"/>
+    /// (the swaps depend only on the length, so a subset's order is the subset read through this permutation).</summary>
+    public static int[] Shuffled(int count, ulong seed, int epoch)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        ShuffleInPlace(order, seed, epoch);
+        return order;
+    }
+
+    private static void ShuffleInPlace(int[] order, ulong seed, int epoch)
+    {
+        var g = new Generator(seed ^ 0x5DEECE66DUL);
         g.Offset = (ulong)epoch << 40;
         for (int i = order.Length - 1; i > 0; i--)
         {
             int j = g.NextInt(i + 1);
             (order[i], order[j]) = (order[j], order[i]);
         }
-        return order;
     }
 
     /// <summary>The batches of one epoch from batch firstBatch on (a resumed run skips those it trained on; each

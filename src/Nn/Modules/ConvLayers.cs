@@ -124,6 +124,10 @@ public sealed partial class BatchNorm2d : Module
     /// <summary>Set when this norm has been folded into the conv before it: in eval mode it passes its input through.</summary>
     internal bool FoldedAway { get; set; }
 
+    /// <summary>When set (data-parallel training with --sync-bn), training-mode statistics are those of the global batch
+    /// over these ranks (torch.nn.SyncBatchNorm); eval mode is unchanged.</summary>
+    public Distributed.ICollectives? SyncWith { get; set; }
+
     public override Tensor Forward(Tensor input)
     {
         if (FoldedAway)
@@ -137,7 +141,10 @@ public sealed partial class BatchNorm2d : Module
             using var next = NumBatchesTracked.Add(1);
             NumBatchesTracked.CopyFrom(next);
         }
-        var y = F.BatchNorm2d(input, RunningMean, RunningVar, Weight, Bias, IsTraining, Momentum, Eps);
+        if (input.Rank != 4) throw new ArgumentException($"batch_norm2d: input must be [N, C, H, W], got {Layout.ShapeString(input.ShapeRef)}");
+        var y = IsTraining && SyncWith is { } ranks
+            ? Distributed.SyncBatchNorm.Apply(input, RunningMean, RunningVar, Weight, Bias, Momentum, Eps, ranks)
+            : F.BatchNorm2d(input, RunningMean, RunningVar, Weight, Bias, IsTraining, Momentum, Eps);
         Models.ModelSummary.Report(this, y, 0);
         return y;
     }

@@ -32,6 +32,8 @@ public sealed record CheckpointState(int Epoch, double BestAccuracy, int BestEpo
     public IReadOnlyList<EpochMetrics>? History { get; init; }
     /// <summary>SHA-256 of the run's split.json, so a resume on data that no longer gives that split is refused.</summary>
     public string? SplitSha256 { get; init; }
+    /// <summary>Ranks that trained the run (data-parallel); a resume must use as many.</summary>
+    public int WorldSize { get; init; } = 1;
 }
 
 public static class Checkpoint
@@ -69,6 +71,7 @@ public static class Checkpoint
                 ["history"] = JsonText.Serialize(state.History ?? [], TrainConfig.Json),
             };
             if (state.SplitSha256 is not null) meta["split_sha256"] = state.SplitSha256;
+            if (state.WorldSize != 1) meta["world_size"] = S(state.WorldSize);
             if (config is not null)
             {
                 meta["model"] = config.Model;
@@ -81,13 +84,14 @@ public static class Checkpoint
     }
 
     /// <summary>Where a checkpoint's run stands, from its metadata alone.</summary>
-    public sealed record Info(int Epoch, int Step, string? SplitSha256);
+    public sealed record Info(int Epoch, int Step, string? SplitSha256, int WorldSize);
 
     public static Info ReadInfo(string path)
     {
         var meta = TrainingMetadata(path);
         int Int(string key) => meta.TryGetValue(key, out var v) && int.TryParse(v, CultureInfo.InvariantCulture, out int n) ? n : 0;
-        return new Info(Int("epoch"), Int("step"), meta.GetValueOrDefault("split_sha256"));
+        // Written only by data-parallel runs: absent means one process.
+        return new Info(Int("epoch"), Int("step"), meta.GetValueOrDefault("split_sha256"), meta.ContainsKey("world_size") ? Int("world_size") : 1);
     }
 
     private static IReadOnlyDictionary<string, string> TrainingMetadata(string path)
@@ -135,6 +139,7 @@ public static class Checkpoint
                 Progress = Json<EpochProgress>("epoch_progress") ?? EpochProgress.Empty,
                 History = Json<List<EpochMetrics>>("history"),
                 SplitSha256 = meta.GetValueOrDefault("split_sha256"),
+                WorldSize = meta.TryGetValue("world_size", out var w) ? int.Parse(w, CultureInfo.InvariantCulture) : 1,
             };
         }
         finally { foreach (var t in all.Values) t.Dispose(); }

@@ -69,6 +69,9 @@ public sealed record TrainConfig
     /// <summary>RandomErasing probability after normalisation (0 = off).</summary>
     public double RandomErasing { get; set; }
     public double GradClip { get; set; }
+    /// <summary>Data-parallel runs: batch-norm statistics over the global batch of all ranks (torch's SyncBatchNorm),
+    /// instead of each rank's own (the default, as in PyTorch).</summary>
+    public bool SyncBn { get; set; }
     /// <summary>Start from these weights (safetensors state dict); layers whose shapes differ, such as a head for another class count, keep their fresh init and are reported.</summary>
     public string? Init { get; set; }
     /// <summary>Train only the classification head.</summary>

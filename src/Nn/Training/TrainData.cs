@@ -82,9 +82,13 @@ public sealed class TrainData
         return steps;
     }
 
-    /// <summary>Resolves the data (unless given), fixes the preprocessing and builds both loaders. Writes nothing.</summary>
-    public static TrainData Prepare(TrainConfig config, DataSource? data = null)
+    /// <summary>Resolves the data (unless given), fixes the preprocessing and builds both loaders. Writes nothing.
+    /// With several ranks the train loader is this rank's: the whole run's order (BatchSize is the global batch)
+    /// sharded by a DistributedSampler, at BatchSize / worldSize per step.</summary>
+    public static TrainData Prepare(TrainConfig config, DataSource? data = null, int rank = 0, int worldSize = 1)
     {
+        if (worldSize > 1 && config.BatchSize % worldSize != 0)
+            throw new ArgumentException($"--batch-size (config: batch_size) {config.BatchSize} is the global batch and must be a multiple of the {worldSize} ranks (each rank takes batch-size / ranks)");
         var d = data ?? Resolve(config);
         var p = PreprocessingFor(config, d);
         var c = config with { ImageSize = p.ImageSize, Mean = p.Mean, Std = p.Std, Channels = config.Channels == 0 && d.FromFiles ? d.Channels : config.Channels };
@@ -105,7 +109,25 @@ public sealed class TrainData
             BatchTransform = mixes.Length switch { 0 => null, 1 => mixes[0], _ => new RandomChoiceBatch(mixes) },
             EpochOrder = mode == BalanceMode.None ? null : epoch => balance.BalancedOrder(epoch, mode),
         };
+        int globalSamples = trainLoader.SampleCount;
+        if (worldSize > 1)
+        {
+            var sampler = new Distributed.DistributedSampler(globalSamples, rank, worldSize, trainLoader.Order);
+            trainLoader = new DataLoader(d.Train, c.BatchSize / worldSize, shuffle: true, trainTransform, dropLast: false, workers: c.Workers, seed: c.Seed, subset: d.TrainIndices)
+            {
+                BatchTransform = trainLoader.BatchTransform,
+                EpochOrder = sampler.Indices,
+            };
+        }
         var testLoader = new DataLoader(d.Test, Math.Max(c.BatchSize, 256), shuffle: false, evalTransform, workers: c.Workers, seed: c.Seed, subset: d.TestIndices);
+        int testSamples = testLoader.SampleCount;
+        if (worldSize > 1)
+        {
+            // Evaluation is sharded without padding: the ranks' sums add up to exactly the single process's.
+            var order = testLoader.Order(0);
+            var shard = Distributed.DistributedSampler.Strided(order, rank, worldSize);
+            testLoader = new DataLoader(d.Test, Math.Max(c.BatchSize, 256), shuffle: false, evalTransform, workers: c.Workers, seed: c.Seed, subset: shard);
+        }
         float[]? weights = c.Balance == "weights" ? balance.InverseFrequencyWeights() : null;
         int[]? balanced = mode switch
         {
@@ -113,7 +135,7 @@ public sealed class TrainData
             BalanceMode.Undersample => [.. balance.Counts.Select(n => n == 0 ? 0 : balance.Counts.Where(m => m > 0).Min())],
             _ => null,
         };
-        var report = new DataReport(d.Path, d.Layout.ToString(), d.TestSplit, trainLoader.SampleCount, testLoader.SampleCount, d.ClassNames,
+        var report = new DataReport(d.Path, d.Layout.ToString(), d.TestSplit, globalSamples, testSamples, d.ClassNames,
             balance.Counts, d.Counts(d.Test, d.TestIndices), c.Balance, balanced, weights, p.ToString(), d.Skipped);
         return new TrainData { Config = c, Source = d, Preprocessing = p, TrainLoader = trainLoader, TestLoader = testLoader, LossWeights = weights, Report = report };
     }

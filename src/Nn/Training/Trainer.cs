@@ -5,6 +5,7 @@ using System.Text.Json;
 using Cuda.Nn.Amp;
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Data;
+using Cuda.Nn.Distributed;
 using Cuda.Nn.Functional;
 using Cuda.Nn.IO;
 using Cuda.Nn.Kernels.Cpu;
@@ -33,8 +34,9 @@ public sealed class Trainer
 
     private readonly TrainConfig _config;
     private readonly Func<TrainConfig, int, int, Module> _modelFactory;
-    private readonly TextWriter _log;
+    private TextWriter _log;
     private Tensor? _lossWeights;
+    private Tensor[] _buffers = [];
 
     /// <summary>Runs after every optimizer step (pruning masks use it to keep pruned weights at zero).</summary>
     public Action<Module>? AfterStep { get; init; }
@@ -61,6 +63,10 @@ public sealed class Trainer
         Models.ModelRegistry.Create(config.Model, new Models.ModelOptions(classes, channels, config.ImageSize, new Generator(config.Seed)));
 
     public string OutDir { get; private set; } = "";
+
+    /// <summary>The ranks training together (data parallel, docs/distributed.md): each takes its shard of every batch
+    /// of BatchSize, gradients are averaged after backward, and rank 0 alone writes the run folder and logs.</summary>
+    public ICollectives Collectives { get; init; } = new SingleProcessCollectives();
 
     /// <summary>Runs after every checkpoint write with (path, epochs finished, step within the next epoch); tests
     /// use it to keep every checkpoint a run wrote.</summary>
@@ -99,7 +105,11 @@ public sealed class Trainer
         TrainConfig? stored = resumePath is null ? null : Checkpoint.ReadConfig(resumePath);
         if (_config.Init is { } i && !File.Exists(i)) throw new FileNotFoundException($"--init {i}: no such weights file");
         // Data and options are checked before anything is written.
-        var data = TrainData.Prepare(_config, source);
+        var comm = Collectives;
+        int world = comm.WorldSize;
+        bool root = comm.Rank == 0;
+        if (!root) _log = TextWriter.Null;
+        var data = TrainData.Prepare(_config, source, comm.Rank, world);
         var c = data.Config;
         // Compared after the data fills in what the options left open (size, mean/std, transforms), as stored.
         if (stored is not null) CheckResume(c, stored, resumePath!);
@@ -109,14 +119,20 @@ public sealed class Trainer
         {
             if (resumeInfo.SplitSha256 is { } h && h != splitHash)
                 throw new InvalidDataException($"--resume {resumePath}: the data at {c.Data} no longer gives the run's split (its files, limits or split changed since the run's split.json); restore the data or start a new run with another --out");
+            if (resumeInfo.WorldSize != world)
+                throw new ArgumentException($"--resume {resumePath}: the run was trained on {resumeInfo.WorldSize} rank(s) and this is {world}: resume it with as many (mpirun -n {resumeInfo.WorldSize}), since the data shards and the batch per rank depend on it");
             if (c.Epochs < resumeInfo.Epoch) throw new ArgumentException($"--epochs {c.Epochs}: the run being resumed has already finished {resumeInfo.Epoch} epochs");
         }
         string resumeDir = resumePath is null ? "" : Path.GetDirectoryName(Path.GetFullPath(resumePath))!;
         OutDir = c.Out ?? (resumePath is not null ? resumeDir : Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)));
         bool sameFolder = resumePath is not null && Path.GetFullPath(OutDir).TrimEnd('/') == resumeDir.TrimEnd('/');
-        using var run = RunFolder.Open(OutDir, resuming: sameFolder, overwrite: c.Overwrite);
-        AtomicFile.WriteAllText(run.PathOf(RunFolder.ConfigFile), c.ToJson());
-        AtomicFile.WriteAllText(run.PathOf(RunFolder.SplitFile), splitJson);
+        // Rank 0 alone owns and writes the run folder; the others read from it (best weights, a resume).
+        using var run = root ? RunFolder.Open(OutDir, resuming: sameFolder, overwrite: c.Overwrite) : null;
+        if (run is not null)
+        {
+            AtomicFile.WriteAllText(run.PathOf(RunFolder.ConfigFile), c.ToJson());
+            AtomicFile.WriteAllText(run.PathOf(RunFolder.SplitFile), splitJson);
+        }
         var train = data.Source;
         var trainLoader = data.TrainLoader;
         var testLoader = data.TestLoader;
@@ -126,7 +142,8 @@ public sealed class Trainer
         // Class weights for the loss (--balance weights): one tensor for the run, not one per batch.
         using var lossWeights = data.LossWeights is { } lw ? DisposeScope.Detach(Tensor.FromArray(lw, lw.Length)) : null;
         _lossWeights = lossWeights;
-        _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainLoader.SampleCount} train / {testLoader.SampleCount} {train.TestSplit} images; input {preprocessing}" +
+        int trainSamples = data.Report.TrainSamples;
+        _log.WriteLine($"data: {train.Path} ({train.Layout}), {classes} classes, {trainSamples} train / {data.Report.TestSamples} {train.TestSplit} images; input {preprocessing}" +
             (train.Skipped.Count > 0 ? $"; {train.Skipped.Count} skipped (listed in report.json)" : "") + (c.Balance != "none" ? $"; balance {c.Balance}" : ""));
 
         Generator.ManualSeed(c.Seed);
@@ -153,21 +170,32 @@ public sealed class Trainer
         var scaler = new GradScaler(enabled: c.Amp);
 
         var history = new List<EpochMetrics>();
-        var state = new CheckpointState(0, double.NegativeInfinity, 0) { SplitSha256 = splitHash, History = history };
+        var state = new CheckpointState(0, double.NegativeInfinity, 0) { SplitSha256 = splitHash, History = history, WorldSize = world };
         if (resumePath is not null)
         {
             var loaded = Checkpoint.Load(resumePath, model, optimizer, scheduler, scaler);
             history.AddRange(loaded.History ?? RunFolder.ReadMetrics(Path.Combine(resumeDir, RunFolder.MetricsFile), loaded.Epoch));
             state = loaded with { SplitSha256 = splitHash, History = history };
-            RepairAfterCrash(run, resumeDir, state, model, weightsMeta);
+            // Mid-epoch sums are the ranks' totals (reduced before saving): rank 0 carries them on, the others restart at 0.
+            if (!root) state = state with { Progress = state.Progress with { LossSum = 0, Correct = 0, Seen = 0 } };
+            if (run is not null) RepairAfterCrash(run, resumeDir, state, model, weightsMeta);
             _log.WriteLine($"resumed from {resumePath} after epoch {state.Epoch}{(state.Step > 0 ? $", step {state.Step}/{stepsPerEpoch}" : "")}");
         }
-        _log.WriteLine($"training {c.Model} ({model.ParameterCount():N0} parameters) on {trainLoader.SampleCount} images for {c.Epochs} epochs, batch {c.BatchSize}, {c.Optimizer} lr {c.Lr}, {c.Threads} threads{(c.Amp ? ", AMP" : "")}");
+        // Every rank starts from rank 0's weights and buffers (they agree already when built from the same seed).
+        if (world > 1)
+            foreach (var t in model.StateDict().Values) comm.Broadcast(t, 0);
+        using var gradients = world > 1 ? new GradientAllReduce(comm, model.Parameters()) : null;
+        _buffers = world > 1 && !c.SyncBn ? [.. model.NamedBuffers().Select(b => b.Value)] : [];
+        if (world > 1 && c.SyncBn)
+            foreach (var (_, bn) in model.NamedModules()) if (bn is BatchNorm2d b) b.SyncWith = comm;
+        _log.WriteLine($"training {c.Model} ({model.ParameterCount():N0} parameters) on {trainSamples} images for {c.Epochs} epochs, batch {c.BatchSize}, {c.Optimizer} lr {c.Lr}, {c.Threads} threads" +
+            (c.Amp ? ", AMP" : "") + (world > 1 ? $"; {world} ranks ({comm.Description}), batch {c.BatchSize / world} per rank" : ""));
         var total = Stopwatch.StartNew();
         double trainSeconds = history.Sum(h => h.TrainSeconds);
-        var checkpointPath = run.PathOf(RunFolder.CheckpointFile);
+        var checkpointPath = Path.Combine(OutDir, RunFolder.CheckpointFile);
         void Commit(CheckpointState s)
         {
+            if (!root) return;
             Checkpoint.Save(checkpointPath, model, optimizer, scheduler, scaler, s, c, preprocessing);
             AfterCheckpoint?.Invoke(checkpointPath, s.Epoch, s.Step);
         }
@@ -175,7 +203,7 @@ public sealed class Trainer
         // can itself be resumed (even when nothing is left to train).
         if (resumePath is not null && !sameFolder) Commit(state);
         bool stopped = c.Patience > 0 && state.Epoch > 0 && state.SinceBest >= c.Patience; // an early-stopped run resumed
-        TrainReport Report(double finalAcc, string? diverged) => new(finalAcc, state.BestEpoch, state.BestAccuracy, history.Count, trainSeconds, trainLoader.SampleCount * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c)
+        TrainReport Report(double finalAcc, string? diverged) => new(finalAcc, state.BestEpoch, state.BestAccuracy, history.Count, trainSeconds, trainSamples * history.Count / Math.Max(1e-9, trainSeconds), stopped, history, c)
         {
             Data = data.Report,
             WeightsSha256 = TensorFile.Sha256(model.StateDict()),
@@ -189,12 +217,14 @@ public sealed class Trainer
             if (transfer.ApplyEpoch(epoch) is { } change) _log.WriteLine(change);
             var start = epoch == state.Epoch ? state : state with { Step = 0, Progress = EpochProgress.Empty };
             var before = state;
-            var done = TrainEpoch(model, teacher, optimizer, scheduler, scaler, trainLoader, epoch, start.Step, start.Progress, run, history,
-                c.CheckpointEvery, (step, progress) => Commit(before with { Epoch = epoch, Step = step, Progress = progress }), cancel);
+            var done = TrainEpoch(model, teacher, optimizer, scheduler, scaler, trainLoader, epoch, start.Step, start.Progress, gradients, history,
+                c.CheckpointEvery, (step, progress) => Commit(before with { Epoch = epoch, Step = step, Progress = SumOverRanks(progress) }), cancel);
+            done = SumOverRanks(done);
+            if (world > 1) CheckRanksAgree(model);
             trainSeconds += done.Seconds - start.Progress.Seconds;
-            var (testLoss, testAcc) = Evaluate(model, testLoader, cancel);
+            var (testLoss, testAcc) = EvaluateOverRanks(model, testLoader, cancel);
             double loss = done.LossSum / Math.Max(1, done.Seen), acc = (double)done.Correct / Math.Max(1, done.Seen);
-            var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, done.Seconds, trainLoader.SampleCount / done.Seconds, done.SkippedSteps);
+            var m = new EpochMetrics(epoch + 1, loss, acc, testLoss, testAcc, optimizer.Groups[0].Lr, done.Seconds, trainSamples / done.Seconds, done.SkippedSteps);
             history.Add(m);
             bool improved = testAcc > state.BestAccuracy + c.MinDelta;
             state = state with
@@ -204,8 +234,8 @@ public sealed class Trainer
             };
             // The checkpoint commits the epoch; best weights and metrics follow and are rebuilt from it after a crash.
             Commit(state);
-            if (improved) Checkpoint.SaveModel(run.PathOf(RunFolder.BestFile), model, BestMetadata(weightsMeta, epoch + 1));
-            run.WriteMetrics(history);
+            if (improved && run is not null) Checkpoint.SaveModel(run.PathOf(RunFolder.BestFile), model, BestMetadata(weightsMeta, epoch + 1));
+            run?.WriteMetrics(history);
             _log.WriteLine($"epoch {epoch + 1}/{c.Epochs}: train loss {loss:F4} acc {acc * 100:F2}% | test loss {testLoss:F4} acc {testAcc * 100:F2}% | {done.Seconds:F1} s, {m.ImagesPerSecond:F0} img/s");
             stopped = c.Patience > 0 && state.SinceBest >= c.Patience;
         }
@@ -213,21 +243,45 @@ public sealed class Trainer
         catch (TrainingDivergedException e)
         {
             // What the finished epochs measured stays on disk; the weights in the report are the diverged ones.
-            AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(Report(double.NaN, e.Message), TrainConfig.Json));
+            if (run is not null) AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(Report(double.NaN, e.Message), TrainConfig.Json));
             throw;
         }
         if (stopped)
         {
             _log.WriteLine($"early stopping: no test-accuracy gain of {c.MinDelta} for {c.Patience} epochs; restoring the best weights (epoch {state.BestEpoch})");
-            Checkpoint.LoadModel(run.PathOf(RunFolder.BestFile), model);
+            comm.Barrier(); // rank 0 has written best.safetensors
+            Checkpoint.LoadModel(Path.Combine(OutDir, RunFolder.BestFile), model);
         }
         var final = history.Count > 0 ? history[^1] : null;
         double finalAcc = stopped ? state.BestAccuracy : final?.TestAccuracy ?? double.NaN;
         var report = Report(finalAcc, null);
-        AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(report, TrainConfig.Json));
-        Curves.Write(run.PathOf(RunFolder.CurvesFile), history);
+        if (run is not null)
+        {
+            AtomicFile.WriteAllText(run.PathOf(RunFolder.ReportFile), JsonText.Serialize(report, TrainConfig.Json));
+            Curves.Write(run.PathOf(RunFolder.CurvesFile), history);
+        }
         _log.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s: test accuracy {finalAcc * 100:F2}% (best {state.BestAccuracy * 100:F2}% at epoch {state.BestEpoch}); outputs in {OutDir}");
         return report;
+    }
+
+    /// <summary>The ranks' loss, correct and seen counts added up (each rank counted its own shard).</summary>
+    private EpochProgress SumOverRanks(EpochProgress p)
+    {
+        if (Collectives.WorldSize == 1) return p;
+        Span<double> sums = [p.LossSum, p.Correct, p.Seen];
+        Collectives.AllReduce(sums, AllReduceOp.Sum);
+        return p with { LossSum = sums[0], Correct = (long)sums[1], Seen = (long)sums[2] };
+    }
+
+    /// <summary>Data-parallel ranks must hold the same weights after every step; a difference (a non-deterministic
+    /// reduction, a rank that skipped a step) is an error naming the rank rather than a silently wrong model.</summary>
+    private void CheckRanksAgree(Module model)
+    {
+        var hash = Convert.FromHexString(TensorFile.Sha256(model.StateDict()));
+        double key = BitConverter.ToUInt64(hash) >> 12; // 52 bits: exact in a double
+        var all = Collectives.AllGather(key);
+        for (int r = 1; r < all.Length; r++)
+            if (all[r] != all[0]) throw new InvalidOperationException($"rank {r}'s weights differ from rank 0's after the epoch: the ranks no longer train one model");
     }
 
     private static Dictionary<string, string> BestMetadata(Dictionary<string, string> weightsMeta, int epoch) =>
@@ -275,7 +329,7 @@ public sealed class Trainer
     }
 
     private EpochProgress TrainEpoch(Module model, Module? teacher, Optimizer optimizer, LrScheduler scheduler, GradScaler scaler, DataLoader loader, int epoch,
-        int firstStep, EpochProgress start, RunFolder run, List<EpochMetrics> history, int checkpointEvery, Action<int, EpochProgress> checkpoint, CancellationToken cancel)
+        int firstStep, EpochProgress start, GradientAllReduce? gradients, List<EpochMetrics> history, int checkpointEvery, Action<int, EpochProgress> checkpoint, CancellationToken cancel)
     {
         model.Train();
         var sw = Stopwatch.StartNew();
@@ -302,15 +356,26 @@ public sealed class Trainer
                 }
                 double lossValue = loss.Item();
                 // Without loss scaling a non-finite loss poisons every weight at this step: stop with what is saved.
-                if (!double.IsFinite(lossValue) && !_config.Amp)
+                if (!double.IsFinite(lossValue) && !_config.Amp && gradients is null)
                     throw new TrainingDivergedException(epoch + 1, step + 1, lossValue, _config.Lr, history.Count);
                 scaler.ScaleLoss(loss).Backward();
+                if (gradients is not null)
+                {
+                    // Averaged gradients; the loss rides along so that every rank sees a non-finite one in the same
+                    // step and all stop (or, with AMP, the inf in the gradients makes all skip it).
+                    Span<double> meanLoss = [lossValue];
+                    gradients.Run(meanLoss);
+                    if (!double.IsFinite(meanLoss[0]) && !_config.Amp)
+                        throw new TrainingDivergedException(epoch + 1, step + 1, meanLoss[0], _config.Lr, history.Count);
+                }
                 if (_config.GradClip > 0)
                 {
                     scaler.Unscale(optimizer);
                     Optimizer.ClipGradNorm(model.Parameters(), _config.GradClip);
                 }
                 scaler.Step(optimizer);
+                // Batch-norm statistics are per rank during the step; rank 0's become everyone's (DDP's broadcast_buffers).
+                foreach (var b in _buffers) Collectives.Broadcast(b, 0);
                 AfterStep?.Invoke(model);
                 scaler.Update();
                 optimizer.ZeroGrad();
@@ -331,6 +396,25 @@ public sealed class Trainer
     /// <summary>Mean loss and accuracy of the model in eval mode, without gradients.</summary>
     public static (double Loss, double Accuracy) Evaluate(Module model, DataLoader loader, CancellationToken cancel = default)
     {
+        var (lossSum, correct, seen) = EvaluateSums(model, loader, cancel);
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    /// <summary>Evaluate over every rank's shard of the test split: the sums added across ranks, then the means.</summary>
+    private (double Loss, double Accuracy) EvaluateOverRanks(Module model, DataLoader loader, CancellationToken cancel)
+    {
+        var (lossSum, correct, seen) = EvaluateSums(model, loader, cancel);
+        if (Collectives.WorldSize > 1)
+        {
+            Span<double> sums = [lossSum, correct, seen];
+            Collectives.AllReduce(sums, AllReduceOp.Sum);
+            (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
+        }
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    private static (double LossSum, long Correct, long Seen) EvaluateSums(Module model, DataLoader loader, CancellationToken cancel)
+    {
         model.Eval();
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -347,7 +431,7 @@ public sealed class Trainer
                 seen += batch.Size;
             }
         }
-        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+        return (lossSum, correct, seen);
     }
 
     private static Optimizer BuildOptimizer(Module model, TrainConfig c, TransferLearning transfer)

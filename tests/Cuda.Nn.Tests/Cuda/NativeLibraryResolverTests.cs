@@ -43,6 +43,35 @@ public sealed class NativeLibraryResolverTests : IDisposable
     }
 
     [Fact]
+    public void FindsNcclInPyTorchsWheelAndNamesItWhenMissing()
+    {
+        Assert.Null(NativeLibraryResolver.Locate(CudaLibrary.Nccl, Dirs()));
+        var message = NativeLibraryResolver.NotFoundMessage(CudaLibrary.Nccl, Dirs(), []);
+        Assert.Contains("libnccl 2 (NCCL; pip: nvidia-nccl-cu12", message);
+        Assert.Contains("Looked for libnccl.so.2 in", message);
+        Assert.Contains("CUDANN_NCCL_PATH", message);
+        var venv = Path.Combine(_root, "venv");
+        var wheel = Touch("venv/lib/python3.12/site-packages/nvidia/nccl/lib/libnccl.so.2");
+        Assert.Equal(wheel, NativeLibraryResolver.Locate(CudaLibrary.Nccl, Dirs(new() { ["VIRTUAL_ENV"] = venv })));
+        Assert.Equal(CudaLibrary.Nccl, NativeLibraryResolver.LibraryFor("libnccl.so.2"));
+    }
+
+    [Fact]
+    public void NcclsVersionOrOneErrorNamingTheLibrary()
+    {
+        // Runs on every machine: without NCCL (CI) the binding must fail with the resolver's report, not a crash.
+        if (NativeLibraryResolver.TryLoad(CudaLibrary.Nccl, out var why))
+            Assert.Matches(@"^2\.\d+\.\d+$", Nccl.Version());
+        else
+        {
+            var e = Assert.Throws<CudaLibraryNotFoundException>(Nccl.Version);
+            Assert.Equal(CudaLibrary.Nccl, e.Library);
+            Assert.Equal(why, e.Message);
+            Assert.Contains("libnccl.so.2", e.Message);
+        }
+    }
+
+    [Fact]
     public void LdLibraryPathComesFirstAndNewerMajorWinsWithinAFolder()
     {
         Touch("usr/local/cuda/lib64/libcublas.so.13");

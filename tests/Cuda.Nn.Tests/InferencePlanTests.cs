@@ -3,6 +3,7 @@
 // autograd) against the indices kernel.
 using Cuda.Nn.Autograd;
 using Cuda.Nn.Inference;
+using Cuda.Nn.Onnx;
 using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 using Cuda.Nn.Kernels.Cpu;
@@ -32,6 +33,21 @@ public unsafe class InferencePlanTests
             double diff = OnnxTestModels.MaxAbsDiff(actual, expected);
             Assert.True(diff <= 1e-4, $"{name} batch {batch}: max |plan - eager| = {diff:E3}");
         }
+    }
+
+    [Fact]
+    public void EverySiluOfEfficientNetIsOneStep()
+    {
+        // The exporter writes SiLU as Mul(x, Sigmoid(x)); squeeze-excitation's gate is Mul(x, Sigmoid(s)) of another
+        // value and must stay two nodes. (PlanMatchesTheEagerForward checks the values.)
+        using var model = OnnxTestModels.Create("efficientnet_b0", [3, 32, 32], 10);
+        var proto = OnnxExporter.Build(model, [3, 32, 32]);
+        int silus = proto.Graph.Node.Count(n => n.OpType == "Sigmoid" && proto.Graph.Node.Any(m => m.OpType == "Mul" && m.Input.Contains(n.Output[0]) && m.Input.Contains(n.Input[0])));
+        int gates = proto.Graph.Node.Count(n => n.OpType == "Sigmoid") - silus;
+        Assert.True(silus > 10 && gates > 10, $"efficientnet_b0 exported {silus} SiLUs and {gates} other sigmoids");
+        using var plan = InferencePlan.Compile(model, [3, 32, 32]);
+        Assert.Equal(silus, plan.StepNames.Count(s => s.StartsWith("silu ", StringComparison.Ordinal)));
+        Assert.Equal(gates, plan.StepNames.Count(s => s.EndsWith("(Sigmoid)", StringComparison.Ordinal)));
     }
 
     [Fact]

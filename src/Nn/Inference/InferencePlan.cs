@@ -1,5 +1,6 @@
 // An ONNX graph compiled for inference, as ONNX Runtime does when it creates a session: batch norms folded into
-// the convolutions before them, each convolution fused with the residual Add and the Relu that follow it, and
+// the convolutions before them, each convolution fused with the residual Add and the Relu that follow it, SiLU's
+// Mul(x, Sigmoid(x)) run as one step (InferencePlan.Activations.cs), and
 // the fused convolutions' weights packed once (per input plane size) instead of on every call. Everything else
 // runs node by node through the same interpreter as OnnxGraphModule, without autograd; intermediates are freed
 // after their last use, so their buffers go back to the memory pool for the next node or call. (Max pooling
@@ -31,6 +32,9 @@ public sealed partial class InferencePlan : IDisposable
 
     /// <summary>What the compiler did: convolutions fused, batch norms folded into them, Adds and Relus absorbed.</summary>
     public (int Convs, int BatchNorms, int Adds, int Relus, int OtherNodes) Fusions { get; }
+
+    /// <summary>The steps in the order they run (fused convs, fused activations, interpreted nodes), by name.</summary>
+    public IReadOnlyList<string> StepNames => _steps.Select(s => s.Name).ToList();
 
     /// <summary>One line per fused convolution: its output name and how it runs (after the first call).</summary>
     public IEnumerable<string> Describe() => _steps.OfType<FusedConvStep>().Select(s => s.Describe());
@@ -98,10 +102,20 @@ public sealed partial class InferencePlan : IDisposable
             absorbed.Add(node);
             placeAt[last] = step;
         }
+        // SiLU written as Mul(x, Sigmoid(x)): one step, run where the Mul was.
+        var siluAt = new Dictionary<NodeProto, SiluStep>();
+        foreach (var node in nodes)
+            if (!absorbed.Contains(node) && SiluStep.TryMatch(node, value => OnlyReader(value, "Mul"), out var mul))
+            {
+                absorbed.Add(node);
+                absorbed.Add(mul);
+                siluAt[mul] = new SiluStep(node, mul);
+            }
         // A fused step runs where its last absorbed node was: by then its residual has been computed.
         foreach (var node in nodes)
         {
-            if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
+            if (siluAt.TryGetValue(node, out var silu)) { _steps.Add(silu); others++; }
+            else if (placeAt.TryGetValue(node, out var fused)) _steps.Add(fused);
             else if (!absorbed.Contains(node))
             {
                 _steps.Add(MaxPoolStep.TryCreate(node, out var pool) ? pool : new NodeStep(node, static () => false));

@@ -1,5 +1,6 @@
 // Embedding Cuda.Nn in an app: make a small class-per-folder photo set, train on it for two steps, save the model,
-// then load it the way a product would and classify one photo. Usage: Embedding WORK_FOLDER
+// then load it the way a product would and classify one photo. Usage: Embedding WORK_FOLDER [MODEL [SIZE]]
+// (default: the MLP at 16 px; scripts/aot-vs-ort.sh trains resnet18 at 64 px for a model of realistic cost).
 using Cuda.Nn.Inference;
 using Cuda.Nn.Training;
 using SixLabors.ImageSharp;
@@ -7,6 +8,8 @@ using SixLabors.ImageSharp.PixelFormats;
 
 string work = args.Length > 0 ? args[0] : Directory.CreateTempSubdirectory("cudann-embedding").FullName;
 string photos = Path.Combine(work, "photos"), run = Path.Combine(work, "run");
+string modelName = args.Length > 1 ? args[1] : "mlp";
+int size = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0; // 0: the photos' own
 
 // Two classes of 16x16 photos: reddish and bluish, with noise. train/ holds 8 of each, test/ 4.
 var rng = new Random(1);
@@ -28,7 +31,7 @@ foreach (var (split, count) in new[] { ("train", 8), ("test", 4) })
     }
 
 // 16 training photos at batch 8: two SGD steps. Trainer writes the run folder (best.safetensors, report.json, ...).
-var config = new TrainConfig { Data = photos, Model = "mlp", Epochs = 1, BatchSize = 8, Lr = 0.05, Threads = 2, Workers = 0, Out = run, Seed = 7 };
+var config = new TrainConfig { Data = photos, Model = modelName, ImageSize = size, Epochs = 1, BatchSize = 8, Lr = 0.05, Threads = 2, Workers = 0, Out = run, Seed = 7 };
 var report = new Trainer(config).Run();
 Console.WriteLine($"trained: {report.History.Count} epoch, test accuracy {report.TestAccuracy:P0}");
 

@@ -32,6 +32,11 @@ public class ConvReferenceTests
         // 40 planes: runs of several planes per work item that cross image boundaries; pad (2,1) for a 5x3 kernel.
         ["depthwise 5x3 p(2,1) planes in runs"] = new(5, 8, 10, 20, 8, 5, 3, 1, 1, 2, 1, 1, 1, 8),
         ["depthwise multiplier 3 no pad"] = new(3, 4, 7, 24, 12, 3, 3, 1, 1, 0, 0, 1, 1, 4),
+        // Row kernel (CpuConvDepthwise.CorrelateRows): stride 2 with odd sizes, a row wide enough for the vector
+        // de-interleave, and a 5x5 on a plane narrower than a vector (EfficientNet's late stages).
+        ["depthwise 3x3 stride 2 odd 15x17"] = new(2, 4, 15, 17, 4, 3, 3, 2, 2, 1, 1, 1, 1, 4),
+        ["depthwise 3x3 stride 2 wide 40x70"] = new(1, 3, 40, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3),
+        ["depthwise 5x5 on 7x7"] = new(1, 6, 7, 7, 6, 5, 5, 1, 1, 2, 2, 1, 1, 6),
         ["pointwise"] = new(2, 5, 6, 9, 7, 1, 1),
         ["pointwise groups 2"] = new(2, 4, 5, 7, 6, 1, 1, Groups: 2),
         ["1x1 stride 2 pad 1"] = new(2, 3, 7, 8, 4, 1, 1, 2, 2, 1, 1, 1, 1, 1),

@@ -245,9 +245,34 @@ internal static unsafe class CpuConvDepthwise
         }
         T* outRow = row + pitch;
         var vb = Vector512.Create(bias);
-        for (int oh = 0; oh < s.OH; oh++)
-        {
-            T* yr = y + (long)oh * s.OW;
+        // Four output rows at a time: each tap's weight is broadcast once for four independent FMA chains. One row
+        // alone is a chain of KH x KW dependent FMAs per vector (25 for 5x5), which bound the small planes by latency.
+        int oh = 0;
+        for (; oh + 4 <= s.OH; oh += 4)
+            for (int ow = 0; ow < s.OW; ow += vn)
+            {
+                Vector512<T> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                long rowStep = (long)st * pitch;
+                for (int kh = 0; kh < s.KH; kh++)
+                {
+                    T* xr = buf + (long)(oh * st + kh) * pitch + ow;
+                    T* kr = k + kh * s.KW;
+                    for (int kw = 0; kw < s.KW; kw++)
+                    {
+                        var wv = Vector512.Create(kr[kw]);
+                        T* p = xr + (kw % st) * phase + kw / st;
+                        a0 = Fma(wv, Vector512.Load(p), a0);
+                        a1 = Fma(wv, Vector512.Load(p + rowStep), a1);
+                        a2 = Fma(wv, Vector512.Load(p + 2 * rowStep), a2);
+                        a3 = Fma(wv, Vector512.Load(p + 3 * rowStep), a3);
+                    }
+                }
+                StoreRow(a0, y + (long)oh * s.OW, ow, s.OW, accumulate, outRow);
+                StoreRow(a1, y + (long)(oh + 1) * s.OW, ow, s.OW, accumulate, outRow);
+                StoreRow(a2, y + (long)(oh + 2) * s.OW, ow, s.OW, accumulate, outRow);
+                StoreRow(a3, y + (long)(oh + 3) * s.OW, ow, s.OW, accumulate, outRow);
+            }
+        for (; oh < s.OH; oh++)
             for (int ow = 0; ow < s.OW; ow += vn)
             {
                 var acc = vb;
@@ -258,17 +283,24 @@ internal static unsafe class CpuConvDepthwise
                     for (int kw = 0; kw < s.KW; kw++)
                         acc = Fma(Vector512.Create(kr[kw]), Vector512.Load(xr + (kw % st) * phase + kw / st), acc);
                 }
-                if (ow + vn <= s.OW)
-                {
-                    if (accumulate) acc += Vector512.Load(yr + ow);
-                    acc.Store(yr + ow);
-                    continue;
-                }
-                acc.Store(outRow);
-                for (int j = ow; j < s.OW; j++) yr[j] = accumulate ? yr[j] + outRow[j - ow] : outRow[j - ow];
+                StoreRow(acc, y + (long)oh * s.OW, ow, s.OW, accumulate, outRow);
             }
-        }
         return true;
+    }
+
+    /// <summary>Outputs [ow, ow + 16) of row yr (= or +=), the part inside the row's ow width only (a partial vector
+    /// through the row buffer).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<T>(Vector512<T> acc, T* yr, int ow, int width, bool accumulate, T* rowBuffer) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (ow + Vector512<T>.Count <= width)
+        {
+            if (accumulate) acc += Vector512.Load(yr + ow);
+            acc.Store(yr + ow);
+            return;
+        }
+        acc.Store(rowBuffer);
+        for (int j = ow; j < width; j++) yr[j] = accumulate ? yr[j] + rowBuffer[j - ow] : rowBuffer[j - ow];
     }
 
     /// <summary>

@@ -3,6 +3,7 @@
 // computes at batch B. Each rank's gradient of x is the derivative of the sum of all ranks' losses, which the
 // data-parallel average of the weight gradients then turns into the single process's gradient.
 using Cuda.Nn.Autograd;
+using Cuda.Nn.Functional;
 using Cuda.Nn.Kernels;
 
 namespace Cuda.Nn.Distributed;
@@ -28,7 +29,7 @@ public static class SyncBatchNorm
         using var wc = weight is null ? null : weight.DType == ct ? weight.Share() : weight.To(ct);
         using var bc = bias is null ? null : bias.DType == ct ? bias.Share() : bias.To(ct);
 
-        Tensor mean, invstd, scale, shift;
+        Tensor mean, invstd;
         double total;
         using (AutogradMode.NoGrad())
         {
@@ -66,14 +67,8 @@ public static class SyncBatchNorm
                 runningMean.CopyFrom(nm);
                 runningVar.CopyFrom(nv);
             }
-            scale = wc is null ? invstd.Share() : invstd.Mul(wc);
-            using var ms = mean.Mul(scale);
-            shift = bc is null ? ms.Neg() : bc.Sub(ms);
         }
-        var y = Tensor.Empty(x.ShapeRef, ct, x.Device);
-        x.Backend.ChannelAffine(x.Storage, x.Layout, scale.Storage, shift.Storage, y.Storage);
-        scale.Dispose();
-        shift.Dispose();
+        var y = F.NormalizeChannels(x, mean, invstd, wc, bc);
         var inputs = new List<Tensor> { x };
         if (wc is not null) inputs.Add(wc);
         if (bc is not null) inputs.Add(bc);

@@ -50,7 +50,7 @@ public static partial class F
         if (batchStats && m <= 1)
             throw new ArgumentException($"batch_norm: expected more than 1 value per channel when training, got input {Layout.ShapeString(x.ShapeRef)}");
 
-        Tensor mean, invstd, scale, shift;
+        Tensor mean, invstd;
         using (AutogradMode.NoGrad())
         {
             if (batchStats)
@@ -78,14 +78,8 @@ public static partial class F
                 using var ve = rv.Add(eps);
                 invstd = ve.Rsqrt();
             }
-            scale = wc is null ? invstd.Share() : invstd.Mul(wc);
-            using var ms = mean.Mul(scale);
-            shift = bc is null ? ms.Neg() : bc.Sub(ms);
         }
-        var y = Tensor.Empty(x.ShapeRef, ct, x.Device);
-        x.Backend.ChannelAffine(x.Storage, x.Layout, scale.Storage, shift.Storage, y.Storage);
-        scale.Dispose();
-        shift.Dispose();
+        var y = NormalizeChannels(x, mean, invstd, wc, bc);
         var inputs = new List<Tensor> { x };
         if (wc is not null) inputs.Add(wc);
         if (bc is not null) inputs.Add(bc);
@@ -118,6 +112,26 @@ public static partial class F
             invstd.Dispose();
         }
         return y;
+    }
+
+    /// <summary>y = (x - mean[c]) invstd[c] weight[c] + bias[c] as one per-channel affine pass (weight and bias may be
+    /// null), without recording a gradient: batch norm's forward, local or synchronised across ranks.</summary>
+    internal static Tensor NormalizeChannels(Tensor x, Tensor mean, Tensor invstd, Tensor? weight, Tensor? bias)
+    {
+        Tensor scale, shift;
+        using (AutogradMode.NoGrad())
+        {
+            scale = weight is null ? invstd.Share() : invstd.Mul(weight);
+            using var ms = mean.Mul(scale);
+            shift = bias is null ? ms.Neg() : bias.Sub(ms);
+        }
+        using (scale)
+        using (shift)
+        {
+            var y = Tensor.Empty(x.ShapeRef, x.DType, x.Device);
+            x.Backend.ChannelAffine(x.Storage, x.Layout, scale.Storage, shift.Storage, y.Storage);
+            return y;
+        }
     }
 
     /// <summary>

@@ -5,11 +5,14 @@ namespace Cuda.Nn.Training;
 
 /// <summary>
 /// Progress within an epoch: on a terminal, one line rewritten in place (a bar, step, images/s, ETA, running loss);
-/// when the output is redirected or captured, a plain line every 15 seconds, so logs stay line-oriented.
+/// when the output is redirected or captured, a plain line every 15 seconds, so logs stay line-oriented. Under a
+/// launcher (mpirun) always plain: Open MPI gives each rank a pseudo-terminal even when the job's own output goes
+/// to a file, which filled redirected logs with carriage-return frames.
 /// </summary>
 internal sealed class ProgressLine(TextWriter log, int total, int plainIntervalMs = 15000)
 {
-    private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected;
+    private readonly bool _interactive = ReferenceEquals(log, Console.Out) && !Console.IsOutputRedirected
+        && !Distributed.DistributedEnvironment.Current().IsDistributed;
     private readonly Stopwatch _since = Stopwatch.StartNew();
     private readonly Stopwatch _start = Stopwatch.StartNew();
     private bool _drawn;

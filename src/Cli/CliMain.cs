@@ -33,26 +33,33 @@ public static class CliMain
                                  --dist-timeout SECONDS (default 300): a rank waiting that long for the others stops the job
                                  --nproc N: starts N local ranks itself (mpirun -n N --oversubscribe --bind-to none cudann ...)
                                  --sync-bn true: batch-norm statistics over all ranks' batches (default: each rank's own)
+                       distillation: --teacher FILE --temperature T --distill-alpha A (see distill)
           gpu-check [--dry-run true] [--steps 200] [--batch 128] [--out FILE.json]
                                every op family on the GPU (ILGPU CUDA) against the CPU, forward and gradients, then ResNet-20
                                SGD steps on both with the loss curves compared, images/s and peak device memory; without a
-                               GPU it says so (--dry-run runs the same checks on ILGPU's CPU accelerator)
+                               GPU it says so (--dry-run runs the same checks on ILGPU's CPU accelerator);
+                               --data PATH (default Fashion-MNIST) feeds the training steps, --threads N the CPU side
           dist-check [--bucket-elements 4096] [--sizes N1,N2,...] [--seed N]
                                run on every rank (mpirun -n 2 cudann dist-check): all-reduce sum/average of F32/F64/F16/BF16
                                buffers, broadcast, barrier and all-gather against this rank's own computation
           quantize --checkpoint FILE [--calibration 512] [--out DIR]
                                static int8 (per-channel weights, calibrated per-tensor activations, BN folded; VPDPBUSD
-                               kernels); reports float vs int8 accuracy and speed; writes a QDQ model.int8.onnx
+                               kernels); reports float vs int8 accuracy and speed; writes a QDQ model.int8.onnx;
+                               --data PATH (default Fashion-MNIST), --test-limit N (0 = all), --threads N
           prune --checkpoint FILE [--amount 0.5] [--structured true] [--global true|false] [--finetune-epochs 1] [--out DIR]
                                magnitude pruning (zeros, masks kept while fine-tuning) or structured L1 channel pruning
-                               (fewer channels: smaller and faster); reports accuracy, size and speed before and after
+                               (fewer channels: smaller and faster); reports accuracy, size and speed before and after;
+                               fine-tuning: --lr 0.01 --batch-size 128 --seed 0; --data PATH (default Fashion-MNIST)
+                               --train-limit N --test-limit N (0 = all) --threads N
           distill --teacher FILE [train options] [--temperature T] [--distill-alpha A]
                                trains the student (--model) with alpha * T^2 KL(teacher_T || student_T) + (1 - alpha) CE;
                                defaults T 4, alpha 0.5; the teacher file names its model (checkpoint or best.safetensors)
           eval --checkpoint FILE [--data PATH] [--val F --seed N] [--out DIR]
                                evaluates on PATH's test split (default: the data, --val and --seed the run trained with),
                                prepared as in training (size, mean/std, classes stored in the file): accuracy, top-5, per-class precision/recall/F1,
-                               ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png
+                               ROC-AUC, confusion matrix; writes eval.json, confusion_matrix.png, per_class.png;
+                               --batch-size 256 --threads N --skip-bad true; for files without a preprocessing record:
+                               --model NAME --channels C --size S (default 28)
           kfold --folds K [train options]
                                stratified K-fold cross-validation on the train split: each fold trained from
                                scratch, per-fold accuracy and mean +/- std in kfold.json; rerun to resume
@@ -72,7 +79,8 @@ public static class CliMain
           predict --model FILE INPUT [--top K] [--json] [--limit N] [--arch NAME]
                                FILE: an .onnx file (run by our own interpreter) or a checkpoint; INPUT: an image, a
                                folder of images, or a data set with a test split (IDX, CIFAR, train/+test/ tree: first --limit images);
-                               prints the top-K classes with probabilities, or JSON with --json
+                               prints the top-K classes with probabilities, or JSON with --json;
+                               --batch-size 64 --threads N; --classes N --channels C --size S for files that do not say
           models               lists the models the registry can build
           summary --model NAME [--classes N] [--channels C] [--size S] [--batch B]
                                prints each layer's output shape, parameters and MACs
@@ -108,6 +116,18 @@ public static class CliMain
         return code;
     }
 
+    /// <summary>`cudann COMMAND --help`: the command's own part of the usage text (its first line starts at column 2
+    /// with the command's name; continuation lines are indented further), or null for an unknown command.</summary>
+    public static string? CommandHelp(string command)
+    {
+        var lines = Usage.Split('\n');
+        int start = Array.FindIndex(lines, l => l.StartsWith("  " + command + " ", StringComparison.Ordinal) || l == "  " + command);
+        if (start < 0 || command.StartsWith('-')) return null;
+        int end = start + 1;
+        while (end < lines.Length && lines[end].StartsWith("   ", StringComparison.Ordinal)) end++;
+        return "usage: cudann " + string.Join('\n', lines[start..end]).TrimStart() + "\n\n(cudann --help lists every command)";
+    }
+
     private static int Dispatch(string[] args)
     {
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -116,6 +136,11 @@ public static class CliMain
             return args.Length == 0 ? 2 : 0;
         }
         var rest = args[1..];
+        if (rest.Any(a => a is "--help" or "-h"))
+        {
+            Console.WriteLine(CommandHelp(args[0]) ?? throw new UsageException($"unknown command '{args[0]}'"));
+            return 0;
+        }
         switch (args[0])
         {
             case "--version":

@@ -84,6 +84,7 @@ internal static unsafe partial class LibClang
     public const int DiagnosticError = 3;
 
     [LibraryImport(Lib)] public static partial void* clang_createIndex(int excludeDeclarationsFromPch, int displayDiagnostics);
+    [LibraryImport(Lib)] public static partial void clang_toggleCrashRecovery(uint isEnabled);
     [LibraryImport(Lib)] public static partial void clang_disposeIndex(void* index);
     [LibraryImport(Lib)]
     public static partial int clang_parseTranslationUnit2(void* index, byte* sourceFilename, byte** commandLineArgs, int numArgs,

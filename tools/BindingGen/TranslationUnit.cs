@@ -41,6 +41,10 @@ internal sealed unsafe class TranslationUnit : IDisposable
             var argv = stackalloc byte*[args.Count];
             for (int i = 0; i < args.Count; i++) argv[i] = Utf8(args[i]);
             index = LibClang.clang_createIndex(0, 0);
+            // clang_createIndex turns on LLVM's crash recovery, which installs process-wide SIGSEGV/SIGILL handlers and
+            // leaves them: in a .NET process (the tests) every later null dereference then dies with "Illegal
+            // instruction" instead of a NullReferenceException. Off again at once; a header that crashes clang crashes us.
+            LibClang.clang_toggleCrashRecovery(0);
             void* tu;
             int status = LibClang.clang_parseTranslationUnit2(index, Utf8(MainFile), argv, args.Count, null, 0,
                 LibClang.DetailedPreprocessingRecord | LibClang.SkipFunctionBodies, &tu);

@@ -6,7 +6,8 @@
  * compiler and load it through CUDANN_TRT_PATH.
  *
  * Test-only entry points (not in cudann_trt.h): cudann_trt_recorder_log / _reset / _fail_call. An injected failure
- * (fail_call(n, message), or CUDANN_TRT_RECORDER_FAIL=n:message at reset) makes the n-th call from then fail with
+ * (fail_call(n, message); a function, not an environment variable, because .NET does not pass its environment
+ * changes to the C library and setenv in a multithreaded test process is unsafe) makes the n-th call from then fail with
  * CUDANN_TRT_STATUS_TENSORRT_FAILED and that message, and reports it to the newest live logger at ERROR severity,
  * as TensorRT reports its errors. Not thread-safe: the tests that use it run one at a time. */
 #include "trt_recorder.h"
@@ -52,12 +53,6 @@ static void reset_all(void) {
     calls = 0;
     fail_at = 0;
     last_error[0] = 0;
-    const char *env = getenv("CUDANN_TRT_RECORDER_FAIL");
-    if (env && *env) {
-        char *colon = NULL;
-        fail_at = strtol(env, &colon, 10);
-        snprintf(fail_message, sizeof fail_message, "%s", colon && *colon == ':' ? colon + 1 : "injected failure");
-    }
     initialised = 1;
 }
 

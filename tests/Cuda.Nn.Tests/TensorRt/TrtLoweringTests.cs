@@ -1,4 +1,4 @@
-// The direct lowering (TrtLowering) of resnet20's exported inference graph, checked call by call through the
+// The direct lowering (TrtLowering) of resnet20's and resnet18's exported inference graphs, checked call by call through the
 // recording test double: layer kinds and counts, every convolution's geometry, output shape, weight count and
 // the checksum of its batch-norm-folded weights and bias (folded here independently, from the ONNX initializers),
 // the head's constants, precision flags, workspace and the dynamic-batch profile. No TensorRT ran: this checks
@@ -16,26 +16,12 @@ public sealed class TrtLoweringTests
     private static float[] Floats(GraphProto g, string name) =>
         MemoryMarshal.Cast<byte, float>(g.Initializer.Single(t => t.Name == name).RawData.Span).ToArray();
 
-    [Fact]
-    public void Resnet20IsLoweredCallByCallWithFoldedWeights()
+    /// <summary>
+    /// Each recorded convolution against its ONNX node, in graph order: geometry, weight count and the FNV-1a of its
+    /// weights and bias folded with the batch norm that reads it (folded here, from the initializers). Returns the lines' fields.
+    /// </summary>
+    private static List<Dictionary<string, string>> AssertConvolutionsFolded(GraphProto graph)
     {
-        TrtRecorder.Require();
-        using var model = OnnxTestModels.Create("resnet20", [3, 32, 32], 10);
-        var proto = OnnxExporter.Build(model, [3, 32, 32]);
-        using var logger = new Logger();
-        using var builder = new Builder(logger);
-        using var lowered = TrtLowering.Lower(proto, builder, new TrtBuildOptions(BuilderFlags.Fp16 | BuilderFlags.Int8, 1, 8, 32, 1UL << 28));
-
-        Assert.Equal(new Dictionary<string, int>
-        {
-            ["convolution"] = 21, ["folded batch norm"] = 21, ["activation"] = 19, ["elementwise"] = 10, ["reduce"] = 1, ["matmul"] = 1, ["constant"] = 2,
-        }, lowered.Layers.ToDictionary());
-        Assert.Single(TrtRecorder.Lines("config_set_flags"), l => l.EndsWith(" flags=FP16,INT8,", StringComparison.Ordinal));
-        Assert.Single(TrtRecorder.Lines("config_set_workspace"), l => l.EndsWith(" bytes=268435456", StringComparison.Ordinal));
-        Assert.EndsWith(" name=input dtype=0 -> T5[-1x3x32x32]", TrtRecorder.Lines("network_add_input").Single());
-
-        // Each convolution: geometry from its ONNX node, weights folded with the batch norm that reads it.
-        var graph = proto.Graph;
         var convLines = TrtRecorder.Lines("network_add_convolution").Select(TrtRecorder.Fields).ToList();
         var convNodes = graph.Node.Where(n => n.OpType == "Conv").ToList();
         Assert.Equal(convNodes.Select(n => n.Name), convLines.Select(f => f["name"]));
@@ -60,6 +46,29 @@ public sealed class TrtLoweringTests
                 (f["out_channels"], f["kernel"], f["stride"], f["pad"], f["groups"], f["weights"], f["fnv"], f["bias"]));
             Assert.Contains($"bias={outC} fnv={TrtRecorder.Fnv1a(fb)} ->", TrtRecorder.Lines("network_add_convolution").Single(l => l.Contains($" name={node.Name} ")));
         }
+        return convLines;
+    }
+
+    [Fact]
+    public void Resnet20IsLoweredCallByCallWithFoldedWeights()
+    {
+        TrtRecorder.Require();
+        using var model = OnnxTestModels.Create("resnet20", [3, 32, 32], 10);
+        var proto = OnnxExporter.Build(model, [3, 32, 32]);
+        using var logger = new Logger();
+        using var builder = new Builder(logger);
+        using var lowered = TrtLowering.Lower(proto, builder, new TrtBuildOptions(BuilderFlags.Fp16 | BuilderFlags.Int8, 1, 8, 32, 1UL << 28));
+
+        Assert.Equal(new Dictionary<string, int>
+        {
+            ["convolution"] = 21, ["folded batch norm"] = 21, ["activation"] = 19, ["elementwise"] = 10, ["reduce"] = 1, ["matmul"] = 1, ["constant"] = 2,
+        }, lowered.Layers.ToDictionary());
+        Assert.Single(TrtRecorder.Lines("config_set_flags"), l => l.EndsWith(" flags=FP16,INT8,", StringComparison.Ordinal));
+        Assert.Single(TrtRecorder.Lines("config_set_workspace"), l => l.EndsWith(" bytes=268435456", StringComparison.Ordinal));
+        Assert.EndsWith(" name=input dtype=0 -> T5[-1x3x32x32]", TrtRecorder.Lines("network_add_input").Single());
+
+        var graph = proto.Graph;
+        var convLines = AssertConvolutionsFolded(graph);
         // Stem and layer1 at 32x32 (7 convs), layer2 at 16x16 and layer3 at 8x8 (6 + a projection each).
         var shapes = convLines.Select(f => f["->"][f["->"].IndexOf('[')..]).GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(new Dictionary<string, int> { ["[-1x16x32x32]"] = 7, ["[-1x32x16x16]"] = 7, ["[-1x64x8x8]"] = 7 }, shapes);
@@ -86,6 +95,35 @@ public sealed class TrtLoweringTests
         using var plan = builder.BuildSerialized(lowered.Network, lowered.Config);
         using var engine = Engine.Deserialize(logger, plan.Span);
         Assert.Equal(["input:Input:-1,3,32,32", "output:Output:-1,10"], engine.IO.Select(io => $"{io.Name}:{io.Mode}:{string.Join(',', io.Dims)}"));
+    }
+
+    [Fact]
+    public void Resnet18IsLoweredWithItsMaxPoolAndDownsamplingConvs()
+    {
+        TrtRecorder.Require();
+        using var model = OnnxTestModels.Create("resnet18", [3, 64, 64], 10);
+        var proto = OnnxExporter.Build(model, [3, 64, 64]);
+        using var logger = new Logger();
+        using var builder = new Builder(logger);
+        using var lowered = TrtLowering.Lower(proto, builder, new TrtBuildOptions(BuilderFlags.Bf16, 2, 4, 16));
+
+        // 7x7 stem, 8 basic blocks of two convs, three 1x1 downsampling convs; relus: stem + two per block.
+        Assert.Equal(new Dictionary<string, int>
+        {
+            ["convolution"] = 20, ["folded batch norm"] = 20, ["activation"] = 17, ["pooling"] = 1, ["elementwise"] = 9, ["reduce"] = 1, ["matmul"] = 1, ["constant"] = 2,
+        }, lowered.Layers.ToDictionary());
+        var convLines = AssertConvolutionsFolded(proto.Graph);
+        Assert.Equal(("7x7", "2x2", "3x3", "[-1x64x32x32]"), (convLines[0]["kernel"], convLines[0]["stride"], convLines[0]["pad"], convLines[0]["->"][convLines[0]["->"].IndexOf('[')..]));
+        Assert.Equal(3, convLines.Count(f => f["kernel"] == "1x1" && f["stride"] == "2x2"));
+        Assert.EndsWith(" kind=max window=3x3 stride=2x2 pad=1x1 count_include_pad=0 -> " + TrtRecorder.Fields(TrtRecorder.Lines("network_add_pooling").Single())["->"],
+            TrtRecorder.Lines("network_add_pooling").Single());
+        Assert.EndsWith("[-1x64x16x16]", TrtRecorder.Lines("network_add_pooling").Single());
+        var shapes = convLines.Skip(1).Select(f => f["->"][f["->"].IndexOf('[')..]).GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(new Dictionary<string, int> { ["[-1x64x16x16]"] = 4, ["[-1x128x8x8]"] = 5, ["[-1x256x4x4]"] = 5, ["[-1x512x2x2]"] = 5 }, shapes);
+        Assert.EndsWith("[-1x512]", TrtRecorder.Lines("network_add_reduce").Single());
+        Assert.EndsWith("[-1x10]", TrtRecorder.Lines("network_add_matmul").Single());
+        Assert.Single(TrtRecorder.Lines("config_set_flags"), l => l.EndsWith(" flags=BF16,", StringComparison.Ordinal));
+        Assert.EndsWith(" input=input min=[2x3x64x64] opt=[4x3x64x64] max=[16x3x64x64]", TrtRecorder.Lines("profile_set_dims").Single());
     }
 
     [Fact]

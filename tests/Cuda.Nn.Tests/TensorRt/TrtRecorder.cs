@@ -28,6 +28,11 @@ internal static unsafe class TrtRecorder
             return (null, "no C compiler (cc, gcc, clang or $CC) on PATH: the TensorRT recording test double (tests/Cuda.Nn.Tests/Native/trt_recorder.c) could not be built");
         string dir = Path.Combine(Path.GetTempPath(), $"cudann-trt-recorder-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
+        // Linux lets a loaded library's file go: remove the folder when the test process ends.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
         string so = Path.Combine(dir, "libcudann_trt_recorder.so");
         var (code, output) = Run(cc, $"-std=c99 -Wall -Wextra -Werror -pedantic -O1 -shared -fPIC -fvisibility=hidden -I \"{ShimHeaderDir}\" -o \"{so}\" " +
             string.Join(' ', Sources.Select(s => $"\"{s}\"")));

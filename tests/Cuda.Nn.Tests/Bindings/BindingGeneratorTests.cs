@@ -174,7 +174,7 @@ public sealed unsafe class BindingGeneratorTests
     /// </summary>
     private static Dictionary<string, long>? CompilerFacts(TranslationUnit tu)
     {
-        if (FindCCompiler() is not { } compiler) return null;
+        if (Support.NativeCompilers.C() is not { } compiler) return null;
         var probe = new System.Text.StringBuilder("#include <stdio.h>\n#include <stddef.h>\n#include \"fixture.h\"\nint main(void) {\n");
         foreach (var e in Distinct(tu, CXCursorKind.EnumDecl))
             foreach (var m in LibClang.Children(e).Where(m => m.Kind == CXCursorKind.EnumConstantDecl))

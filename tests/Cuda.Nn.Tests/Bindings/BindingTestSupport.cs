@@ -56,19 +56,4 @@ internal static class BindingTestSupport
     public static MethodInfo Method(Type type, string name) =>
         type.GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
         ?? throw new Xunit.Sdk.XunitException($"{type.FullName} has no method {name}");
-
-    /// <summary>A C compiler on PATH ($CC, cc, gcc, clang), or null.</summary>
-    public static string? FindCCompiler()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("CC") is { Length: > 0 } cc) candidates.Add(cc);
-        candidates.AddRange(["cc", "gcc", "clang"]);
-        foreach (var c in candidates)
-        {
-            if (Path.IsPathRooted(c)) { if (File.Exists(c)) return c; continue; }
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-                if (File.Exists(Path.Combine(dir, c))) return Path.Combine(dir, c);
-        }
-        return null;
-    }
 }

@@ -11,20 +11,6 @@ public sealed class HostEmulationTests
 {
     private static string ProgramSource => Path.Combine(NativeCudaDir, "test", "kernels_on_host.cpp");
 
-    private static string? FindCompiler()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("CXX") is { Length: > 0 } cxx) candidates.Add(cxx);
-        candidates.AddRange(["g++", "c++", "clang++"]);
-        foreach (var c in candidates)
-        {
-            if (Path.IsPathRooted(c)) { if (File.Exists(c)) return c; continue; }
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-                if (File.Exists(Path.Combine(dir, c))) return Path.Combine(dir, c);
-        }
-        return null;
-    }
-
     private static (int ExitCode, string Output) Run(string file, string arguments, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -50,7 +36,7 @@ public sealed class HostEmulationTests
     [Fact]
     public void KernelsMatchReferencesOnTheCpuEmulation()
     {
-        var compiler = FindCompiler();
+        var compiler = Support.NativeCompilers.Cxx();
         if (compiler is null) Assert.Skip("no C++ compiler (g++, c++, clang++ or $CXX) on PATH: the kernels' host emulation was not run");
         var dir = Path.Combine(Path.GetTempPath(), "cudann-emulation-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);

@@ -24,7 +24,7 @@ internal static unsafe class TrtRecorder
 
     private static (string?, string?) Build()
     {
-        if (FindCCompiler() is not { } cc)
+        if (Support.NativeCompilers.C() is not { } cc)
             return (null, "no C compiler (cc, gcc, clang or $CC) on PATH: the TensorRT recording test double (tests/Cuda.Nn.Tests/Native/trt_recorder.c) could not be built");
         string dir = Path.Combine(Path.GetTempPath(), $"cudann-trt-recorder-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);

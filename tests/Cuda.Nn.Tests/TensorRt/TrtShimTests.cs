@@ -24,20 +24,6 @@ public sealed partial class TrtShimTests
             .GetMethods(BindingFlags.Static | BindingFlags.NonPublic)
             .Where(m => m.GetCustomAttribute<LibraryImportAttribute>() is not null).Select(m => m.Name), StringComparer.Ordinal);
 
-    private static string? FindCxx()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("CXX") is { Length: > 0 } cxx) candidates.Add(cxx);
-        candidates.AddRange(["g++", "c++", "clang++"]);
-        foreach (var c in candidates)
-        {
-            if (Path.IsPathRooted(c)) { if (File.Exists(c)) return c; continue; }
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-                if (File.Exists(Path.Combine(dir, c))) return Path.Combine(dir, c);
-        }
-        return null;
-    }
-
     /// <summary>
     /// TensorRT 10's include folder: CUDANN_TRT_INCLUDE, TensorRT_ROOT/include, the Debian/Ubuntu package's folder, or the
     /// unpacked NVIDIA/TensorRT include/ this project's machines keep under /var/cache/cudann-trt/VERSION/include.
@@ -62,13 +48,13 @@ public sealed partial class TrtShimTests
         {
             File.WriteAllText(Path.Combine(dir, "use.c"), "#include \"cudann_trt.h\"\nint main(void) { cudann_trt_tensor t = 0; (void)t; return CUDANN_TRT_STATUS_OK; }\n");
             int compiled = 0;
-            if (FindCCompiler() is { } cc)
+            if (Support.NativeCompilers.C() is { } cc)
             {
                 var (code, output) = TrtRecorder.Run(cc, $"-std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I \"{TrtRecorder.ShimHeaderDir}\" \"{Path.Combine(dir, "use.c")}\"");
                 Assert.True(code == 0, $"{cc} -std=c99 rejects {Header}:\n{output}");
                 compiled++;
             }
-            if (FindCxx() is { } cxx)
+            if (Support.NativeCompilers.Cxx() is { } cxx)
             {
                 var (code, output) = TrtRecorder.Run(cxx, $"-x c++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I \"{TrtRecorder.ShimHeaderDir}\" \"{Path.Combine(dir, "use.c")}\"");
                 Assert.True(code == 0, $"{cxx} -std=c++17 rejects {Header}:\n{output}");
@@ -85,7 +71,7 @@ public sealed partial class TrtShimTests
     [Fact]
     public void ShimCompilesAgainstTensorRtHeadersAndExportsExactlyTheHeadersFunctions()
     {
-        string? cxx = FindCxx();
+        string? cxx = Support.NativeCompilers.Cxx();
         if (cxx is null) Assert.Skip("no C++ compiler (g++, c++, clang++ or $CXX) on PATH: the TensorRT shim was not compiled");
         var (trt, looked) = TensorRtInclude();
         if (trt is null)

@@ -72,14 +72,26 @@ public sealed unsafe partial class CpuBackend
         };
     }
 
-    /// <summary>Checks that a frozen conv's operand is contiguous NCHW [n, c, h, w] or blocked; true when blocked.</summary>
+    /// <summary>Checks that a frozen conv's operand is contiguous NCHW [n, c, h, w] or blocked; true when blocked.
+    /// Runs on every call of every fused conv, so it compares dims in place and allocates only for the message.</summary>
     private static bool FrozenOperand(Layout l, string what, int n, int c, int h, int w)
     {
+        var s = l.Shape;
         bool blocked = l.Rank == 5;
-        int[] want = blocked ? ChannelBlocked.Shape(n, c, h, w) : [n, c, h, w];
-        if (!l.Shape.AsSpan().SequenceEqual(want) || !l.IsContiguous)
-            throw new ArgumentException($"frozen conv2d: {what} must be contiguous {Layout.ShapeString(want)}{(blocked ? " (channel-blocked)" : "")}, got {Layout.ShapeString(l.Shape)}{(l.IsContiguous ? "" : ", strided")}");
+        bool fits = l.IsContiguous && (blocked
+            ? s[0] == n && s[1] == ChannelBlocked.Blocks(c) && s[2] == h + 2 * ChannelBlocked.Border && s[3] == w + 2 * ChannelBlocked.Border && s[4] == ChannelBlocked.Lanes
+            : l.Rank == 4 && s[0] == n && s[1] == c && s[2] == h && s[3] == w);
+        if (!fits)
+        {
+            int[] want = blocked ? ChannelBlocked.Shape(n, c, h, w) : [n, c, h, w];
+            throw new ArgumentException($"frozen conv2d: {what} must be contiguous {Layout.ShapeString(want)}{(blocked ? " (channel-blocked)" : "")}, got {Layout.ShapeString(s)}{(l.IsContiguous ? "" : ", strided")}");
+        }
         return blocked;
+    }
+
+    private static void CheckF32(Storage? s)
+    {
+        if (s is not null && C(s).DType != DType.F32) throw new NotSupportedException($"frozen conv2d computes in F32, got {C(s).DType}");
     }
 
     private static float* F32(Storage s, Layout l) => C(s).Ptr<float>() + l.Offset;
@@ -91,8 +103,9 @@ public sealed unsafe partial class CpuBackend
         int n = xLayout.Rank > 0 ? xLayout.Shape[0] : 0;
         bool xBlocked = FrozenOperand(xLayout, "input", n, g.C, g.H, g.W), yBlocked = FrozenOperand(yLayout, "output", n, g.O, g.OH, g.OW);
         bool rBlocked = residual is not null && FrozenOperand(residualLayout!, "residual", n, g.O, g.OH, g.OW);
-        foreach (var s in new[] { x, y, residual })
-            if (s is not null && C(s).DType != DType.F32) throw new NotSupportedException($"frozen conv2d computes in F32, got {C(s).DType}");
+        CheckF32(x);
+        CheckF32(y);
+        CheckF32(residual);
         float* px = F32(x, xLayout), py = F32(y, yLayout), pr = residual is null ? null : F32(residual, residualLayout!);
         long yImage = BlockedLayout.ImageFloats(g.O, g.OH, g.OW);
         if (f.Blocked is { } b)

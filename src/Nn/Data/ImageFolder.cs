@@ -273,9 +273,8 @@ public sealed class ImageDecoder
     /// <summary>As DecodeNative for a file, from its bytes; name is what errors call it.</summary>
     public (int C, int H, int W) DecodeNative(byte[] bytes, string name, bool grayscale, ref byte[] buffer)
     {
-        string path = name;
         if (bytes.LongLength > MaxFileBytes) throw Bad(name, $"{bytes.LongLength} bytes, over the limit of {MaxFileBytes} for an image");
-        string format = Check(bytes, path);
+        string format = Check(bytes, name);
         try
         {
             using var img = Load(bytes, grayscale);
@@ -285,7 +284,7 @@ public sealed class ImageDecoder
             ToPlanar(img, buffer.AsSpan(0, n));
             return (c, img.Height, img.Width);
         }
-        catch (Exception e) when (Recoverable(e)) { throw Bad(path, $"corrupt or truncated {format} data ({Describe(e)})", e); }
+        catch (Exception e) when (Recoverable(e)) { throw Bad(name, $"corrupt or truncated {format} data ({Describe(e)})", e); }
     }
 
     /// <summary>Checks the header and the pixel cap before any pixel is decoded; returns the format's name.</summary>

@@ -22,6 +22,8 @@ public sealed partial class InferencePlan
         /// <summary>The prepared convs, one per variant, input plane and input layout seen.</summary>
         private readonly Dictionary<(string Variant, int H, int W, bool BlockedInput), IFrozenConv2d> _frozen = [];
         private readonly Lock _gate = new();
+        /// <summary>The weights' backend, looked up once (Backends.For takes a lock; Run asks on every call).</summary>
+        private readonly IBackend _backend;
 
         public string? Residual { get; set; }
         public FusedActivation Activation { get; set; }
@@ -40,6 +42,7 @@ public sealed partial class InferencePlan
             _input = conv.Input[0];
             _weight = weight;
             _bias = bias;
+            _backend = weight.Backend;
             _stride = ((int)strides[0], (int)strides[1]);
             _dilation = ((int)dilations[0], (int)dilations[1]);
             _pads = pads;
@@ -52,7 +55,7 @@ public sealed partial class InferencePlan
         /// <summary>Whether the weights' backend can run this conv on a blocked input (pads symmetric, as Variant
         /// requires), so a producer may leave its input or residual blocked.</summary>
         public bool ReadsBlocked => _pads[0] == _pads[2] && _pads[1] == _pads[3]
-            && _weight.Backend.FrozenConv2dReadsBlocked(_groups, _stride.H, _stride.W, (int)_pads[0], (int)_pads[1]);
+            && _backend.FrozenConv2dReadsBlocked(_groups, _stride.H, _stride.W, (int)_pads[0], (int)_pads[1]);
 
         /// <summary>A 2-D Conv whose weight (and bias) are initializers; anything else stays an interpreted node.</summary>
         public static bool TryCreate(NodeProto conv, Dictionary<string, Tensor> constants, out FusedConvStep step)
@@ -112,16 +115,15 @@ public sealed partial class InferencePlan
             }
             bool blockedInput = x.Rank == 5;
             IFrozenConv2d conv;
-            var backend = _weight.Backend;
             lock (_gate)
                 if (!_frozen.TryGetValue((variant, g.H, g.W, blockedInput), out conv!))
-                    _frozen[(variant, g.H, g.W, blockedInput)] = conv = backend.PrepareFrozenConv2d(variant, _weight.Storage, _weight.Layout, _bias.Storage, _bias.Layout, g, blockedInput);
+                    _frozen[(variant, g.H, g.W, blockedInput)] = conv = _backend.PrepareFrozenConv2d(variant, _weight.Storage, _weight.Layout, _bias.Storage, _bias.Layout, g, blockedInput);
             // The output stays blocked when every reader takes blocked values and the kernel writes them.
             int[] shape = OutputBlocked && conv.WritesBlocked ? ChannelBlocked.Shape(g.N, g.O, g.OH, g.OW) : [g.N, g.O, g.OH, g.OW];
             using var xc = x.Contiguous();
             using var rc = res?.Contiguous();
             var y = Planned(env, shape) ?? Tensor.Empty(shape);
-            backend.FrozenConv2d(conv, xc.Storage, xc.Layout, rc?.Storage, rc?.Layout, y.Storage, y.Layout, Activation);
+            _backend.FrozenConv2d(conv, xc.Storage, xc.Layout, rc?.Storage, rc?.Layout, y.Storage, y.Layout, Activation);
             return [y];
         }
 
@@ -150,7 +152,7 @@ public sealed partial class InferencePlan
             bool fits = _pads[0] == _pads[2] && _pads[1] == _pads[3] && c == ws[1] * _groups && x.Device == _weight.Device && g.OH > 0 && g.OW > 0
                 && (res is null || res.Device == x.Device && res.DType == x.DType && (res.ShapeRef.AsSpan().SequenceEqual([n, g.O, g.OH, g.OW])
                     || res.ShapeRef.AsSpan().SequenceEqual(ChannelBlocked.Shape(n, g.O, g.OH, g.OW))));
-            return fits ? _weight.Backend.ChooseFrozenConv2d(g, x.DType, blocked) : null;
+            return fits ? _backend.ChooseFrozenConv2d(g, x.DType, blocked) : null;
         }
 
         /// <summary>The same computation as separate eager ops (other devices and dtypes, grouped convs, no AVX-512): the

@@ -206,16 +206,7 @@ public sealed class InferenceModel : IDisposable
     public Prediction[] Predict(InferenceInput input, int top = 5) => Predict([input], top)[0];
 
     /// <summary>One image file, decoded and prepared as in evaluation (resize, centre crop, normalisation).</summary>
-    public InferenceInput PrepareImage(string path)
-    {
-        var image = new ImageBuffer(0, 0, 0);
-        image.DecodeInto(buffer =>
-        {
-            var (c, h, w) = Decoder.DecodeNative(path, InputShape[0] == 1, ref buffer);
-            return (buffer, c, h, w);
-        });
-        return Prepared(image, path);
-    }
+    public InferenceInput PrepareImage(string path) => PrepareEncoded(Decoder.ReadFile(path), path);
 
     /// <summary>An encoded image (PNG, JPEG, BMP, GIF, WebP) read from a stream to its end; name is what errors and the
     /// input call it.</summary>
@@ -230,7 +221,12 @@ public sealed class InferenceModel : IDisposable
             if (copy.Length + read > Decoder.MaxFileBytes) throw new InvalidDataException($"{name}: more than {Decoder.MaxFileBytes} bytes, over the limit for an image");
             copy.Write(chunk, 0, read);
         }
-        var bytes = copy.ToArray();
+        return PrepareEncoded(copy.ToArray(), name);
+    }
+
+    /// <summary>Encoded image bytes decoded (guarded, EXIF-oriented) and prepared; name is what errors call them.</summary>
+    private InferenceInput PrepareEncoded(byte[] bytes, string name)
+    {
         var image = new ImageBuffer(0, 0, 0);
         image.DecodeInto(buffer =>
         {
